@@ -1,1 +1,216 @@
-int main() { return 0; }
+// imgrecipe command line: `build` (YAML config, also ALIC's `customize`
+// spelling), `run` (Lua recipe) and `validate`.
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "host/config/config.hpp"
+#include "host/fs/mount.hpp"
+#include "host/system/cleanup.hpp"
+#include "host/system/error.hpp"
+#include "host/system/log.hpp"
+#include "host/system/signals.hpp"
+#include "host/system/workspace.hpp"
+#include "lua/runtime.hpp"
+
+namespace {
+
+using namespace imgrecipe;
+
+constexpr const char* kUsage = R"(imgrecipe — customize Linux disk images without booting them
+
+Usage:
+  imgrecipe build CONFIG.yaml [options]       customize an image as a YAML config says
+  imgrecipe [customize] --config-file F ...   the same, with ALIC's flags
+  imgrecipe run RECIPE.lua [--param K=V ...]  run a Lua recipe
+  imgrecipe validate CONFIG.yaml              check a config (no root needed)
+  imgrecipe validate-config --config-file F   the same, ALIC's spelling
+
+Build options:
+  --config-file F               the YAML (or JSON) config (ALIC spelling)
+  --image-file F                input image; overrides input.image.path
+  --output-image-file F         output image; overrides output.image.path (alias --output-path)
+  --output-image-format FMT     raw, qcow2, vhd, vhd-fixed, vhdx; overrides output.image.format
+  --build-dir D                 scratch directory (default /var/tmp/imgrecipe)
+  --keep-build-dir              keep this run's working files for debugging
+
+Global options:
+  --log-level L                 trace, debug, info (default), warn, error
+  --log-format text|json        log line format
+  --log-file F                  also append the log (debug level) to F
+  --version, --help
+)";
+
+struct Args {
+  std::string command;
+  std::vector<std::string> positional;
+  std::map<std::string, std::string> flags;
+  std::map<std::string, std::string> params;
+  bool keep = false;
+};
+
+const std::vector<std::string> kValueFlags = {"config-file",   "image-file",  "output-image-file", "output-path",
+                                              "output-image-format", "build-dir", "log-level", "log-format",
+                                              "log-file",      "param",       "validate-resources"};
+
+Args parse(int argc, char** argv) {
+  Args a;
+  std::vector<std::string> in(argv + 1, argv + argc);
+  size_t i = 0;
+  static const std::vector<std::string> commands = {"build", "customize", "run", "validate", "validate-config",
+                                                    "help", "version"};
+  for (; i < in.size(); ++i) {
+    const std::string& s = in[i];
+    if (s.rfind("--", 0) == 0) {
+      std::string name = s.substr(2), value;
+      auto eq = name.find('=');
+      bool has_value = eq != std::string::npos;
+      if (has_value) {
+        value = name.substr(eq + 1);
+        name = name.substr(0, eq);
+      }
+      if (name == "help") a.command = "help";
+      else if (name == "version") a.command = "version";
+      else if (name == "keep-build-dir") a.keep = true;
+      else if (std::find(kValueFlags.begin(), kValueFlags.end(), name) != kValueFlags.end()) {
+        if (!has_value) {
+          if (i + 1 >= in.size()) throw_usage(fmt::format("--{} needs a value", name));
+          value = in[++i];
+        }
+        if (name == "param") {
+          auto e = value.find('=');
+          if (e == std::string::npos || e == 0) throw_usage(fmt::format("--param expects KEY=VALUE, got '{}'", value));
+          a.params[value.substr(0, e)] = value.substr(e + 1);
+        } else {
+          if (name == "output-path") name = "output-image-file";
+          a.flags[name] = value;
+        }
+      } else {
+        throw_usage(fmt::format("unknown option --{} (see imgrecipe --help)", name));
+      }
+    } else if (a.command.empty() && std::find(commands.begin(), commands.end(), s) != commands.end()) {
+      a.command = s;
+    } else {
+      a.positional.push_back(s);
+    }
+  }
+  if (a.command.empty()) a.command = a.flags.count("config-file") ? "customize" : "help";
+  if (a.command == "customize") a.command = "build";
+  if (a.command == "validate-config") a.command = "validate";
+  return a;
+}
+
+std::string flag(const Args& a, const std::string& name, const std::string& def = "") {
+  auto it = a.flags.find(name);
+  return it == a.flags.end() ? def : it->second;
+}
+
+std::string config_path(const Args& a) {
+  std::string path = flag(a, "config-file");
+  if (path.empty() && !a.positional.empty()) path = a.positional[0];
+  if (path.empty()) throw_usage("no config file given (imgrecipe build CONFIG.yaml, or --config-file)");
+  return path;
+}
+
+void require_root(const std::string& what) {
+  if (geteuid() != 0) {
+    throw_usage(fmt::format("imgrecipe {} must run as root: it attaches loop devices and mounts filesystems", what));
+  }
+}
+
+int run_with_recipe(const Args& a, lua::RecipeRun run) {
+  require_root(a.command);
+  signals::install();
+  enter_private_mount_namespace();
+  int status = 0;
+  try {
+    Workspace ws(flag(a, "build-dir", "/var/tmp/imgrecipe"), a.keep);
+    run.build_dir = ws.build_dir();
+    run.work_dir = ws.path();
+    lua::run_recipe(run);
+    teardown().release_all();
+  } catch (...) {
+    // Release everything before the run directory goes (Workspace dtor).
+    teardown().release_all();
+    throw;
+  }
+  return status;
+}
+
+int cmd_build(const Args& a) {
+  lua::RecipeRun run;
+  run.recipe = "builtin:yaml";
+  run.params["config"] = std::filesystem::absolute(config_path(a)).string();
+  auto pass = [&](const char* f, const char* p) {
+    std::string v = flag(a, f);
+    if (!v.empty()) run.params[p] = std::filesystem::absolute(v).string();
+  };
+  pass("image-file", "image_file");
+  pass("output-image-file", "output_image_file");
+  if (auto v = flag(a, "output-image-format"); !v.empty()) run.params["output_image_format"] = v;
+  return run_with_recipe(a, run);
+}
+
+int cmd_run(const Args& a) {
+  if (a.positional.empty()) throw_usage("imgrecipe run needs a recipe file");
+  lua::RecipeRun run;
+  run.recipe = a.positional[0];
+  run.params = a.params;
+  return run_with_recipe(a, run);
+}
+
+int cmd_validate(const Args& a) {
+  auto cfg = config::load_file(config_path(a));
+  auto unsupported = config::unsupported_keys(cfg);
+  std::printf("%s: valid\n", cfg.path.c_str());
+  for (const auto& u : unsupported) {
+    std::printf("%s:%d:%d: note: %s is valid but not supported by imgrecipe yet\n", cfg.path.c_str(), u.mark.line,
+                u.mark.column, u.key.c_str());
+  }
+  return 0;
+}
+
+int exit_code_for(const Error& e) {
+  if (e.kind() == ErrorKind::Interrupted) return 128 + (signals::received() != 0 ? signals::received() : 2);
+  if (e.kind() == ErrorKind::Usage) return 2;
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    Args a = parse(argc, argv);
+    if (auto v = flag(a, "log-level"); !v.empty()) log::set_level(log::parse_level(v));
+    if (auto v = flag(a, "log-format"); !v.empty()) {
+      if (v != "text" && v != "json") throw_usage("--log-format must be text or json");
+      log::set_format_json(v == "json");
+    }
+    if (auto v = flag(a, "log-file"); !v.empty()) log::set_file(v);
+    if (a.command == "help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (a.command == "version") {
+      std::printf("imgrecipe %s (recipe API %d)\n", IMGRECIPE_VERSION, lua::kApiVersion);
+      return 0;
+    }
+    if (a.command == "build") return cmd_build(a);
+    if (a.command == "run") return cmd_run(a);
+    if (a.command == "validate") return cmd_validate(a);
+    throw_usage("unknown command " + a.command);
+  } catch (const Error& e) {
+    log::error("{}", describe(e));
+    return exit_code_for(e);
+  } catch (const std::exception& e) {
+    log::error("internal error: {}", e.what());
+    return 1;
+  }
+}

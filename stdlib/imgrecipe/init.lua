@@ -1,1 +1,31 @@
-return {}
+--- imgrecipe: the API recipes use.
+---
+--- A recipe is a Lua file returning a table:
+---
+---     return {
+---       name = "my-image",               -- required
+---       description = "what it does",    -- optional
+---       api = 1,                         -- optional: minimum API version
+---       params = {                       -- optional: --param key=value
+---         input = { required = true, description = "base image" },
+---         hostname = { default = "demo" },
+---       },
+---       run = function(ctx) ... end,     -- required
+---     }
+---
+--- `ctx` is an imgrecipe.Context (see imgrecipe.context).
+-- @module imgrecipe
+local M = {}
+
+--- The API version of this stdlib; recipes may require a minimum with `api = N`.
+M.api_version = 1
+
+M.log = require "imgrecipe.log"
+M.image = require "imgrecipe.image"
+M.grub = require "imgrecipe.grub"
+M.util = require "imgrecipe.util"
+
+--- imgrecipe's version string.
+M.version = require("imgrecipe.host.sys").version
+
+return M

@@ -1,0 +1,41 @@
+// YAML text -> untyped tree with positions. Typing happens later against the
+// schema, so this layer keeps what typing needs: whether a scalar was quoted,
+// every key (duplicates included) and every position.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "host/config/config.hpp"
+#include "host/config/problems.hpp"
+
+namespace imgrecipe::config {
+
+struct RawKey {
+  std::string text;
+  Mark mark;
+};
+
+struct RawNode {
+  enum class Kind { Null, Scalar, Sequence, Map };
+  Kind kind = Kind::Null;
+  std::string value;  // Scalar
+  // Plain (unquoted, untagged) scalars get their type from their text, as in
+  // YAML's core schema: only those can be integers or booleans.
+  bool plain = false;
+  std::vector<RawKey> keys;     // Map: keys[i] holds items[i]
+  std::vector<RawNode> items;   // Sequence items, or Map values
+  Mark mark;
+};
+
+struct RawDocument {
+  bool present = false;  // false for a file with no YAML document at all
+  RawNode root;
+};
+
+// Parses the first YAML document of `text`. Syntax errors are added to
+// `problems` (and `present` stays false). Later documents are ignored with a
+// warning, as ALIC only reads the first.
+RawDocument read_yaml(const std::string& text, const std::string& display_path, Problems& problems);
+
+}  // namespace imgrecipe::config

@@ -1,0 +1,115 @@
+#include "host/disk/loop.hpp"
+
+#include <fcntl.h>
+#include <linux/loop.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "host/system/error.hpp"
+#include "host/system/log.hpp"
+
+namespace imgrecipe {
+namespace {
+
+// Containers often have a static /dev: create the node from sysfs if missing.
+void ensure_node(const std::string& dev, int index) {
+  struct stat st;
+  if (stat(dev.c_str(), &st) == 0) return;
+  std::ifstream in(fmt::format("/sys/block/loop{}/dev", index));
+  unsigned maj = 0, min = 0;
+  char colon = 0;
+  if (!(in >> maj >> colon >> min)) throw_system("find loop device node", dev, ENOENT);
+  if (mknod(dev.c_str(), S_IFBLK | 0660, makedev(maj, min)) != 0 && errno != EEXIST) throw_errno("mknod", dev);
+}
+
+void detach_fd(int fd, const std::string& path) {
+  // EBUSY/ENXIO: still mounted or already gone; autoclear finishes the job.
+  if (ioctl(fd, LOOP_CLR_FD, 0) != 0 && errno != ENXIO && errno != EBUSY) {
+    log::warn("detaching {}: {}", path, std::strerror(errno));
+  }
+  ::close(fd);
+}
+
+}  // namespace
+
+LoopDevice::LoopDevice(std::string path, std::string file, int fd)
+    : path_(std::move(path)), file_(std::move(file)), fd_(fd) {
+  entry_ = TeardownEntry("loop device " + path_, [fd = fd_, p = path_] { detach_fd(fd, p); });
+}
+
+std::unique_ptr<LoopDevice> LoopDevice::attach(const std::string& file, std::uint64_t offset, std::uint64_t size,
+                                               bool read_only) {
+  int backing = ::open(file.c_str(), (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+  if (backing < 0) throw_errno("open", file);
+  int control = ::open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+  if (control < 0) {
+    int err = errno;
+    ::close(backing);
+    throw_system("open", "/dev/loop-control (is the loop module loaded and /dev/loop-control present?)", err);
+  }
+  // Another process may grab the same free device between GET_FREE and
+  // CONFIGURE; retry on EBUSY.
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    int index = ioctl(control, LOOP_CTL_GET_FREE);
+    if (index < 0) {
+      int err = errno;
+      ::close(control);
+      ::close(backing);
+      throw_system("find a free loop device", "/dev/loop-control", err);
+    }
+    std::string dev = fmt::format("/dev/loop{}", index);
+    ensure_node(dev, index);
+    int fd = ::open(dev.c_str(), (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    if (fd < 0) {
+      int err = errno;
+      ::close(control);
+      ::close(backing);
+      throw_system("open", dev, err);
+    }
+    loop_config cfg;
+    std::memset(&cfg, 0, sizeof cfg);
+    cfg.fd = static_cast<__u32>(backing);
+    cfg.info.lo_offset = offset;
+    cfg.info.lo_sizelimit = size;
+    cfg.info.lo_flags = LO_FLAGS_AUTOCLEAR | (read_only ? LO_FLAGS_READ_ONLY : 0);
+    std::strncpy(reinterpret_cast<char*>(cfg.info.lo_file_name), file.c_str(), LO_NAME_SIZE - 1);
+    if (ioctl(fd, LOOP_CONFIGURE, &cfg) == 0) {
+      ::close(control);
+      ::close(backing);
+      log::debug("attached {} to {} (offset {}, size {}{})", dev, file, offset, size, read_only ? ", read-only" : "");
+      return std::unique_ptr<LoopDevice>(new LoopDevice(dev, file, fd));
+    }
+    int err = errno;
+    ::close(fd);
+    if (err != EBUSY) {
+      ::close(control);
+      ::close(backing);
+      throw_system("attach loop device", fmt::format("{} to {}", dev, file), err);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ::close(control);
+  ::close(backing);
+  throw_system("attach loop device", file, EBUSY);
+}
+
+LoopDevice::~LoopDevice() { detach(); }
+
+void LoopDevice::detach() {
+  if (fd_ < 0) return;
+  entry_.dismiss();
+  detach_fd(fd_, path_);
+  fd_ = -1;
+  log::debug("detached {}", path_);
+}
+
+}  // namespace imgrecipe

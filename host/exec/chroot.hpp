@@ -1,0 +1,42 @@
+// Runs commands inside a mounted image: a private mount and PID namespace
+// with fresh /dev, /dev/pts, /proc, /sys, a tmpfs /run, a clean fixed
+// environment, the host's resolv.conf in place for the run and no service
+// starts. Nothing it mounts is visible outside the command.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "host/exec/process.hpp"
+#include "host/fs/root_dir.hpp"
+
+namespace imgrecipe {
+
+struct BindMount {
+  std::string host_path;
+  std::string image_path;  // created for the run if missing, removed after
+  bool read_only = true;
+};
+
+struct ChrootOptions {
+  std::string step;
+  std::vector<std::string> env;  // extra "K=V", on top of the clean environment
+  std::vector<BindMount> binds;
+  std::string cwd = "/";
+  std::optional<std::string> stdin_data;
+  log::Level output_level = log::Level::Info;
+  bool secret_args = false;
+  // Provide the host's DNS configuration during the run.
+  bool network = true;
+};
+
+// The fixed environment every chroot command starts with.
+std::vector<std::string> chroot_base_env();
+
+RunResult chroot_run(const RootDir& root, const std::vector<std::string>& argv, const ChrootOptions& opts = {});
+// Non-zero exit throws ErrorKind::Command (command, exit code, output tail).
+RunResult chroot_run_checked(const RootDir& root, const std::vector<std::string>& argv,
+                             const ChrootOptions& opts = {});
+
+}  // namespace imgrecipe

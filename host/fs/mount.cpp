@@ -1,0 +1,107 @@
+#include "host/fs/mount.hpp"
+
+#include <libmount/libmount.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "host/system/error.hpp"
+#include "host/system/log.hpp"
+
+namespace imgrecipe {
+namespace {
+
+std::string context_error(libmnt_context* cxt, int rc, const std::string& what) {
+  char buf[BUFSIZ] = {0};
+  int ex = mnt_context_get_excode(cxt, rc, buf, sizeof buf);
+  (void)ex;
+  return buf[0] != '\0' ? std::string(buf) : fmt::format("{} failed (code {})", what, rc);
+}
+
+void do_umount(const std::string& target) {
+  // Retry briefly: a just-exited chroot process may still hold a reference.
+  for (int attempt = 0; attempt < 25; ++attempt) {
+    if (::umount2(target.c_str(), UMOUNT_NOFOLLOW) == 0) return;
+    if (errno == EINVAL || errno == ENOENT) return;  // not mounted any more
+    if (errno != EBUSY) throw_errno("unmount", target);
+    std::this_thread::sleep_for(std::chrono::milliseconds(40));
+  }
+  log::warn("{} is busy; detaching it lazily", target);
+  if (::umount2(target.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) != 0 && errno != EINVAL) throw_errno("unmount", target);
+}
+
+}  // namespace
+
+Mount::Mount(std::string source, std::string target, std::string fstype)
+    : source_(std::move(source)), target_(std::move(target)), fstype_(std::move(fstype)) {
+  entry_ = TeardownEntry("mount " + target_, [t = target_] { do_umount(t); });
+}
+
+std::unique_ptr<Mount> Mount::mount(const std::string& source, const std::string& target, const std::string& fstype,
+                                    const std::string& options) {
+  libmnt_context* cxt = mnt_new_context();
+  if (cxt == nullptr) throw_system("mnt_new_context", target, ENOMEM);
+  // No /sbin/mount.<type> helpers and no utab bookkeeping: we own these mounts.
+  mnt_context_disable_helpers(cxt, 1);
+  mnt_context_disable_mtab(cxt, 1);
+  mnt_context_disable_canonicalize(cxt, 1);
+  mnt_context_set_source(cxt, source.c_str());
+  mnt_context_set_target(cxt, target.c_str());
+  if (!fstype.empty()) mnt_context_set_fstype(cxt, fstype.c_str());
+  if (!options.empty()) mnt_context_set_options(cxt, options.c_str());
+  int rc = mnt_context_mount(cxt);
+  if (rc != 0) {
+    std::string msg = context_error(cxt, rc, "mount");
+    mnt_free_context(cxt);
+    Error e(ErrorKind::System, fmt::format("mount {} on {}{}: {}", source, target,
+                                           fstype.empty() ? "" : " (" + fstype + ")", msg));
+    e.op = "mount";
+    e.target = target;
+    throw e;
+  }
+  mnt_free_context(cxt);
+  log::debug("mounted {} on {} ({}{})", source, target, fstype.empty() ? "auto" : fstype,
+             options.empty() ? "" : ", " + options);
+  return std::unique_ptr<Mount>(new Mount(source, target, fstype));
+}
+
+Mount::~Mount() {
+  try {
+    unmount();
+  } catch (const std::exception& e) {
+    log::error("{}", e.what());
+  }
+}
+
+void Mount::unmount() {
+  if (!mounted_) return;
+  mounted_ = false;
+  entry_.dismiss();
+  do_umount(target_);
+  log::debug("unmounted {}", target_);
+}
+
+void enter_private_mount_namespace() {
+  if (unshare(CLONE_NEWNS) != 0) throw_errno("create a private mount namespace (unshare)", "CLONE_NEWNS");
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) throw_errno("make mounts private", "/");
+}
+
+bool kernel_supports_filesystem(const std::string& fstype) {
+  std::ifstream in("/proc/filesystems");
+  std::string line;
+  while (std::getline(in, line)) {
+    auto tab = line.rfind('\t');
+    std::string name = tab == std::string::npos ? line : line.substr(tab + 1);
+    if (name == fstype) return true;
+  }
+  return false;
+}
+
+}  // namespace imgrecipe

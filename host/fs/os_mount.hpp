@@ -1,0 +1,95 @@
+// Mounts an installed OS from a disk image under one directory: finds the
+// root filesystem, reads its /etc/fstab and mounts every listed filesystem in
+// order. FAT filesystems are staged through mtools when the kernel cannot
+// mount vfat, transparently to callers.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "host/disk/partition_table.hpp"
+#include "host/disk/probe.hpp"
+#include "host/fs/root_dir.hpp"
+
+namespace imgrecipe {
+
+class LoopDevice;
+class Mount;
+class FatStage;
+
+struct DiskPartition {
+  Partition part;
+  FsInfo fs;
+};
+
+// Partitions of an image file with their filesystems (no loop devices).
+std::vector<DiskPartition> scan_partitions(const std::string& image);
+
+struct FstabEntry {
+  std::string source;   // as written: UUID=..., /dev/vda2, ...
+  std::string target;
+  std::string fstype;
+  std::string options;
+};
+std::vector<FstabEntry> parse_fstab(const std::string& text);
+
+// Finds the partition an fstab source refers to; nullptr if none.
+const DiskPartition* resolve_fstab_source(const std::string& source, const std::vector<DiskPartition>& parts);
+
+struct MountedFs {
+  std::string target;  // path inside the image
+  std::string source;  // fstab source, or the partition for the root
+  int partition = 0;
+  std::string fstype;
+  bool staged = false;  // FAT content staged through mtools
+};
+
+class OsMount {
+ public:
+  struct Options {
+    bool read_only = false;
+    // Force FAT staging even where the kernel could mount vfat (tests).
+    bool stage_fat = false;
+    // Root partition number; 0 = find it.
+    int root_partition = 0;
+  };
+  // `root_dir` is created if missing; `work_dir` holds staging directories.
+  static std::unique_ptr<OsMount> mount(const std::string& image, const std::string& root_dir,
+                                        const std::string& work_dir, const Options& opts);
+  ~OsMount();
+  OsMount(const OsMount&) = delete;
+  OsMount& operator=(const OsMount&) = delete;
+
+  const RootDir& root() const { return *root_; }
+  const std::vector<MountedFs>& mounts() const { return info_; }
+  const std::vector<DiskPartition>& partitions() const { return parts_; }
+  bool read_only() const { return opts_.read_only; }
+  bool mounted() const { return !released_; }
+  // Unmounts everything in reverse order. With `commit`, staged FAT content
+  // is written back into the image; without, it is discarded.
+  void release(bool commit);
+
+ private:
+  OsMount() = default;
+  void mount_all();
+  void mount_partition(const DiskPartition& p, const std::string& target, const std::string& fstype,
+                       const std::string& options, const std::string& source);
+
+  std::string image_, root_dir_, work_dir_;
+  Options opts_;
+  std::vector<DiskPartition> parts_;
+  std::unique_ptr<RootDir> root_;
+  std::vector<MountedFs> info_;
+  // In acquisition order; released in reverse.
+  struct Held {
+    std::unique_ptr<LoopDevice> loop;
+    std::unique_ptr<Mount> mount;
+    std::unique_ptr<FatStage> stage;
+  };
+  std::vector<Held> held_;
+  bool released_ = false;
+};
+
+}  // namespace imgrecipe

@@ -1,0 +1,407 @@
+#include "host/image/format.hpp"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <optional>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "host/exec/process.hpp"
+#include "host/system/cleanup.hpp"
+#include "host/system/error.hpp"
+#include "host/system/log.hpp"
+
+namespace imgrecipe::image {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::size_t kVhdFooterSize = 512;
+constexpr std::uint32_t kVhdFixed = 2, kVhdDynamic = 3, kVhdDifferencing = 4;
+
+class Fd {
+ public:
+  Fd(const std::string& path, int flags, const char* op = "open") : fd_(::open(path.c_str(), flags | O_CLOEXEC)) {
+    if (fd_ < 0) throw_errno(op, path);
+  }
+  ~Fd() { if (fd_ >= 0) ::close(fd_); }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// Size of a regular file or a block device.
+std::uint64_t size_of(int fd, const std::string& path) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) throw_errno("stat", path);
+  if (S_ISBLK(st.st_mode)) {
+    std::uint64_t bytes = 0;
+    if (::ioctl(fd, BLKGETSIZE64, &bytes) != 0) throw_errno("get size of", path);
+    return bytes;
+  }
+  return static_cast<std::uint64_t>(st.st_size);
+}
+
+std::size_t pread_some(int fd, void* buf, std::size_t n, std::uint64_t offset, const std::string& path) {
+  std::size_t done = 0;
+  while (done < n) {
+    ssize_t r = ::pread(fd, static_cast<char*>(buf) + done, n - done, static_cast<off_t>(offset + done));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("read", path);
+    }
+    if (r == 0) break;
+    done += static_cast<std::size_t>(r);
+  }
+  return done;
+}
+
+std::uint32_t be32(const unsigned char* p) {
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
+}
+std::uint64_t be64(const unsigned char* p) { return (std::uint64_t{be32(p)} << 32) | be32(p + 4); }
+
+struct VhdFooter {
+  std::uint32_t disk_type = 0;
+  std::uint64_t current_size = 0;
+  bool at_end = true;  // false: only the copy at offset 0 (dynamic disks) was usable
+};
+
+bool has_cookie(const unsigned char* f) { return std::memcmp(f, "conectix", 8) == 0; }
+
+// Ones' complement of the byte sum, the checksum field (64..67) excluded.
+bool checksum_ok(const unsigned char* f) {
+  std::uint32_t sum = 0;
+  for (std::size_t i = 0; i < kVhdFooterSize; ++i)
+    if (i < 64 || i >= 68) sum += f[i];
+  return ~sum == be32(f + 64);
+}
+
+Error bad_input(const std::string& path, const std::string& why) {
+  Error e(ErrorKind::Usage, fmt::format("input image {}: {}", path, why));
+  e.target = path;
+  return e;
+}
+
+// The VHD footer of `path`, if it is a VHD. Throws on a corrupt footer.
+std::optional<VhdFooter> read_vhd_footer(int fd, const std::string& path, std::uint64_t size,
+                                         const unsigned char* head, std::size_t head_len) {
+  std::array<unsigned char, kVhdFooterSize> tail{};
+  bool end_cookie = size >= kVhdFooterSize &&
+                    pread_some(fd, tail.data(), tail.size(), size - kVhdFooterSize, path) == tail.size() &&
+                    has_cookie(tail.data());
+  const unsigned char* f = nullptr;
+  VhdFooter out;
+  if (end_cookie) {
+    if (!checksum_ok(tail.data())) throw bad_input(path, "VHD footer checksum mismatch (corrupt VHD)");
+    f = tail.data();
+  } else if (head_len == kVhdFooterSize && has_cookie(head) && checksum_ok(head) && be32(head + 60) == kVhdDynamic) {
+    // Dynamic disks keep a footer copy at offset 0; qemu falls back to it too.
+    log::warn("{}: VHD footer missing at the end of the file; using the copy at offset 0", path);
+    f = head;
+    out.at_end = false;
+  } else {
+    return std::nullopt;
+  }
+  out.disk_type = be32(f + 60);
+  out.current_size = be64(f + 48);
+  if (out.disk_type == kVhdDifferencing) {
+    Error e(ErrorKind::Unsupported,
+            fmt::format("input image {}: differencing VHDs are not supported; merge it into its parent first "
+                        "(qemu-img convert -O vpc)", path));
+    e.target = path;
+    throw e;
+  }
+  if (out.disk_type != kVhdFixed && out.disk_type != kVhdDynamic)
+    throw bad_input(path, fmt::format("unsupported VHD disk type {}", out.disk_type));
+  return out;
+}
+
+struct Probe {
+  Format format;
+  std::uint64_t file_size;
+  std::optional<VhdFooter> vhd;
+  bool block_device;
+};
+
+Probe probe(const std::string& path) {
+  Fd fd(path, O_RDONLY);
+  Probe p{Format::Raw, size_of(fd.get(), path), std::nullopt, false};
+  struct stat st;
+  if (::fstat(fd.get(), &st) == 0) p.block_device = S_ISBLK(st.st_mode);
+  std::array<unsigned char, kVhdFooterSize> head{};
+  std::size_t n = pread_some(fd.get(), head.data(), head.size(), 0, path);
+  auto starts = [&](std::string_view magic, std::size_t at = 0) {
+    return n >= at + magic.size() && std::memcmp(head.data() + at, magic.data(), magic.size()) == 0;
+  };
+  if (starts("QFI\xfb")) {
+    p.format = Format::Qcow2;
+  } else if (starts("vhdxfile")) {
+    p.format = Format::Vhdx;
+  } else if (starts("KDMV") || starts("# Disk DescriptorFile")) {
+    throw bad_input(path, "VMDK images are not supported (convert with qemu-img first)");
+  } else if (starts("\x7f\x10\xda\xbe", 0x40)) {
+    throw bad_input(path, "VDI images are not supported (convert with qemu-img first)");
+  } else if ((p.vhd = read_vhd_footer(fd.get(), path, p.file_size, head.data(), n))) {
+    p.format = p.vhd->disk_type == kVhdFixed ? Format::VhdFixed : Format::Vhd;
+  }
+  return p;
+}
+
+// qemu's -o/--image-opts syntax: a literal comma is written twice.
+std::string escape_opt(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    out += c;
+    if (c == ',') out += ',';
+  }
+  return out;
+}
+
+std::string absolute(const std::string& path) { return fs::absolute(path).lexically_normal().string(); }
+
+struct Source {
+  std::string opts;        // for --image-opts: no protocol prefixes are parsed from the filename
+  std::uint64_t size = 0;  // the expected raw size, 0 if qemu knows best
+};
+
+// How qemu should open `path` as `format`, read-only.
+Source source_for(const std::string& path, Format format) {
+  Probe p = probe(path);
+  std::string file = fmt::format("file.driver={},file.filename={}", p.block_device ? "host_device" : "file",
+                                 escape_opt(absolute(path)));
+  bool is_vhd = format == Format::Vhd || format == Format::VhdFixed;
+  if (is_vhd && p.format != format)
+    throw bad_input(path, fmt::format("expected a {} image, found {}", name(format), name(p.format)));
+  switch (format) {
+    case Format::Raw: return {"driver=raw," + file};
+    case Format::Qcow2: return {"driver=qcow2," + file};
+    case Format::Vhdx: return {"driver=vhdx," + file};
+    case Format::Vhd:
+      // The footer's size, not qemu's CHS-geometry guess for old creators.
+      return {"driver=vpc,force_size_calc=current_size," + file, p.vhd->current_size};
+    case Format::VhdFixed: {
+      // A fixed VHD is the raw disk followed by the footer (qemu reports it as
+      // raw, footer included): read it as raw, cut at the footer's size.
+      std::uint64_t sz = p.vhd->current_size;
+      if (sz % 512 != 0 || sz > p.file_size - kVhdFooterSize)
+        throw bad_input(path, fmt::format("fixed VHD footer size {} does not fit the file ({} bytes)", sz,
+                                          p.file_size));
+      return {fmt::format("driver=raw,size={},{}", sz, file), sz};
+    }
+  }
+  throw Error(ErrorKind::Internal, "unknown image format");
+}
+
+// Removes `path` when the scope ends unless keep() was called, so an error or
+// an interruption (which also unwinds) leaves nothing behind. Also on the
+// teardown stack while it is held.
+class RemoveUnlessKept {
+ public:
+  explicit RemoveUnlessKept(std::string path)
+      : path_(std::move(path)),
+        id_(teardown().push("remove " + path_, [p = path_] { ::unlink(p.c_str()); })) {}
+  ~RemoveUnlessKept() {
+    if (id_ == 0) return;
+    try {
+      teardown().release(id_);
+    } catch (...) {
+    }
+  }
+  RemoveUnlessKept(const RemoveUnlessKept&) = delete;
+  RemoveUnlessKept& operator=(const RemoveUnlessKept&) = delete;
+  void keep() {
+    teardown().forget(id_);
+    id_ = 0;
+  }
+
+ private:
+  std::string path_;
+  Teardown::Id id_;
+};
+
+void fsync_path(const std::string& path, int flags) {
+  Fd fd(path, flags);
+  if (::fsync(fd.get()) != 0) throw_errno("fsync", path);
+}
+
+mode_t current_umask() {
+  mode_t m = ::umask(0);
+  ::umask(m);
+  return m;
+}
+
+std::uint64_t file_size(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) throw_errno("stat", path);
+  return static_cast<std::uint64_t>(st.st_size);
+}
+
+// The value of a member of the outermost JSON object (nested objects are
+// skipped), as its literal text; strings are returned without quotes.
+std::optional<std::string> json_member(std::string_view s, std::string_view key) {
+  auto read_string = [&](std::size_t& i) {  // s[i] == '"'; leaves i after the closing quote
+    std::string out;
+    for (++i; i < s.size() && s[i] != '"'; ++i) {
+      if (s[i] == '\\' && i + 1 < s.size()) ++i;
+      out += s[i];
+    }
+    ++i;
+    return out;
+  };
+  auto skip_ws = [&](std::size_t& i) {
+    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+  };
+  int depth = 0;
+  bool expect_key = false;
+  for (std::size_t i = 0; i < s.size();) {
+    char c = s[i];
+    if (c == '"') {
+      bool is_key = depth == 1 && expect_key;
+      std::string str = read_string(i);
+      if (!is_key) continue;
+      expect_key = false;
+      skip_ws(i);
+      if (i >= s.size() || s[i] != ':') return std::nullopt;
+      ++i;
+      skip_ws(i);
+      if (str != key) continue;
+      if (i < s.size() && s[i] == '"') return read_string(i);
+      std::size_t start = i;
+      while (i < s.size() && s[i] != ',' && s[i] != '}' && s[i] != ']' &&
+             !std::isspace(static_cast<unsigned char>(s[i])))
+        ++i;
+      return std::string(s.substr(start, i - start));
+    }
+    if (c == '{' || c == '[') {
+      ++depth;
+      expect_key = c == '{' && depth == 1;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    } else if (c == ',' && depth == 1) {
+      expect_key = true;
+    }
+    ++i;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::uint64_t> json_u64(std::string_view json, std::string_view key) {
+  auto v = json_member(json, key);
+  if (!v) return std::nullopt;
+  std::uint64_t out = 0;
+  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
+  if (ec != std::errc() || p != v->data() + v->size()) return std::nullopt;
+  return out;
+}
+
+}  // namespace
+
+Format detect_format(const std::string& path) { return probe(path).format; }
+
+std::string_view name(Format format) {
+  switch (format) {
+    case Format::Raw: return "raw";
+    case Format::Qcow2: return "qcow2";
+    case Format::Vhd: return "vhd";
+    case Format::VhdFixed: return "vhd-fixed";
+    case Format::Vhdx: return "vhdx";
+  }
+  return "?";
+}
+
+Format parse_format(std::string_view text) {
+  for (Format f : {Format::Raw, Format::Qcow2, Format::Vhd, Format::VhdFixed, Format::Vhdx})
+    if (name(f) == text) return f;
+  throw_usage(fmt::format("unknown image format '{}' (valid: raw, qcow2, vhd, vhd-fixed, vhdx)", text));
+}
+
+void convert_to_raw(const std::string& input, Format format, const std::string& raw_out) {
+  std::string out = absolute(raw_out);
+  struct stat in_st, out_st;
+  if (::stat(input.c_str(), &in_st) != 0) throw_errno("stat", input);
+  if (::stat(out.c_str(), &out_st) == 0) {
+    if (in_st.st_dev == out_st.st_dev && in_st.st_ino == out_st.st_ino)
+      throw_usage(fmt::format("the raw working copy {} would overwrite the input image", raw_out));
+    if (!S_ISREG(out_st.st_mode)) throw_usage(fmt::format("{} exists and is not a regular file", raw_out));
+    if (::unlink(out.c_str()) != 0) throw_errno("remove", out);  // created fresh, never reused
+  }
+  Source src = source_for(input, format);
+  log::info("converting {} ({}) to the raw working copy {}", input, name(format), out);
+  RemoveUnlessKept guard(out);
+  run_checked({"qemu-img", "convert", "--image-opts", src.opts, "-O", "raw", out});
+  std::uint64_t got = file_size(out);
+  if (src.size != 0 && got != src.size)
+    throw Error(ErrorKind::Internal,
+                fmt::format("qemu-img made a {}-byte raw copy of {}, expected {}", got, input, src.size));
+  guard.keep();
+}
+
+void write_output(const std::string& raw, const std::string& out, Format format) {
+  std::vector<std::string> opts;
+  switch (format) {
+    case Format::Raw: opts = {"-O", "raw"}; break;
+    case Format::Qcow2: opts = {"-O", "qcow2"}; break;
+    case Format::Vhd: opts = {"-O", "vpc", "-o", "subformat=dynamic,force_size=on"}; break;
+    case Format::VhdFixed: opts = {"-O", "vpc", "-o", "subformat=fixed,force_size=on"}; break;
+    case Format::Vhdx: opts = {"-O", "vhdx", "-o", "subformat=dynamic,block_size=2097152"}; break;
+  }
+  if (format == Format::Vhd || format == Format::VhdFixed) {
+    std::uint64_t size = file_size(raw);
+    if (size % kMiB != 0) {
+      log::info("growing {} from {} to {} bytes: VHD sizes must be whole MiB", raw, size, round_up_mib(size));
+      if (::truncate(raw.c_str(), static_cast<off_t>(round_up_mib(size))) != 0) throw_errno("grow", raw);
+    }
+  }
+
+  fs::path target = absolute(out);
+  std::string dir = target.parent_path().string();
+  if (target.filename().empty()) throw_usage(fmt::format("output path {} names no file", out));
+  std::string tmp = (target.parent_path() / ("." + target.filename().string() + ".tmp-XXXXXX")).string();
+  int fd = ::mkstemp(tmp.data());
+  if (fd < 0) throw_errno("create a temporary output file in", dir);
+  RemoveUnlessKept guard(tmp);
+  // mkstemp makes 0600; an output file gets the usual mode.
+  int rc = ::fchmod(fd, 0666 & ~current_umask());
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) throw_system("chmod", tmp, err);
+
+  log::info("writing {} as {}", out, name(format));
+  std::vector<std::string> argv = {"qemu-img", "convert", "--image-opts",
+                                   "driver=raw,file.driver=file,file.filename=" + escape_opt(absolute(raw))};
+  argv.insert(argv.end(), opts.begin(), opts.end());
+  argv.push_back(tmp);
+  run_checked(argv);
+  fsync_path(tmp, O_RDONLY);
+  if (::rename(tmp.c_str(), target.c_str()) != 0) throw_errno("rename into place", target.string());
+  guard.keep();
+  fsync_path(dir, O_RDONLY | O_DIRECTORY);  // make the rename itself durable
+}
+
+ImageInfo inspect(const std::string& path) {
+  Format format = detect_format(path);
+  Source src = source_for(path, format);
+  std::string json = capture({"qemu-img", "info", "--output=json", "--image-opts", src.opts});
+  auto virtual_size = json_u64(json, "virtual-size");
+  if (!virtual_size)
+    throw Error(ErrorKind::Internal, fmt::format("qemu-img info {}: no virtual-size in its output", path));
+  return {format, *virtual_size, json_u64(json, "actual-size").value_or(0)};
+}
+
+}  // namespace imgrecipe::image

@@ -1,0 +1,69 @@
+#include "host/system/workspace.hpp"
+
+#include <ftw.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "host/system/error.hpp"
+#include "host/system/log.hpp"
+
+namespace imgrecipe {
+namespace {
+
+int g_skipped = 0;
+
+int remove_entry(const char* path, const struct stat* st, int type, FTW* ftw) {
+  (void)st;
+  (void)ftw;
+  int rc = (type == FTW_DP) ? ::rmdir(path) : ::unlink(path);
+  if (rc != 0 && errno != ENOENT) {
+    // A mount point (FTW_MOUNT skipped its content) cannot be removed.
+    log::warn("cannot remove {}: {}", path, std::strerror(errno));
+    ++g_skipped;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void remove_tree_one_fs(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return;
+  g_skipped = 0;
+  if (nftw(path.c_str(), remove_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) != 0) throw_errno("remove", path);
+  if (g_skipped > 0) log::warn("{} entries under {} could not be removed", g_skipped, path);
+}
+
+Workspace::Workspace(const std::string& build_dir, bool keep) : keep_(keep) {
+  std::filesystem::create_directories(build_dir);
+  char buf[PATH_MAX];
+  if (::realpath(build_dir.c_str(), buf) == nullptr) throw_errno("resolve build dir", build_dir);
+  build_dir_ = buf;
+  path_ = fmt::format("{}/run-{}", build_dir_, getpid());
+  remove_tree_one_fs(path_);  // a stale directory of an earlier run with this pid
+  if (::mkdir(path_.c_str(), 0700) != 0) throw_errno("create run directory", path_);
+  if (!keep_) entry_ = TeardownEntry("run directory " + path_, [p = path_] { remove_tree_one_fs(p); });
+}
+
+Workspace::~Workspace() {
+  if (keep_) {
+    log::info("kept the build directory {}", path_);
+    return;
+  }
+  entry_.dismiss();
+  try {
+    remove_tree_one_fs(path_);
+  } catch (const std::exception& e) {
+    log::error("{}", e.what());
+  }
+}
+
+}  // namespace imgrecipe

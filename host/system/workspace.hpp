@@ -1,0 +1,29 @@
+// The per-run directory inside --build-dir. Removed when the run ends unless
+// kept for debugging; removal never crosses into a mounted filesystem, so a
+// mount left behind by a bug can never cost data.
+#pragma once
+
+#include <string>
+
+#include "host/system/cleanup.hpp"
+
+namespace imgrecipe {
+
+class Workspace {
+ public:
+  Workspace(const std::string& build_dir, bool keep);
+  ~Workspace();
+  const std::string& build_dir() const { return build_dir_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string build_dir_, path_;
+  bool keep_;
+  TeardownEntry entry_;
+};
+
+// rm -rf that stays on the filesystem of `path`: mount points below it are
+// left alone (and reported). Missing path is not an error.
+void remove_tree_one_fs(const std::string& path);
+
+}  // namespace imgrecipe

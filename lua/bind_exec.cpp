@@ -1,0 +1,80 @@
+// imgrecipe.host.exec: commands inside an image root.
+#include "host/exec/chroot.hpp"
+#include "host/system/log.hpp"
+#include "lua/boundary.hpp"
+#include "lua/modules.hpp"
+#include "lua/util.hpp"
+
+namespace imgrecipe::lua {
+namespace {
+
+// exec.chroot(root, argv, opts) -> {exit_code=, output={last lines}}
+// opts: step, env = {K = V}, binds = {{host=, image=, read_only=}}, cwd,
+// stdin, check (default true), quiet (log output at debug), secret, network.
+int l_chroot(lua_State* L) {
+  std::unique_ptr<RootDir> holder;
+  const RootDir& root = check_root(L, 1, holder);
+  auto argv = check_string_list(L, 2, "command");
+  if (argv.empty()) throw Error(ErrorKind::Usage, "command: must not be empty");
+  ChrootOptions o;
+  bool check = true;
+  if (lua_istable(L, 3)) {
+    o.step = opt_string_field(L, 3, "step").value_or("");
+    o.cwd = opt_string_field(L, 3, "cwd").value_or("/");
+    o.stdin_data = opt_string_field(L, 3, "stdin");
+    check = opt_bool_field(L, 3, "check").value_or(true);
+    o.secret_args = opt_bool_field(L, 3, "secret").value_or(false);
+    o.network = opt_bool_field(L, 3, "network").value_or(true);
+    if (opt_bool_field(L, 3, "quiet").value_or(false)) o.output_level = log::Level::Debug;
+    lua_getfield(L, 3, "env");
+    if (lua_istable(L, -1)) {
+      lua_pushnil(L);
+      while (lua_next(L, -2) != 0) {
+        if (lua_type(L, -2) != LUA_TSTRING || !lua_isstring(L, -1)) {
+          throw Error(ErrorKind::Usage, "env: expected a table of string keys and string values");
+        }
+        o.env.push_back(std::string(lua_tostring(L, -2)) + "=" + lua_tostring(L, -1));
+        lua_pop(L, 1);
+      }
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, 3, "binds");
+    if (lua_istable(L, -1)) {
+      int t = lua_gettop(L);
+      for (int i = 1;; ++i) {
+        lua_rawgeti(L, t, i);
+        if (lua_isnil(L, -1)) {
+          lua_pop(L, 1);
+          break;
+        }
+        int b = lua_gettop(L);
+        BindMount bm;
+        bm.host_path = opt_string_field(L, b, "host").value_or("");
+        bm.image_path = opt_string_field(L, b, "image").value_or("");
+        bm.read_only = opt_bool_field(L, b, "read_only").value_or(true);
+        if (bm.host_path.empty() || bm.image_path.empty()) throw Error(ErrorKind::Usage, "binds: need host and image");
+        o.binds.push_back(bm);
+        lua_pop(L, 1);
+      }
+    }
+    lua_pop(L, 1);
+  }
+  RunResult r = check ? chroot_run_checked(root, argv, o) : chroot_run(root, argv, o);
+  lua_createtable(L, 0, 2);
+  set_field(L, "exit_code", static_cast<long long>(r.exit_code));
+  push_string_list(L, std::vector<std::string>(r.tail.begin(), r.tail.end()));
+  lua_setfield(L, -2, "output");
+  return 1;
+}
+
+const luaL_Reg kFns[] = {IMGRECIPE_FN("chroot", l_chroot), {nullptr, nullptr}};
+
+}  // namespace
+
+int open_exec(lua_State* L) {
+  lua_newtable(L);
+  luaL_register(L, nullptr, kFns);
+  return 1;
+}
+
+}  // namespace imgrecipe::lua

@@ -1,0 +1,57 @@
+// imgrecipe.host.image: image formats, conversion to the raw working copy and
+// output writing.
+#include "host/image/format.hpp"
+#include "lua/boundary.hpp"
+#include "lua/modules.hpp"
+#include "lua/util.hpp"
+
+namespace imgrecipe::lua {
+namespace {
+
+int l_detect(lua_State* L) {
+  auto f = image::detect_format(check_string(L, 1));
+  lua_pushstring(L, std::string(image::name(f)).c_str());
+  return 1;
+}
+
+int l_to_raw(lua_State* L) {
+  std::string input = check_string(L, 1);
+  auto fmt = image::parse_format(check_string(L, 2));
+  image::convert_to_raw(input, fmt, check_string(L, 3));
+  return 0;
+}
+
+int l_write(lua_State* L) {
+  std::string raw = check_string(L, 1);
+  std::string out = check_string(L, 2);
+  image::write_output(raw, out, image::parse_format(check_string(L, 3)));
+  return 0;
+}
+
+int l_inspect(lua_State* L) {
+  auto info = image::inspect(check_string(L, 1));
+  lua_createtable(L, 0, 3);
+  set_field(L, "format", std::string(image::name(info.format)));
+  set_field(L, "virtual_size", static_cast<long long>(info.virtual_size));
+  set_field(L, "allocated", static_cast<long long>(info.allocated));
+  return 1;
+}
+
+int l_parse_format(lua_State* L) {
+  lua_pushstring(L, std::string(image::name(image::parse_format(check_string(L, 1)))).c_str());
+  return 1;
+}
+
+const luaL_Reg kFns[] = {IMGRECIPE_FN("detect", l_detect),   IMGRECIPE_FN("to_raw", l_to_raw),
+                         IMGRECIPE_FN("write", l_write),     IMGRECIPE_FN("inspect", l_inspect),
+                         IMGRECIPE_FN("parse_format", l_parse_format), {nullptr, nullptr}};
+
+}  // namespace
+
+int open_image(lua_State* L) {
+  lua_newtable(L);
+  luaL_register(L, nullptr, kFns);
+  return 1;
+}
+
+}  // namespace imgrecipe::lua

@@ -1,0 +1,127 @@
+// imgrecipe.host.sys: host-side helpers recipes need (paths, directories in
+// the build dir, interruption checks). Writes are confined to the build dir.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdlib>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "host/system/error.hpp"
+#include "host/system/signals.hpp"
+#include "host/system/workspace.hpp"
+#include "lua/boundary.hpp"
+#include "lua/modules.hpp"
+#include "lua/util.hpp"
+
+namespace imgrecipe::lua {
+namespace {
+
+namespace fs = std::filesystem;
+
+int l_realpath(lua_State* L) {
+  std::string p = check_string(L, 1);
+  char buf[PATH_MAX];
+  if (::realpath(p.c_str(), buf) == nullptr) throw_errno("resolve path", p);
+  lua_pushstring(L, buf);
+  return 1;
+}
+
+int l_absolute(lua_State* L) {
+  lua_pushstring(L, fs::absolute(check_string(L, 1)).lexically_normal().string().c_str());
+  return 1;
+}
+
+int l_kind(lua_State* L) {
+  struct stat st;
+  std::string p = check_string(L, 1);
+  if (::stat(p.c_str(), &st) != 0) lua_pushnil(L);
+  else lua_pushstring(L, S_ISREG(st.st_mode) ? "file" : S_ISDIR(st.st_mode) ? "directory" : "other");
+  return 1;
+}
+
+int l_mode(lua_State* L) {
+  struct stat st;
+  std::string p = check_string(L, 1);
+  if (::stat(p.c_str(), &st) != 0) throw_errno("stat", p);
+  lua_pushinteger(L, st.st_mode & 07777);
+  return 1;
+}
+
+// The build dir is registered once by the runner; mkdir/remove_tree only act
+// below it, so no recipe can delete or create host paths elsewhere.
+std::string g_build_dir;
+
+fs::path confined(const std::string& p) {
+  if (g_build_dir.empty()) throw Error(ErrorKind::Internal, "build dir not set");
+  fs::path abs = fs::absolute(p).lexically_normal();
+  fs::path base = fs::path(g_build_dir).lexically_normal();
+  auto rel = abs.lexically_relative(base);
+  if (rel.empty() || *rel.begin() == "..") {
+    throw Error(ErrorKind::Usage, fmt::format("'{}' is outside the build directory {}", p, g_build_dir));
+  }
+  return abs;
+}
+
+int l_set_build_dir(lua_State* L) {
+  std::string p = check_string(L, 1);
+  fs::create_directories(p);
+  char buf[PATH_MAX];
+  if (::realpath(p.c_str(), buf) == nullptr) throw_errno("resolve path", p);
+  g_build_dir = buf;
+  lua_pushstring(L, buf);
+  return 1;
+}
+
+int l_mkdir(lua_State* L) {
+  fs::create_directories(confined(check_string(L, 1)));
+  return 0;
+}
+
+int l_remove_tree(lua_State* L) {
+  remove_tree_one_fs(confined(check_string(L, 1)).string());
+  return 0;
+}
+
+int l_check_interrupted(lua_State* L) {
+  signals::check();
+  return 0;
+}
+
+int l_getenv(lua_State* L) {
+  const char* v = std::getenv(check_string(L, 1).c_str());
+  if (v) lua_pushstring(L, v);
+  else lua_pushnil(L);
+  return 1;
+}
+
+int l_pid(lua_State* L) {
+  lua_pushinteger(L, getpid());
+  return 1;
+}
+
+const luaL_Reg kFns[] = {IMGRECIPE_FN("realpath", l_realpath),
+                         IMGRECIPE_FN("absolute", l_absolute),
+                         IMGRECIPE_FN("kind", l_kind),
+                         IMGRECIPE_FN("mode", l_mode),
+                         IMGRECIPE_FN("set_build_dir", l_set_build_dir),
+                         IMGRECIPE_FN("mkdir", l_mkdir),
+                         IMGRECIPE_FN("remove_tree", l_remove_tree),
+                         IMGRECIPE_FN("check_interrupted", l_check_interrupted),
+                         IMGRECIPE_FN("getenv", l_getenv),
+                         IMGRECIPE_FN("pid", l_pid),
+                         {nullptr, nullptr}};
+
+}  // namespace
+
+int open_sys(lua_State* L) {
+  lua_newtable(L);
+  luaL_register(L, nullptr, kFns);
+  lua_pushstring(L, IMGRECIPE_VERSION);
+  lua_setfield(L, -2, "version");
+  return 1;
+}
+
+}  // namespace imgrecipe::lua

@@ -1,0 +1,27 @@
+// Openers of the host modules, one per binding file. Registered by state.cpp
+// as package.preload["imgrecipe.host.<name>"].
+#pragma once
+
+#include <lua.hpp>
+
+#include <memory>
+
+#include "host/fs/root_dir.hpp"
+
+namespace imgrecipe::lua {
+
+int open_log(lua_State* L);     // bind_log.cpp
+int open_image(lua_State* L);   // bind_image.cpp
+int open_disk(lua_State* L);    // bind_disk.cpp
+int open_mount(lua_State* L);   // bind_mount.cpp
+int open_files(lua_State* L);   // bind_files.cpp
+int open_exec(lua_State* L);    // bind_exec.cpp
+int open_config(lua_State* L);  // bind_config.cpp
+int open_sys(lua_State* L);     // bind_sys.cpp
+
+// The `root` argument of file and exec functions: an os_mount handle, or a
+// host directory path (then a RootDir is opened into `holder`). Defined in
+// bind_mount.cpp.
+const RootDir& check_root(lua_State* L, int index, std::unique_ptr<RootDir>& holder);
+
+}  // namespace imgrecipe::lua

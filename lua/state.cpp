@@ -1,0 +1,132 @@
+// The LuaJIT state: host modules in package.preload, the embedded stdlib
+// found by its own searcher (or files under IMGRECIPE_LUA_PATH for
+// development), and protected entry with a traceback.
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "host/system/error.hpp"
+#include "host/system/log.hpp"
+#include "lua/boundary.hpp"
+#include "lua/embedded.hpp"
+#include "lua/modules.hpp"
+#include "lua/runtime.hpp"
+#include "lua/util.hpp"
+
+namespace imgrecipe::lua {
+namespace {
+
+// Development override: a source tree whose stdlib/ and recipes/ replace
+// the embedded copies.
+std::string override_path(const std::string& module) {
+  const char* root = std::getenv("IMGRECIPE_LUA_PATH");
+  if (root == nullptr || *root == '\0') return "";
+  std::string rel = module;
+  std::string base = std::string(root) + "/stdlib/";
+  if (rel.rfind("imgrecipe.recipes.", 0) == 0) {
+    rel = rel.substr(std::strlen("imgrecipe.recipes."));
+    base = std::string(root) + "/recipes/";
+  }
+  for (auto& c : rel) {
+    if (c == '.') c = '/';
+  }
+  for (const std::string& cand : {base + rel + ".lua", base + rel + "/init.lua"}) {
+    if (std::ifstream(cand).good()) return cand;
+  }
+  return "";
+}
+
+int embedded_searcher(lua_State* L) {
+  std::string name = luaL_checkstring(L, 1);
+  std::string file = override_path(name);
+  if (!file.empty()) {
+    if (luaL_loadfile(L, file.c_str()) != 0) return lua_error(L);
+    return 1;
+  }
+  for (const EmbeddedModule* m = kEmbeddedModules; m->name != nullptr; ++m) {
+    if (name == m->name) {
+      std::string chunk = "@" + name;  // shown in tracebacks
+      if (luaL_loadbuffer(L, m->source, m->size, chunk.c_str()) != 0) return lua_error(L);
+      return 1;
+    }
+  }
+  lua_pushfstring(L, "\n\tno embedded module '%s'", name.c_str());
+  return 1;
+}
+
+int traceback(lua_State* L) {
+  // Structured errors keep their table; plain messages get a traceback.
+  if (lua_istable(L, 1)) return 1;
+  const char* msg = lua_tostring(L, 1);
+  lua_getglobal(L, "debug");
+  lua_getfield(L, -1, "traceback");
+  lua_pushstring(L, msg ? msg : "(error object is not a string)");
+  lua_pushinteger(L, 2);
+  lua_call(L, 2, 1);
+  return 1;
+}
+
+int at_panic(lua_State* L) {
+  const char* msg = lua_tostring(L, -1);
+  log::error("unprotected Lua error: {}", msg ? msg : "?");
+  std::abort();
+}
+
+void install_searcher(lua_State* L) {
+  lua_getglobal(L, "package");      // [package]
+  lua_getfield(L, -1, "loaders");   // [package, loaders]
+  // Insert at position 2, after preload.
+  int n = static_cast<int>(lua_objlen(L, -1));
+  for (int i = n; i >= 2; --i) {
+    lua_rawgeti(L, -1, i);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_pushcfunction(L, embedded_searcher);
+  lua_rawseti(L, -2, 2);
+  lua_pop(L, 2);
+}
+
+struct State {
+  lua_State* L;
+  State() : L(luaL_newstate()) {
+    if (L == nullptr) throw Error(ErrorKind::Internal, "cannot create the Lua state");
+    lua_atpanic(L, at_panic);
+    luaL_openlibs(L);
+    install_searcher(L);
+    preload(L, "imgrecipe.host.log", open_log);
+    preload(L, "imgrecipe.host.image", open_image);
+    preload(L, "imgrecipe.host.disk", open_disk);
+    preload(L, "imgrecipe.host.mount", open_mount);
+    preload(L, "imgrecipe.host.files", open_files);
+    preload(L, "imgrecipe.host.exec", open_exec);
+    preload(L, "imgrecipe.host.config", open_config);
+    preload(L, "imgrecipe.host.sys", open_sys);
+  }
+  ~State() { lua_close(L); }
+};
+
+}  // namespace
+
+void run_recipe(const RecipeRun& run) {
+  State s;
+  lua_State* L = s.L;
+  lua_pushcfunction(L, traceback);  // [tb]
+  lua_getglobal(L, "require");
+  lua_pushstring(L, "imgrecipe.runner");
+  if (lua_pcall(L, 1, 1, 1) != 0) throw to_error(L, -1);  // [tb, runner]
+  lua_getfield(L, -1, "main");                            // [tb, runner, main]
+  lua_createtable(L, 0, 6);                               // [tb, runner, main, req]
+  set_field(L, "recipe", run.recipe);
+  set_field(L, "build_dir", run.build_dir);
+  set_field(L, "work_dir", run.work_dir);
+  set_field(L, "api_version", static_cast<long long>(kApiVersion));
+  lua_createtable(L, 0, static_cast<int>(run.params.size()));
+  for (const auto& [k, v] : run.params) set_field(L, k.c_str(), v);
+  lua_setfield(L, -2, "params");
+  if (lua_pcall(L, 1, 0, 1) != 0) throw to_error(L, -1);
+}
+
+}  // namespace imgrecipe::lua

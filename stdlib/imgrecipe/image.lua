@@ -1,0 +1,298 @@
+--- Disk images: open an input image as a raw working copy, mount its OS,
+--- change files, run commands inside it and write the output.
+-- @module imgrecipe.image
+local host_image = require "imgrecipe.host.image"
+local host_mount = require "imgrecipe.host.mount"
+local files = require "imgrecipe.host.files"
+local exec = require "imgrecipe.host.exec"
+local sys = require "imgrecipe.host.sys"
+local log = require "imgrecipe.host.log"
+local grub = require "imgrecipe.grub"
+local util = require "imgrecipe.util"
+
+local validate = util.validate
+
+---@class imgrecipe.Image
+---@field input string path of the input image
+---@field input_format string detected format of the input
+---@field raw string the raw working copy inside the build directory
+local Image = {}
+Image.__index = Image
+
+local M = {}
+
+--- Opens an input image: detects its format from its content and converts it
+--- once into a sparse raw working copy in `work_dir`. The input is never
+--- written.
+---@param path string input image (raw, qcow2, vhd, vhd-fixed, vhdx)
+---@param work_dir string a directory in the build directory
+---@return imgrecipe.Image
+function M.open(path, work_dir)
+  validate("path", path, "string")
+  validate("work_dir", work_dir, "string")
+  if sys.kind(path) ~= "file" then
+    util.raise("usage", string.format("input image '%s' does not exist or is not a file", path))
+  end
+  sys.mkdir(work_dir)
+  local fmt = host_image.detect(path)
+  local raw = work_dir .. "/image.raw"
+  host_image.to_raw(path, fmt, raw)
+  return setmetatable({ input = path, input_format = fmt, raw = raw, work_dir = work_dir }, Image)
+end
+
+---@class imgrecipe.MountOpts
+---@field read_only? boolean mount everything read-only (inspection)
+---@field stage_fat? boolean stage FAT filesystems even where vfat can be mounted
+---@field root_partition? integer root partition number (default: found from the image)
+
+--- Mounts the image's OS: the root filesystem and everything its /etc/fstab
+--- lists, under one directory. FAT filesystems (the ESP) work even where the
+--- kernel cannot mount vfat.
+---@param opts? imgrecipe.MountOpts
+---@return imgrecipe.Image self
+function Image:mount(opts)
+  validate("opts", opts, "table", true)
+  if self._mnt then return self end
+  self._mnt = host_mount.os(self.raw, self.work_dir .. "/root", self.work_dir .. "/stage", opts or {})
+  return self
+end
+
+--- The mounted filesystems: `{target=, source=, partition=, fstype=, staged=}`.
+---@return table[]
+function Image:mounts()
+  return self:_root():mounts()
+end
+
+function Image:_root()
+  if not self._mnt then util.raise("usage", "the image is not mounted: call image:mount() first") end
+  return self._mnt
+end
+
+--- Unmounts the OS. Changes to staged FAT filesystems are written back.
+function Image:unmount()
+  if self._mnt then
+    local m = self._mnt
+    self._mnt = nil
+    m:release(true)
+  end
+end
+
+---@class imgrecipe.FileOpts
+---@field mode? string|integer permission bits, e.g. "0600"
+
+--- Writes a file inside the image (parents created, symlinks resolved inside
+--- the image).
+---@param path string absolute path in the image
+---@param content string
+---@param opts? imgrecipe.FileOpts
+function Image:write_file(path, content, opts)
+  validate("path", path, "string")
+  validate("content", content, "string")
+  files.write(self:_root(), path, content, opts)
+end
+
+--- Copies a host file into the image. Without a mode, the source's is kept.
+---@param source string host path
+---@param path string absolute path in the image
+---@param opts? imgrecipe.FileOpts
+function Image:copy_file(source, path, opts)
+  validate("source", source, "string")
+  validate("path", path, "string")
+  files.copy(self:_root(), source, path, opts)
+end
+
+--- Reads a file of the image; nil if it does not exist.
+---@param path string
+---@return string|nil
+function Image:read_file(path)
+  return files.read(self:_root(), path)
+end
+
+--- Whether a path exists in the image (a dangling symlink exists).
+---@param path string
+---@return boolean
+function Image:exists(path)
+  return files.exists(self:_root(), path)
+end
+
+--- `{type=, mode=, uid=, gid=, size=}` of a path (the leaf is not followed).
+---@param path string
+---@return table|nil
+function Image:stat(path)
+  return files.stat(self:_root(), path)
+end
+
+--- Creates a directory and its parents.
+---@param path string
+---@param opts? imgrecipe.FileOpts
+function Image:mkdir(path, opts)
+  files.mkdir(self:_root(), path, opts)
+end
+
+--- Changes permission bits.
+---@param path string
+---@param mode string|integer
+function Image:chmod(path, mode)
+  files.chmod(self:_root(), path, { mode = mode })
+end
+
+--- Changes ownership (numeric ids).
+---@param path string
+---@param uid integer
+---@param gid integer
+function Image:chown(path, uid, gid)
+  files.chown(self:_root(), path, uid, gid)
+end
+
+--- Removes a file, symlink or empty directory.
+---@param path string
+function Image:remove(path)
+  files.remove(self:_root(), path)
+end
+
+--- Creates a symlink at `path` pointing to `target`.
+---@param target string
+---@param path string
+function Image:symlink(target, path)
+  files.symlink(self:_root(), target, path)
+end
+
+--- Target of a symlink, or nil.
+---@param path string
+---@return string|nil
+function Image:readlink(path)
+  return files.readlink(self:_root(), path)
+end
+
+---@class imgrecipe.RunOpts
+---@field step? string name shown on output lines
+---@field env? table<string,string> extra environment
+---@field binds? table[] `{host=, image=, read_only=true}` directories made visible for the run
+---@field cwd? string working directory in the image (default "/")
+---@field stdin? string data for the command's standard input
+---@field check? boolean raise on a non-zero exit (default true)
+---@field quiet? boolean log output at debug level only
+---@field secret? boolean never log the arguments
+
+--- Runs a command inside the image: a private mount and PID namespace with
+--- /dev, /proc, /sys and /run, a clean environment, working DNS and no
+--- service starts. A string runs through /bin/sh -c.
+---@param command string|string[]
+---@param opts? imgrecipe.RunOpts
+---@return {exit_code: integer, output: string[]}
+function Image:run(command, opts)
+  validate("command", command, { "string", "table" })
+  validate("opts", opts, "table", true)
+  if type(command) == "string" then command = { "/bin/sh", "-c", command } end
+  return exec.chroot(self:_root(), command, opts)
+end
+
+---@class imgrecipe.ScriptSpec
+---@field path? string host file (relative to `base_dir`)
+---@field content? string inline script
+---@field interpreter? string default /bin/sh
+---@field arguments? string[]
+---@field env? table<string,string>
+---@field name? string shown in logs
+
+--- Runs a script inside the image. A `path` script must live under
+--- `base_dir`, which is made visible read-only at /_imageconfigs (as ALIC
+--- does); a `content` script is written to the image's /tmp and removed.
+---@param spec imgrecipe.ScriptSpec
+---@param base_dir string directory the script path is relative to
+---@return {exit_code: integer, output: string[]}
+function Image:run_script(spec, base_dir)
+  validate("spec", spec, "table")
+  local interpreter = spec.interpreter or "/bin/sh"
+  local argv = { interpreter }
+  local binds, temp = {}, nil
+  if spec.path then
+    validate("base_dir", base_dir, "string")
+    local host_path = util.join(base_dir, spec.path)
+    if sys.kind(host_path) ~= "file" then
+      util.raise("usage", string.format("script '%s' not found (looked for %s)", spec.path, host_path))
+    end
+    binds[1] = { host = base_dir, image = "/_imageconfigs", read_only = true }
+    argv[#argv + 1] = "/_imageconfigs/" .. spec.path:gsub("^%./", "")
+  elseif spec.content then
+    temp = string.format("/tmp/imgrecipe-script-%d-%d", sys.pid(), math.random(1, 1e9))
+    self:write_file(temp, spec.content, { mode = "0700" })
+    argv[#argv + 1] = temp
+  else
+    util.raise("usage", "script needs a path or content")
+  end
+  for _, a in ipairs(spec.arguments or {}) do argv[#argv + 1] = a end
+  local name = spec.name or spec.path or "inline script"
+  local ok, result = pcall(exec.chroot, self:_root(), argv, {
+    step = name, env = spec.env, binds = binds, cwd = "/",
+  })
+  if temp then files.remove(self:_root(), temp) end
+  if not ok then error(result, 0) end
+  return result
+end
+
+--- Sets the hostname (/etc/hostname).
+---@param name string
+function Image:set_hostname(name)
+  validate("name", name, "string")
+  self:write_file("/etc/hostname", name .. "\n")
+end
+
+local GRUB_CONFIGS = { "/boot/grub2/grub.cfg", "/boot/grub/grub.cfg" }
+
+--- Appends kernel arguments to every boot entry of the image's GRUB
+--- configuration (generated or hand-written, in /boot/grub or /boot/grub2),
+--- and to GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub so a later
+--- grub-mkconfig keeps them.
+---@param args string[]
+---@return string[] files the grub.cfg files that were changed
+function Image:append_kernel_args(args)
+  validate("args", args, "table")
+  if #args == 0 then return {} end
+  local changed = {}
+  for _, path in ipairs(GRUB_CONFIGS) do
+    local text = self:read_file(path)
+    if text then
+      local new, n = grub.append_kernel_args(text, args)
+      if n > 0 then
+        if new ~= text then self:write_file(path, new) end
+        changed[#changed + 1] = path
+      end
+    end
+  end
+  if #changed == 0 then
+    util.raise("usage", "no GRUB configuration with kernel entries found (looked in /boot/grub2/grub.cfg and /boot/grub/grub.cfg)")
+  end
+  local defaults = self:read_file("/etc/default/grub")
+  if defaults then
+    self:write_file("/etc/default/grub", grub.append_default_var(defaults, "GRUB_CMDLINE_LINUX_DEFAULT", args))
+  end
+  log.info("kernel arguments appended in " .. table.concat(changed, ", ") .. ": " .. table.concat(args, " "))
+  return changed
+end
+
+--- Writes the image in `format` (raw, qcow2, vhd, vhd-fixed, vhdx) to
+--- `path`, atomically: the file appears only when complete. Unmounts first,
+--- writing staged FAT changes back.
+---@param path string
+---@param format string
+function Image:save(path, format)
+  validate("path", path, "string")
+  validate("format", format, "string")
+  format = host_image.parse_format(format)
+  self:unmount()
+  log.debug(string.format("saving as %s", format))
+  host_image.write(self.raw, path, format)
+end
+
+--- Releases the image without writing anything (mounts, loop devices).
+function Image:close()
+  if self._mnt then
+    local m = self._mnt
+    self._mnt = nil
+    m:release(false)
+  end
+end
+
+M.Image = Image
+return M

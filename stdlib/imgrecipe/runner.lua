@@ -1,0 +1,98 @@
+--- Loads and runs a recipe (internal: called by the host).
+-- @module imgrecipe.runner
+local context = require "imgrecipe.context"
+local sys = require "imgrecipe.host.sys"
+local log = require "imgrecipe.host.log"
+local util = require "imgrecipe.util"
+
+local M = {}
+
+local function load_recipe(spec)
+  local builtin = spec:match("^builtin:(.+)$")
+  if builtin then
+    local ok, recipe = pcall(require, "imgrecipe.recipes." .. builtin)
+    if not ok then util.raise("usage", string.format("no built-in recipe '%s'", builtin)) end
+    return recipe, sys.realpath(".")
+  end
+  if sys.kind(spec) ~= "file" then util.raise("usage", string.format("recipe file '%s' not found", spec)) end
+  local path = sys.realpath(spec)
+  local dir = util.dirname(path)
+  -- Recipes may require their own modules from the recipe's directory.
+  package.path = dir .. "/?.lua;" .. dir .. "/?/init.lua;" .. package.path
+  local chunk, err = loadfile(path)
+  if not chunk then util.raise("recipe", err) end
+  local recipe = chunk()
+  return recipe, dir, path
+end
+
+--- Checks the recipe contract; errors name the file and the field.
+local function check_recipe(recipe, name, api_version)
+  if type(recipe) ~= "table" then
+    util.raise("recipe", string.format("%s must return a table (got %s)", name, type(recipe)))
+  end
+  local fields = { name = "string", run = "function" }
+  for field, t in pairs(fields) do
+    if type(recipe[field]) ~= t then
+      util.raise("recipe", string.format("%s is missing required field: '%s' (%s)", name, field, t))
+    end
+  end
+  for _, field in ipairs({ "description" }) do
+    if recipe[field] ~= nil and type(recipe[field]) ~= "string" then
+      util.raise("recipe", string.format("%s: field '%s' must be a string", name, field))
+    end
+  end
+  if recipe.params ~= nil and type(recipe.params) ~= "table" then
+    util.raise("recipe", string.format("%s: field 'params' must be a table", name))
+  end
+  if recipe.api ~= nil and (type(recipe.api) ~= "number" or recipe.api > api_version) then
+    util.raise("recipe", string.format("%s needs API version %s, this imgrecipe provides %d", name,
+      tostring(recipe.api), api_version))
+  end
+end
+
+local function resolve_params(recipe, given, name)
+  local spec = recipe.params or {}
+  local out = {}
+  for k, v in pairs(given) do
+    if spec[k] == nil then
+      local known = {}
+      for key in pairs(spec) do known[#known + 1] = key end
+      table.sort(known)
+      util.raise("usage", string.format("%s has no parameter '%s' (known: %s)", name, k,
+        #known > 0 and table.concat(known, ", ") or "none"))
+    end
+    out[k] = v
+  end
+  for k, s in pairs(spec) do
+    if out[k] == nil then
+      if type(s) == "table" and s.default ~= nil then
+        out[k] = s.default
+      elseif type(s) == "table" and s.required then
+        util.raise("usage", string.format("%s needs parameter '%s'%s (pass --param %s=VALUE)", name, k,
+          s.description and (" (" .. s.description .. ")") or "", k))
+      end
+    end
+  end
+  return out
+end
+
+--- Entry point: req = {recipe=, build_dir=, work_dir=, params=, api_version=}.
+--- The host creates work_dir and removes it after every mount is released.
+function M.main(req)
+  local build_dir = sys.set_build_dir(req.build_dir)
+  local recipe, recipe_dir, path = load_recipe(req.recipe)
+  local name = path or req.recipe
+  check_recipe(recipe, name, req.api_version)
+  local params = resolve_params(recipe, req.params or {}, name)
+  local work_dir = req.work_dir
+  local ctx = context.new({
+    params = params, build_dir = build_dir, work_dir = work_dir,
+    recipe_dir = recipe_dir, api_version = req.api_version,
+  })
+  log.info(string.format("running recipe '%s'", recipe.name))
+  local ok, err = pcall(recipe.run, ctx)
+  ctx:close_all()
+  if not ok then error(err, 0) end
+end
+
+return M

@@ -1,0 +1,74 @@
+--- Small helpers shared by the stdlib: argument validation and paths.
+-- @module imgrecipe.util
+local M = {}
+
+--- Raises a usage error naming the argument and what was expected.
+--- Modeled on vim.validate: `validate("size", size, "number")`.
+---@param name string argument name shown in the message
+---@param value any
+---@param expected string|string[] accepted Lua type names
+---@param optional? boolean nil is accepted
+function M.validate(name, value, expected, optional)
+  if value == nil and optional then return end
+  local types = type(expected) == "table" and expected or { expected }
+  for _, t in ipairs(types) do
+    if type(value) == t then return end
+  end
+  error(M.usage_error(string.format("argument '%s': expected %s, got %s", name, table.concat(types, "|"), type(value))), 3)
+end
+
+--- A structured error like the host's (kind, message, __tostring).
+---@param message string
+---@return table
+function M.usage_error(message)
+  return setmetatable({ kind = "usage", message = message }, { __tostring = function(e) return e.message end })
+end
+
+--- Raises a structured error of `kind`.
+---@param kind string usage|config|unsupported|recipe
+---@param message string
+function M.raise(kind, message)
+  error(setmetatable({ kind = kind, message = message }, { __tostring = function(e) return e.message end }), 2)
+end
+
+--- Directory part of a path ("." when none).
+---@param path string
+---@return string
+function M.dirname(path)
+  local d = path:match("^(.*)/[^/]*$")
+  if d == nil then return "." end
+  if d == "" then return "/" end
+  return d
+end
+
+--- Joins `rel` to `base` unless `rel` is absolute.
+---@param base string
+---@param rel string
+---@return string
+function M.join(base, rel)
+  if rel:sub(1, 1) == "/" then return rel end
+  if base:sub(-1) == "/" then return base .. rel end
+  return base .. "/" .. rel
+end
+
+--- Parses an octal mode ("0644", "644" or a number) into a number.
+---@param mode string|number
+---@return number
+function M.mode(mode)
+  if type(mode) == "number" then return mode end
+  local n = tonumber(mode, 8)
+  if n == nil or not mode:match("^[0-7]+$") then
+    M.raise("usage", string.format("invalid mode '%s' (expected octal such as 0644)", tostring(mode)))
+  end
+  return n
+end
+
+--- Shell-quotes one word.
+---@param s string
+---@return string
+function M.shell_quote(s)
+  if s:match("^[%w%-%./_=:,+@]+$") then return s end
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+return M

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# boot-check.sh — boot a disk image under QEMU + OVMF and wait for serial-console markers.
+#
+# Usage: tests/lib/boot-check.sh --image FILE [--format raw|qcow2|vhdx|vhd|vpc]
+#            --marker TEXT [--marker TEXT ...] [--timeout SEC] [--log FILE]
+#
+#   --image    disk image; never modified (QEMU snapshot=on, writes go to a temp overlay)
+#   --format   image format (default raw; vhd is an alias of QEMU's vpc)
+#   --marker   fixed string that must appear in the serial log (all must appear; repeatable)
+#   --timeout  seconds before giving up (default 180)
+#   --log      keep the serial log at FILE (default: a temp file, removed on exit)
+#
+# Exit status: 0 all markers seen; 1 failure (boot error pattern, QEMU exited, or
+# timeout; the last 40 log lines are printed to stderr); 2 usage error.
+# Failure patterns: "Kernel panic", "emergency mode", "Access Denied",
+# "Give root password for maintenance", "UEFI Interactive Shell" (firmware found nothing
+# bootable), "grub rescue>".
+# Machine: q35, OVMF_CODE_4M.fd + a per-run copy of OVMF_VARS_4M.fd (Secure Boot off),
+# TCG (-cpu max) unless kvm_intel/kvm_amd is loaded, 1 GiB RAM, 2 vCPUs, virtio-blk,
+# no NIC, no display. QEMU is always killed by PID on exit.
+set -euo pipefail
+
+IR_PROG=boot-check.sh
+SCRIPT_PATH=$(readlink -f -- "${BASH_SOURCE[0]}")
+# shellcheck source=tests/lib/common.sh
+. "${SCRIPT_PATH%/*}/common.sh"
+
+usage() {
+    sed -n '3,4p' "$SCRIPT_PATH" | sed 's/^# \{0,1\}//' >&2
+    exit 2
+}
+
+IMAGE='' FORMAT=raw TIMEOUT=180 LOG_KEEP=''
+MARKERS=()
+while (($#)); do
+    case $1 in
+        --image) IMAGE=${2:?}; shift ;;
+        --format) FORMAT=${2:?}; shift ;;
+        --marker) MARKERS+=("${2:?}"); shift ;;
+        --timeout) TIMEOUT=${2:?}; shift ;;
+        --log) LOG_KEEP=${2:?}; shift ;;
+        -h | --help) usage ;;
+        *) ir_warn "unknown argument: $1"; usage ;;
+    esac
+    shift
+done
+[[ -n $IMAGE ]] || { ir_warn "--image is required"; usage; }
+((${#MARKERS[@]})) || { ir_warn "at least one --marker is required"; usage; }
+[[ $TIMEOUT =~ ^[0-9]+$ && $TIMEOUT -gt 0 ]] || { ir_warn "bad --timeout: $TIMEOUT"; usage; }
+case $FORMAT in
+    raw | qcow2 | vhdx | vpc) ;;
+    vhd) FORMAT=vpc ;;
+    *) ir_warn "unsupported --format: $FORMAT"; usage ;;
+esac
+[[ -f $IMAGE ]] || ir_die "no such image: $IMAGE"
+IMAGE=$(readlink -f -- "$IMAGE")
+
+QEMU=${QEMU:-qemu-system-x86_64}
+OVMF_CODE=${OVMF_CODE:-/usr/share/OVMF/OVMF_CODE_4M.fd}
+OVMF_VARS=${OVMF_VARS:-/usr/share/OVMF/OVMF_VARS_4M.fd}
+ir_need "$QEMU"
+[[ -f $OVMF_CODE && -f $OVMF_VARS ]] || ir_die "OVMF not found ($OVMF_CODE, $OVMF_VARS); install ovmf"
+
+FAIL_PATTERNS=("Kernel panic" "emergency mode" "Access Denied" "Give root password for maintenance"
+    "UEFI Interactive Shell" "grub rescue>")
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/boot-check.XXXXXX")
+QEMU_PID=
+cleanup() {
+    local rc=$? i
+    trap - EXIT INT TERM HUP
+    if ((rc >= 128)); then ir_warn "interrupted (status $rc); stopping QEMU"; fi
+    if [[ -n $QEMU_PID ]] && kill -0 "$QEMU_PID" 2>/dev/null; then
+        kill -TERM "$QEMU_PID" 2>/dev/null || true
+        for ((i = 0; i < 50; i++)); do
+            kill -0 "$QEMU_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$QEMU_PID" 2>/dev/null || true
+    fi
+    if [[ -n $QEMU_PID ]]; then wait "$QEMU_PID" 2>/dev/null || true; fi
+    rm -rf -- "$TMP"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+if [[ -n $LOG_KEEP ]]; then
+    mkdir -p -- "$(dirname -- "$LOG_KEEP")"
+    LOG=$(readlink -f -- "$LOG_KEEP")
+else
+    LOG=$TMP/serial.log
+fi
+: >"$LOG"
+cp -- "$OVMF_VARS" "$TMP/OVMF_VARS.fd"
+
+if [[ -e /sys/module/kvm_intel || -e /sys/module/kvm_amd ]] && [[ -w /dev/kvm ]]; then
+    ACCEL=(-accel kvm -cpu host)
+else
+    ACCEL=(-accel tcg -cpu max)
+fi
+
+# QEMU's -drive option syntax uses "," as separator: double any commas in the path.
+IMG_OPT=${IMAGE//,/,,}
+T0=$(ir_now)
+ir_log "booting $IMAGE (format $FORMAT, ${ACCEL[1]}, timeout ${TIMEOUT}s), serial log $LOG"
+# snapshot=on keeps its temporary overlay in TMPDIR: point it at our temp dir.
+TMPDIR=$TMP "$QEMU" \
+    -machine q35 "${ACCEL[@]}" -m 1024 -smp 2 \
+    -drive "if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE//,/,,}" \
+    -drive "if=pflash,format=raw,unit=1,file=$TMP/OVMF_VARS.fd" \
+    -drive "if=none,id=d0,file=$IMG_OPT,format=$FORMAT,snapshot=on" \
+    -device virtio-blk-pci,drive=d0 \
+    -nic none -display none -serial "file:$LOG" -monitor none -no-reboot \
+    </dev/null >"$TMP/qemu.out" 2>&1 &
+QEMU_PID=$!
+
+fail() {
+    ir_warn "FAIL after $(ir_elapsed "$T0") s: $*"
+    if [[ -s $TMP/qemu.out ]]; then
+        echo "---- qemu output ----" >&2
+        tail -n 20 "$TMP/qemu.out" >&2
+    fi
+    echo "---- last 40 lines of serial log ----" >&2
+    tail -n 40 "$LOG" | tr -d '\r' | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g' >&2
+    exit 1
+}
+
+while :; do
+    missing=()
+    for m in "${MARKERS[@]}"; do
+        grep -qaF -- "$m" "$LOG" || missing+=("$m")
+    done
+    if ((${#missing[@]} == 0)); then
+        ir_log "PASS: all ${#MARKERS[@]} marker(s) seen after $(ir_elapsed "$T0") s"
+        exit 0
+    fi
+    for p in "${FAIL_PATTERNS[@]}"; do
+        if grep -qaF -- "$p" "$LOG"; then fail "found \"$p\" in the serial log"; fi
+    done
+    if ! kill -0 "$QEMU_PID" 2>/dev/null; then
+        rc=0
+        wait "$QEMU_PID" || rc=$?
+        QEMU_PID=
+        fail "QEMU exited (status $rc) before marker(s): ${missing[*]}"
+    fi
+    if awk -v s="$T0" -v e="$(ir_now)" -v t="$TIMEOUT" 'BEGIN { exit !(e - s >= t) }'; then
+        fail "timeout (${TIMEOUT}s) waiting for marker(s): ${missing[*]}"
+    fi
+    sleep 1
+done

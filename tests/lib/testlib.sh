@@ -1,0 +1,71 @@
+# shellcheck shell=bash
+# Helpers for imgrecipe's integration and boot tests (bash). Source it after
+# `set -euo pipefail`. Each test gets a private temp dir, removed on exit.
+
+TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+REPO_DIR=$(cd "$TESTS_DIR/.." && pwd)
+IMGRECIPE=${IMGRECIPE:-$REPO_DIR/build/imgrecipe}
+T_NAME=${0##*/}
+T_NAME=${T_NAME%.sh}
+T_TMP=$(mktemp -d "/var/tmp/imgrecipe-test-${T_NAME}.XXXXXX")
+T_PASS=0
+T_FAIL=0
+
+t_cleanup() {
+    local rc=$?
+    rm -rf --one-file-system -- "$T_TMP"
+    exit "$rc"
+}
+trap t_cleanup EXIT
+
+t_log() { printf '[%s] %s\n' "$T_NAME" "$*" >&2; }
+t_pass() { T_PASS=$((T_PASS + 1)); printf 'ok   %s\n' "$*"; }
+t_fail() { T_FAIL=$((T_FAIL + 1)); printf 'FAIL %s\n' "$*"; }
+
+# check DESCRIPTION CMD... : records pass/fail of a command.
+check() {
+    local desc=$1; shift
+    if "$@"; then t_pass "$desc"; else t_fail "$desc"; fi
+}
+check_eq() {  # check_eq DESC EXPECTED ACTUAL
+    if [[ "$2" == "$3" ]]; then t_pass "$1"; else t_fail "$1: expected [$2], got [$3]"; fi
+}
+check_contains() {  # check_contains DESC HAYSTACK NEEDLE
+    if [[ "$2" == *"$3"* ]]; then t_pass "$1"; else t_fail "$1: [$3] not found in: ${2:0:2000}"; fi
+}
+check_not_contains() {
+    if [[ "$2" != *"$3"* ]]; then t_pass "$1"; else t_fail "$1: [$3] unexpectedly found"; fi
+}
+
+# Closing line that test runners read.
+t_done() {
+    printf '%d passed, %d failed\n' "$T_PASS" "$T_FAIL"
+    [[ $T_FAIL -eq 0 ]]
+}
+
+# base_image VARIANT -> path of the cached test image (built if needed).
+base_image() { "$TESTS_DIR/images/build-image.sh" "$1"; }
+# image_env VARIANT -> sources image.env of the variant (partition offsets...).
+image_env() {
+    local img
+    img=$(base_image "$1")
+    # shellcheck disable=SC1091
+    source "$(dirname "$img")/image.env"
+}
+
+# Loop devices whose backing file is under DIR (leak detection).
+loops_under() { losetup -a 2>/dev/null | grep -c -- "$1" || true; }
+# Mount points under DIR in any namespace we can see (the host's).
+mounts_under() { grep -c -- " $1" /proc/self/mountinfo || true; }
+all_loops() { losetup -a 2>/dev/null | wc -l; }
+
+# to_raw IMAGE OUT -> converts any output image to raw for inspection.
+to_raw() { qemu-img convert -O raw "$1" "$2"; }
+# fs_cat RAW OFFSET PATH -> file content from an ext4 filesystem in a raw image.
+fs_cat() { debugfs -R "cat $3" "$1?offset=$2" 2>/dev/null; }
+# fs_stat_mode RAW OFFSET PATH -> octal permission bits (e.g. 0600).
+fs_mode() {
+    debugfs -R "stat $3" "$1?offset=$2" 2>/dev/null | awk '/Mode:/ { for (i=1;i<=NF;i++) if ($i=="Mode:") print $(i+1); exit }'
+}
+# fat_cat RAW OFFSET PATH -> file content from a FAT filesystem.
+fat_cat() { MTOOLS_SKIP_CHECK=1 mtype -i "$1@@$2" "::$3"; }

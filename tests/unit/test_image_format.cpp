@@ -1,0 +1,231 @@
+// image/format: detection from content, raw working copies, atomic output.
+// Uses qemu-img in a temp dir; no loop devices.
+#include <doctest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "host/exec/process.hpp"
+#include "host/image/format.hpp"
+#include "host/system/cleanup.hpp"
+#include "host/system/error.hpp"
+
+using namespace imgrecipe;
+using image::Format;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    std::string t = (fs::temp_directory_path() / "imgrecipe-fmt-XXXXXX").string();
+    REQUIRE(::mkdtemp(t.data()) != nullptr);
+    path = t;
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::string operator/(const std::string& name) const { return path + "/" + name; }
+};
+
+void write_at(const std::string& path, std::uint64_t offset, const std::string& data) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  REQUIRE(f.good());
+  f.seekp(static_cast<std::streamoff>(offset));
+  f.write(data.data(), static_cast<std::streamsize>(data.size()));
+}
+
+std::string contents(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+std::uint64_t allocated(const std::string& path) {
+  struct stat st;
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  return static_cast<std::uint64_t>(st.st_blocks) * 512;
+}
+
+// A sparse raw disk with a few recognisable blocks.
+void make_raw(const std::string& path, std::uint64_t size) {
+  run_checked({"truncate", "-s", std::to_string(size), path});
+  write_at(path, 0, "MBR-ish start");
+  write_at(path, image::kMiB + 7, "one MiB and seven");
+  write_at(path, size / 2, std::string(10000, 'x'));
+  write_at(path, size - 5, "tail!");
+}
+
+void qemu_convert(const std::string& in, const std::string& out, const std::vector<std::string>& fmt_opts) {
+  std::vector<std::string> argv = {"qemu-img", "convert", "-f", "raw", in};
+  argv.insert(argv.end(), fmt_opts.begin(), fmt_opts.end());
+  argv.push_back(out);
+  run_checked(argv);
+}
+
+// Rewrites the VHD footer at `at` with a new disk type and a valid checksum.
+void patch_vhd_type(const std::string& path, std::uint64_t at, unsigned char type) {
+  std::string f = contents(path).substr(at, 512);
+  f[60] = f[61] = f[62] = 0;
+  f[63] = static_cast<char>(type);
+  std::uint32_t sum = 0;
+  for (std::size_t i = 0; i < 512; ++i)
+    if (i < 64 || i >= 68) sum += static_cast<unsigned char>(f[i]);
+  sum = ~sum;
+  for (int i = 0; i < 4; ++i) f[64 + i] = static_cast<char>(sum >> (24 - 8 * i));
+  write_at(path, at, f);
+}
+
+const std::vector<Format> kAll = {Format::Raw, Format::Qcow2, Format::Vhd, Format::VhdFixed, Format::Vhdx};
+
+}  // namespace
+
+TEST_CASE("format names round-trip and bad names list the valid ones") {
+  for (Format f : kAll) CHECK(image::parse_format(image::name(f)) == f);
+  CHECK(image::name(Format::VhdFixed) == "vhd-fixed");
+  try {
+    image::parse_format("vmdk");
+    FAIL("expected an error");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::Usage);
+    CHECK(std::string(e.what()).find("raw, qcow2, vhd, vhd-fixed, vhdx") != std::string::npos);
+  }
+}
+
+TEST_CASE("round_up_mib") {
+  CHECK(image::round_up_mib(0) == 0);
+  CHECK(image::round_up_mib(1) == image::kMiB);
+  CHECK(image::round_up_mib(image::kMiB) == image::kMiB);
+  CHECK(image::round_up_mib(10 * image::kMiB + 512) == 11 * image::kMiB);
+}
+
+TEST_CASE("formats are detected from content, not the extension") {
+  TempDir t;
+  make_raw(t / "src.raw", 10 * image::kMiB);
+  // Deliberately misleading names.
+  qemu_convert(t / "src.raw", t / "a.raw", {"-O", "qcow2"});
+  qemu_convert(t / "src.raw", t / "b.qcow2", {"-O", "vpc", "-o", "subformat=dynamic,force_size=on"});
+  qemu_convert(t / "src.raw", t / "c.vhdx", {"-O", "vpc", "-o", "subformat=fixed,force_size=on"});
+  qemu_convert(t / "src.raw", t / "d.vhd", {"-O", "vhdx"});
+  CHECK(image::detect_format(t / "src.raw") == Format::Raw);
+  CHECK(image::detect_format(t / "a.raw") == Format::Qcow2);
+  CHECK(image::detect_format(t / "b.qcow2") == Format::Vhd);
+  CHECK(image::detect_format(t / "c.vhdx") == Format::VhdFixed);
+  CHECK(image::detect_format(t / "d.vhd") == Format::Vhdx);
+
+  SUBCASE("a fixed VHD converts to the disk size, without the footer") {
+    std::string before = contents(t / "c.vhdx");
+    image::convert_to_raw(t / "c.vhdx", Format::VhdFixed, t / "back.raw");
+    CHECK(fs::file_size(t / "back.raw") == 10 * image::kMiB);
+    CHECK(contents(t / "back.raw") == contents(t / "src.raw"));
+    CHECK(contents(t / "c.vhdx") == before);  // input never written
+    auto info = image::inspect(t / "c.vhdx");
+    CHECK(info.format == Format::VhdFixed);
+    CHECK(info.virtual_size == 10 * image::kMiB);
+  }
+  SUBCASE("a dynamic VHD sized by CHS geometry converts to its footer size") {
+    qemu_convert(t / "src.raw", t / "chs.vhd", {"-O", "vpc", "-o", "subformat=dynamic"});
+    image::convert_to_raw(t / "chs.vhd", Format::Vhd, t / "back.raw");
+    CHECK(fs::file_size(t / "back.raw") == image::inspect(t / "chs.vhd").virtual_size);
+    CHECK(contents(t / "back.raw").substr(0, 10 * image::kMiB) == contents(t / "src.raw"));
+  }
+  SUBCASE("differencing and corrupt VHDs are rejected clearly") {
+    std::uint64_t size = fs::file_size(t / "b.qcow2");
+    patch_vhd_type(t / "b.qcow2", 0, 4);
+    patch_vhd_type(t / "b.qcow2", size - 512, 4);
+    try {
+      image::detect_format(t / "b.qcow2");
+      FAIL("expected an error");
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::Unsupported);
+      CHECK(std::string(e.what()).find("differencing") != std::string::npos);
+    }
+    write_at(t / "c.vhdx", fs::file_size(t / "c.vhdx") - 512 + 20, "garbage");
+    CHECK_THROWS_WITH_AS(image::detect_format(t / "c.vhdx"), doctest::Contains("checksum"), Error);
+  }
+}
+
+TEST_CASE("raw -> every format -> raw is byte-identical and stays sparse") {
+  TempDir t;
+  const std::uint64_t size = 64 * image::kMiB;
+  make_raw(t / "src.raw", size);
+  const std::string original = contents(t / "src.raw");
+  for (Format f : kAll) {
+    CAPTURE(image::name(f));
+    std::string out = t / ("out." + std::string(image::name(f)));
+    image::write_output(t / "src.raw", out, f);
+    CHECK(image::detect_format(out) == f);
+    auto info = image::inspect(out);
+    CHECK(info.format == f);
+    CHECK(info.virtual_size == size);
+    CHECK(info.allocated > 0);
+    CHECK(info.allocated < 8 * image::kMiB);
+    if (f == Format::Raw) CHECK(allocated(out) < image::kMiB);
+
+    std::string back = t / "back.raw";
+    image::convert_to_raw(out, f, back);
+    CHECK(fs::file_size(back) == size);
+    CHECK(contents(back) == original);
+    CHECK(allocated(back) < image::kMiB);
+  }
+  // Only the outputs and the working files: no temp files left behind.
+  CHECK(std::distance(fs::directory_iterator(t.path), fs::directory_iterator()) == 7);
+}
+
+TEST_CASE("VHD outputs are rounded up to whole MiB") {
+  TempDir t;
+  const std::uint64_t size = 10 * image::kMiB + 4096;
+  make_raw(t / "src.raw", size);
+  const std::string original = contents(t / "src.raw");
+  for (Format f : {Format::Vhd, Format::VhdFixed}) {
+    CAPTURE(image::name(f));
+    std::string out = t / "out.vhd";
+    image::write_output(t / "src.raw", out, f);
+    CHECK(fs::file_size(t / "src.raw") == 11 * image::kMiB);  // the working copy grew
+    CHECK(image::inspect(out).virtual_size == 11 * image::kMiB);
+    if (f == Format::VhdFixed) CHECK(fs::file_size(out) == 11 * image::kMiB + 512);
+    image::convert_to_raw(out, f, t / "back.raw");
+    std::string back = contents(t / "back.raw");
+    REQUIRE(back.size() == 11 * image::kMiB);
+    CHECK(back.substr(0, size) == original);
+    CHECK(back.find_first_not_of('\0', size) == std::string::npos);
+  }
+}
+
+TEST_CASE("a failed write leaves no output and no temp file") {
+  TempDir t;
+  make_raw(t / "src.raw", 4 * image::kMiB);
+  const std::size_t entries = teardown().size();
+
+  SUBCASE("qemu-img fails") {
+    std::ofstream(t / "out.qcow2") << "previous output";
+    CHECK_THROWS_AS(image::write_output(t / "missing.raw", t / "out.qcow2", Format::Qcow2), Error);
+    CHECK(contents(t / "out.qcow2") == "previous output");
+    fs::remove(t / "out.qcow2");
+  }
+  SUBCASE("the output directory does not exist") {
+    CHECK_THROWS_AS(image::write_output(t / "src.raw", t / "nodir/out.vhdx", Format::Vhdx), Error);
+  }
+  SUBCASE("the output path is a directory") {
+    fs::create_directory(t / "adir");
+    CHECK_THROWS_AS(image::write_output(t / "src.raw", t / "adir", Format::Raw), Error);
+    CHECK(fs::is_empty(t / "adir"));
+    fs::remove(t / "adir");
+  }
+  CHECK(teardown().size() == entries);
+  // Only the source is left.
+  CHECK(std::distance(fs::directory_iterator(t.path), fs::directory_iterator()) == 1);
+}
+
+TEST_CASE("a failed conversion leaves no raw copy") {
+  TempDir t;
+  make_raw(t / "src.raw", 4 * image::kMiB);
+  std::ofstream(t / "work.raw") << "stale";
+  CHECK_THROWS_AS(image::convert_to_raw(t / "src.raw", Format::Qcow2, t / "work.raw"), Error);
+  CHECK_FALSE(fs::exists(t / "work.raw"));
+  CHECK_THROWS_AS(image::convert_to_raw(t / "src.raw", Format::Raw, t / "src.raw"), Error);
+  CHECK(fs::exists(t / "src.raw"));
+}
