@@ -222,10 +222,7 @@ function Image:run_script(spec, base_dir)
     util.raise("usage", "script needs a path or content")
   end
   for _, a in ipairs(spec.arguments or {}) do argv[#argv + 1] = a end
-  local name = spec.name or spec.path or "inline script"
-  local ok, result = pcall(exec.chroot, self:_root(), argv, {
-    step = name, env = spec.env, binds = binds, cwd = "/",
-  })
+  local ok, result = pcall(exec.chroot, self:_root(), argv, { env = spec.env, binds = binds, cwd = "/" })
   if temp then files.remove(self:_root(), temp) end
   if not ok then error(result, 0) end
   return result

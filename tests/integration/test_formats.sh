@@ -26,8 +26,8 @@ for fmt in raw qcow2 vhd vhd-fixed vhdx; do
         t_fail "$fmt: build"
         continue
     fi
-    info=$(qemu-img info --output=json "$out")
-    check_contains "$fmt: qemu-img sees ${qemu_fmt[$fmt]}" "$info" "\"format\": \"${qemu_fmt[$fmt]}\""
+    info=$(qemu-img info -f "${qemu_fmt[$fmt]}" --output=json "$out")
+    check_contains "$fmt: qemu-img reads it as ${qemu_fmt[$fmt]}" "$info" "\"format\": \"${qemu_fmt[$fmt]}\""
     case $fmt in
         qcow2|vhdx) check "$fmt: qemu-img check" qemu-img check -q "$out" ;;
     esac
