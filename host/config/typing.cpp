@@ -24,16 +24,26 @@ bool iequals(std::string_view a, std::string_view b) {
 std::string unknown_key_message(const Type& type, const std::string& key) {
   std::vector<std::string_view> names;
   for (const schema::Field& f : type.fields) names.push_back(f.name);
-  if (auto best = closest(key, names)) return fmt::format("unknown key (did you mean '{}'?)", *best);
-  // A key that belongs one level down ("extraCommandLine" directly under os).
+  std::optional<std::string> sibling = closest(key, names);
+  // A key that belongs one level down ("extraCommandLine" directly under os),
+  // if exactly one child object has it.
+  std::optional<std::string> nested;
+  int nested_count = 0;
   for (const schema::Field& f : type.fields) {
-    const Type* child = f.type;
-    if (child->kind == Kind::List) child = child->item;
+    const Type* child = f.type->kind == Kind::List ? f.type->item : f.type;
     if (child->kind != Kind::Object) continue;
     for (const schema::Field& g : child->fields) {
-      if (iequals(g.name, key)) return fmt::format("unknown key (did you mean '{}.{}'?)", f.name, g.name);
+      if (!iequals(g.name, key)) continue;
+      nested = fmt::format("{}.{}", f.name, g.name);
+      ++nested_count;
     }
   }
+  if (nested_count != 1) nested.reset();
+  // A one-letter slip beats a move; otherwise the exact key one level down wins.
+  if (sibling && (!nested || edit_distance(key, *sibling) <= 1)) {
+    return fmt::format("unknown key (did you mean '{}'?)", *sibling);
+  }
+  if (nested) return fmt::format("unknown key (did you mean '{}'?)", *nested);
   return "unknown key";
 }
 

@@ -201,14 +201,13 @@ std::uint64_t hash_file(const std::string& path) {
 // Zeroes a range of the destination, keeping image files sparse.
 void zero_range(const Fd& dst, bool block_device, std::uint64_t off, std::uint64_t len) {
   if (len == 0) return;
-  if (!block_device) {
-    if (::fallocate(dst.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(off),
-                    static_cast<off_t>(len)) == 0)
-      return;
-  } else {
-    std::uint64_t range[2] = {off, len};
-    if (::ioctl(dst.get(), BLKZEROOUT, range) == 0) return;
-  }
+  // On a block device this is a guaranteed zeroing that may unmap (a loop
+  // device then punches a hole in its backing file); BLKZEROOUT never unmaps.
+  if (::fallocate(dst.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(off),
+                  static_cast<off_t>(len)) == 0)
+    return;
+  std::uint64_t range[2] = {off, len};
+  if (block_device && ::ioctl(dst.get(), BLKZEROOUT, range) == 0) return;
   static const std::vector<unsigned char> zeros(1 << 20, 0);
   for (std::uint64_t done = 0; done < len;) {
     std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(zeros.size(), len - done));
