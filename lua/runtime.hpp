@@ -3,6 +3,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 namespace imgrecipe::lua {
 
@@ -19,5 +20,14 @@ constexpr int kApiVersion = 1;
 
 // Runs the recipe to completion. Throws imgrecipe::Error on failure.
 void run_recipe(const RecipeRun& run);
+
+}  // namespace imgrecipe::lua
+
+namespace imgrecipe::lua {
+
+// Runs Lua test files (each returns a table of test_* functions taking a
+// `t` with assertions). Prints one line per test and "N passed, N failed".
+// Returns the number of failures. Needs no root.
+int run_tests(const std::vector<std::string>& files);
 
 }  // namespace imgrecipe::lua

@@ -130,3 +130,20 @@ void run_recipe(const RecipeRun& run) {
 }
 
 }  // namespace imgrecipe::lua
+
+namespace imgrecipe::lua {
+
+int run_tests(const std::vector<std::string>& files) {
+  State s;
+  lua_State* L = s.L;
+  lua_pushcfunction(L, traceback);  // [tb]
+  lua_getglobal(L, "require");
+  lua_pushstring(L, "imgrecipe.testing");
+  if (lua_pcall(L, 1, 1, 1) != 0) throw to_error(L, -1);  // [tb, testing]
+  lua_getfield(L, -1, "run_files");                       // [tb, testing, run_files]
+  push_string_list(L, files);
+  if (lua_pcall(L, 1, 1, 1) != 0) throw to_error(L, -1);  // [tb, testing, failures]
+  return static_cast<int>(lua_tointeger(L, -1));
+}
+
+}  // namespace imgrecipe::lua

@@ -32,6 +32,7 @@ Usage:
   imgrecipe run RECIPE.lua [--param K=V ...]  run a Lua recipe
   imgrecipe validate CONFIG.yaml              check a config (no root needed)
   imgrecipe validate-config --config-file F   the same, ALIC's spelling
+  imgrecipe test FILE.lua...                  run Lua tests of recipes and libraries
 
 Build options:
   --config-file F               the YAML (or JSON) config (ALIC spelling)
@@ -65,7 +66,7 @@ Args parse(int argc, char** argv) {
   std::vector<std::string> in(argv + 1, argv + argc);
   size_t i = 0;
   static const std::vector<std::string> commands = {"build", "customize", "run", "validate", "validate-config",
-                                                    "help", "version"};
+                                                    "test", "help", "version"};
   for (; i < in.size(); ++i) {
     const std::string& s = in[i];
     if (s.rfind("--", 0) == 0) {
@@ -205,6 +206,10 @@ int main(int argc, char** argv) {
     if (a.command == "build") return cmd_build(a);
     if (a.command == "run") return cmd_run(a);
     if (a.command == "validate") return cmd_validate(a);
+    if (a.command == "test") {
+      if (a.positional.empty()) throw_usage("imgrecipe test needs Lua test files");
+      return lua::run_tests(a.positional) == 0 ? 0 : 1;
+    }
     throw_usage("unknown command " + a.command);
   } catch (const Error& e) {
     log::error("{}", describe(e));

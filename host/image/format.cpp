@@ -11,7 +11,6 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
-#include <exception>
 #include <filesystem>
 #include <optional>
 #include <vector>

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs every build and runtime dependency of imgrecipe (Debian 12).
+# Idempotent: apt-get only installs what is missing.
+set -euo pipefail
+packages=(
+  # build
+  build-essential cmake pkg-config
+  libluajit-5.1-dev libyaml-cpp-dev libfmt-dev libmount-dev libfdisk-dev libblkid-dev libcryptsetup-dev doctest-dev
+  # runtime tools
+  qemu-utils mtools dosfstools e2fsprogs fdisk util-linux zstd
+  # test images and boot tests
+  debootstrap qemu-system-x86 ovmf xorriso squashfs-tools
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} > 0)); then
+  SUDO=""
+  [[ $(id -u) -eq 0 ]] || SUDO=sudo
+  $SUDO apt-get update
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+echo "setup: all dependencies installed" >&2
