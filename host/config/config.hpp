@@ -41,7 +41,9 @@ struct Config {
 // their object form.
 // On any problem throws Error(ErrorKind::Config) listing every problem, one per
 // line, as "<file>:<line>:<column>: <field.path>: <message>".
+// Messages name the file as `path` was given; Config::path is made absolute.
 Config load_file(const std::string& path);
+// For text not read from a file: Config::path is `display_path` as given.
 Config load_string(const std::string& text, const std::string& display_path, const std::string& dir);
 
 // Keys used in the config that ALIC accepts but imgrecipe does not implement

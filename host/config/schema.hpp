@@ -46,11 +46,11 @@ struct Type {
 };
 
 struct Field {
-  std::string_view name;
+  std::string_view name = {};
   const Type* type = nullptr;
   bool required = false;       // must be present and not an empty string
   bool supported = false;      // implemented by imgrecipe (see unsupported_keys)
-  std::string_view preview;    // preview feature that must be enabled to use it
+  std::string_view preview = {};  // preview feature that must be enabled to use it
 };
 
 // The top-level config object.

@@ -1,6 +1,7 @@
 #include "host/config/typing.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <map>
 #include <vector>
