@@ -5,9 +5,11 @@ local config = require "imgrecipe.host.config"
 local util = require "imgrecipe.util"
 local log = require "imgrecipe.log"
 
+local sys = require "imgrecipe.host.sys"
+
 local function resolve(dir, path)
   if path == nil then return nil end
-  return util.join(dir, path)
+  return sys.absolute(util.join(dir, path))
 end
 
 -- Fails on known ALIC keys imgrecipe does not implement yet, never

@@ -1,6 +1,7 @@
 #include "host/config/validate.hpp"
 
 #include <algorithm>
+#include <initializer_list>
 #include <vector>
 
 #include <fmt/format.h>

@@ -475,8 +475,14 @@ void FatStage::extract() {
   std::string spec = mtools_image(image_, offset_);
   RunOptions o = mtools_opts();
   o.capture_stdout = true;
-  attrs_ = parse_attrs(run_checked({"mattrib", "-/", "-i", spec, "::/"}, o).out);
-  run_checked({"mcopy", "-s", "-m", "-i", spec, "::", dir_ + "/"}, mtools_opts());
+  // An empty filesystem makes mattrib and mcopy report "not found": nothing to stage.
+  RunResult listing = run({"mattrib", "-/", "-i", spec, "::/"}, o);
+  bool empty = listing.exit_code != 0 && !listing.tail.empty() && listing.tail.back().find("not found") != std::string::npos;
+  if (listing.exit_code != 0 && !empty) run_checked({"mattrib", "-/", "-i", spec, "::/"}, o);
+  if (!empty) {
+    attrs_ = parse_attrs(listing.out);
+    run_checked({"mcopy", "-s", "-m", "-i", spec, "::", dir_ + "/"}, mtools_opts());
+  }
   // mcopy gives the root the FAT root's (absent) timestamp; a bind-mounted
   // /boot/efi dated 2098 would surprise tools.
   if (::utimensat(AT_FDCWD, dir_.c_str(), nullptr, 0) != 0) throw_errno("set times of", dir_);

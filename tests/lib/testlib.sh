@@ -13,7 +13,7 @@ T_FAIL=0
 
 t_cleanup() {
     local rc=$?
-    rm -rf --one-file-system -- "$T_TMP"
+    [[ -n "${KEEP_TEST_TMP:-}" ]] && echo "kept $T_TMP" >&2 || rm -rf --one-file-system -- "$T_TMP"
     exit "$rc"
 }
 trap t_cleanup EXIT
