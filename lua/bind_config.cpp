@@ -61,8 +61,7 @@ const luaL_Reg kFns[] = {IMGRECIPE_FN("load", l_load), {nullptr, nullptr}};
 }  // namespace
 
 int open_config(lua_State* L) {
-  lua_newtable(L);
-  luaL_register(L, nullptr, kFns);
+  push_module(L, kFns);
   return 1;
 }
 

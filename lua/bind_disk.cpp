@@ -40,8 +40,7 @@ const luaL_Reg kFns[] = {IMGRECIPE_FN("partitions", l_partitions), {nullptr, nul
 }  // namespace
 
 int open_disk(lua_State* L) {
-  lua_newtable(L);
-  luaL_register(L, nullptr, kFns);
+  push_module(L, kFns);
   return 1;
 }
 

@@ -72,8 +72,7 @@ const luaL_Reg kFns[] = {IMGRECIPE_FN("chroot", l_chroot), {nullptr, nullptr}};
 }  // namespace
 
 int open_exec(lua_State* L) {
-  lua_newtable(L);
-  luaL_register(L, nullptr, kFns);
+  push_module(L, kFns);
   return 1;
 }
 

@@ -121,8 +121,7 @@ const luaL_Reg kFns[] = {IMGRECIPE_FN("write", l_write),     IMGRECIPE_FN("copy"
 }  // namespace
 
 int open_files(lua_State* L) {
-  lua_newtable(L);
-  luaL_register(L, nullptr, kFns);
+  push_module(L, kFns);
   return 1;
 }
 

@@ -42,8 +42,7 @@ const luaL_Reg kFns[] = {IMGRECIPE_FN("trace", l_write<log::Level::Trace>),
 }  // namespace
 
 int open_log(lua_State* L) {
-  lua_newtable(L);
-  luaL_register(L, nullptr, kFns);
+  push_module(L, kFns);
   return 1;
 }
 

@@ -83,8 +83,7 @@ const RootDir& check_root(lua_State* L, int index, std::unique_ptr<RootDir>& hol
 
 int open_mount(lua_State* L) {
   define_class(L, kMeta, kMethods);
-  lua_newtable(L);
-  luaL_register(L, nullptr, kFns);
+  push_module(L, kFns);
   return 1;
 }
 

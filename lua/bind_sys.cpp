@@ -117,8 +117,7 @@ const luaL_Reg kFns[] = {IMGRECIPE_FN("realpath", l_realpath),
 }  // namespace
 
 int open_sys(lua_State* L) {
-  lua_newtable(L);
-  luaL_register(L, nullptr, kFns);
+  push_module(L, kFns);
   lua_pushstring(L, IMGRECIPE_VERSION);
   lua_setfield(L, -2, "version");
   return 1;

@@ -131,6 +131,11 @@ void push_string_list(lua_State* L, const std::vector<std::string>& items) {
   }
 }
 
+void push_module(lua_State* L, const luaL_Reg* fns) {
+  lua_newtable(L);
+  luaL_register(L, nullptr, fns);
+}
+
 void preload(lua_State* L, const char* name, lua_CFunction opener) {
   lua_getglobal(L, "package");        // [package]
   lua_getfield(L, -1, "preload");     // [package, preload]

@@ -25,6 +25,9 @@ void set_field(lua_State* L, const char* key, long long value);
 void set_field(lua_State* L, const char* key, bool value);
 void push_string_list(lua_State* L, const std::vector<std::string>& items);
 
+// Pushes a new module table holding `fns`.
+void push_module(lua_State* L, const luaL_Reg* fns);
+
 // Registers a module table built from `fns` under package.preload[name].
 void preload(lua_State* L, const char* name, lua_CFunction opener);
 

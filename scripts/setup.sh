@@ -10,6 +10,8 @@ packages=(
   qemu-utils mtools dosfstools e2fsprogs fdisk util-linux zstd
   # test images and boot tests
   debootstrap qemu-system-x86 ovmf xorriso squashfs-tools
+  # benchmarks
+  time
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -235,17 +235,7 @@ RunResult chroot_run(const RootDir& root, const std::vector<std::string>& argv, 
 RunResult chroot_run_checked(const RootDir& root, const std::vector<std::string>& argv, const ChrootOptions& opts) {
   RunResult r = chroot_run(root, argv, opts);
   if (r.exit_code == 0) return r;
-  std::string step = opts.step.empty() ? log::step() : opts.step;
-  std::string shown = opts.secret_args ? argv[0] + " (arguments hidden)" : quote_command(argv);
-  Error e(ErrorKind::Command,
-          fmt::format("{}command `{}` in the image exited with code {}", step.empty() ? "" : "step '" + step + "': ",
-                      shown, r.exit_code));
-  e.op = "chroot";
-  e.target = argv[0];
-  e.argv = opts.secret_args ? std::vector<std::string>{argv[0]} : argv;
-  e.exit_code = r.exit_code;
-  e.output_tail.assign(r.tail.begin(), r.tail.end());
-  throw e;
+  throw command_error(argv, r, opts.step.empty() ? log::step() : opts.step, opts.secret_args, " in the image");
 }
 
 }  // namespace imgrecipe

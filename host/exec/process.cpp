@@ -236,21 +236,25 @@ RunResult run(const std::vector<std::string>& argv_in, const RunOptions& opts) {
   return result;
 }
 
+Error command_error(const std::vector<std::string>& argv, const RunResult& r, const std::string& step, bool secret,
+                    const std::string& where) {
+  std::string shown = secret ? argv[0] + " (arguments hidden)" : quote_command(argv);
+  std::string how = r.term_signal != 0 ? fmt::format("was killed by signal {}", r.term_signal)
+                                       : fmt::format("exited with code {}", r.exit_code);
+  Error e(ErrorKind::Command, fmt::format("{}command `{}`{} {}", step.empty() ? "" : "step '" + step + "': ", shown,
+                                          where, how));
+  e.op = "run";
+  e.target = argv[0];
+  e.argv = secret ? std::vector<std::string>{argv[0]} : argv;
+  e.exit_code = r.exit_code;
+  e.output_tail.assign(r.tail.begin(), r.tail.end());
+  return e;
+}
+
 RunResult run_checked(const std::vector<std::string>& argv, const RunOptions& opts) {
   RunResult r = run(argv, opts);
   if (r.exit_code == 0) return r;
-  std::string shown = opts.secret_args ? argv[0] + " (arguments hidden)" : quote_command(argv);
-  std::string how = r.term_signal != 0 ? fmt::format("was killed by signal {}", r.term_signal)
-                                       : fmt::format("exited with code {}", r.exit_code);
-  std::string step = opts.step.empty() ? log::step() : opts.step;
-  Error e(ErrorKind::Command, step.empty() ? fmt::format("command `{}` {}", shown, how)
-                                           : fmt::format("step '{}': command `{}` {}", step, shown, how));
-  e.op = "run";
-  e.target = argv[0];
-  e.argv = opts.secret_args ? std::vector<std::string>{argv[0]} : argv;
-  e.exit_code = r.exit_code;
-  e.output_tail.assign(r.tail.begin(), r.tail.end());
-  throw e;
+  throw command_error(argv, r, opts.step.empty() ? log::step() : opts.step, opts.secret_args);
 }
 
 std::string capture(const std::vector<std::string>& argv, const RunOptions& opts) {

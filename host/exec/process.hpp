@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "host/system/error.hpp"
 #include "host/system/log.hpp"
 
 namespace imgrecipe {
@@ -48,6 +49,12 @@ RunResult run(const std::vector<std::string>& argv, const RunOptions& opts = {})
 RunResult run_checked(const std::vector<std::string>& argv, const RunOptions& opts = {});
 // Convenience: run_checked with captured stdout, returned.
 std::string capture(const std::vector<std::string>& argv, const RunOptions& opts = {});
+
+// The ErrorKind::Command error for a finished command: "step '<step>':
+// command `<argv>`<where> exited with code N" with the output tail attached.
+// `where` is e.g. " in the image".
+Error command_error(const std::vector<std::string>& argv, const RunResult& r, const std::string& step, bool secret,
+                    const std::string& where = "");
 
 // "a b 'c d'" for messages.
 std::string quote_command(const std::vector<std::string>& argv);

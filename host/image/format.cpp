@@ -371,6 +371,9 @@ void write_output(const std::string& raw, const std::string& out, Format format)
   fs::path target = absolute(out);
   std::string dir = target.parent_path().string();
   if (target.filename().empty()) throw_usage(fmt::format("output path {} names no file", out));
+  std::error_code ec;
+  fs::create_directories(target.parent_path(), ec);
+  if (ec) throw_system("create output directory", dir, ec.value());
   std::string tmp = (target.parent_path() / ("." + target.filename().string() + ".tmp-XXXXXX")).string();
   int fd = ::mkstemp(tmp.data());
   if (fd < 0) throw_errno("create a temporary output file in", dir);
