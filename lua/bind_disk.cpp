@@ -10,7 +10,7 @@ namespace {
 int l_partitions(lua_State* L) {
   std::string path = check_string(L, 1);
   auto table = read_partition_table(path);
-  auto parts = scan_partitions(path);
+  auto parts = probe_partitions(path, table);
   lua_createtable(L, 0, 4);  // [t]
   set_field(L, "type", table.type);
   set_field(L, "id", table.id);

@@ -11,7 +11,6 @@
 
 #include "host/system/error.hpp"
 #include "host/system/signals.hpp"
-#include "host/system/workspace.hpp"
 #include "lua/boundary.hpp"
 #include "lua/modules.hpp"
 #include "lua/util.hpp"
@@ -50,7 +49,7 @@ int l_mode(lua_State* L) {
   return 1;
 }
 
-// The build dir is registered once by the runner; mkdir/remove_tree only act
+// The build dir is registered once by the runner; mkdir only acts
 // below it, so no recipe can delete or create host paths elsewhere.
 std::string g_build_dir;
 
@@ -80,11 +79,6 @@ int l_mkdir(lua_State* L) {
   return 0;
 }
 
-int l_remove_tree(lua_State* L) {
-  remove_tree_one_fs(confined(check_string(L, 1)).string());
-  return 0;
-}
-
 int l_check_interrupted(lua_State* L) {
   signals::check();
   return 0;
@@ -108,7 +102,6 @@ const luaL_Reg kFns[] = {IMGRECIPE_FN("realpath", l_realpath),
                          IMGRECIPE_FN("mode", l_mode),
                          IMGRECIPE_FN("set_build_dir", l_set_build_dir),
                          IMGRECIPE_FN("mkdir", l_mkdir),
-                         IMGRECIPE_FN("remove_tree", l_remove_tree),
                          IMGRECIPE_FN("check_interrupted", l_check_interrupted),
                          IMGRECIPE_FN("getenv", l_getenv),
                          IMGRECIPE_FN("pid", l_pid),

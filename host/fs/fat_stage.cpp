@@ -23,6 +23,7 @@
 #include "host/system/error.hpp"
 #include "host/system/log.hpp"
 #include "host/system/signals.hpp"
+#include "host/system/workspace.hpp"
 
 namespace imgrecipe {
 namespace {
@@ -157,29 +158,6 @@ std::vector<std::string> mounts_under(const std::string& dir) {
     if (mp == dir || mp.starts_with(dir + "/")) out.push_back(mp);
   }
   return out;
-}
-
-// Deletes a tree without following symlinks; `dir` itself is kept if keep_root.
-void remove_tree(const std::string& path, bool keep_root) {
-  struct stat st;
-  if (::lstat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return;
-    throw_errno("stat", path);
-  }
-  if (!S_ISDIR(st.st_mode)) {
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) throw_errno("remove", path);
-    return;
-  }
-  std::vector<std::string> names;
-  if (DIR* d = ::opendir(path.c_str())) {
-    while (dirent* e = ::readdir(d))
-      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) names.emplace_back(e->d_name);
-    ::closedir(d);
-  } else {
-    throw_errno("open directory", path);
-  }
-  for (const auto& n : names) remove_tree(path + "/" + n, false);
-  if (!keep_root && ::rmdir(path.c_str()) != 0) throw_errno("remove", path);
 }
 
 std::uint64_t hash_file(const std::string& path) {
@@ -608,7 +586,7 @@ void FatStage::discard() {
   if (!mounted.empty())
     throw Error(ErrorKind::System,
                 fmt::format("not removing FAT stage {}: {} is still mounted", dir_, mounted.front()));
-  remove_tree(dir_, !created_dir_);
+  remove_tree_one_fs(dir_, !created_dir_);
   done_ = true;
   teardown().forget(teardown_id_);
 }

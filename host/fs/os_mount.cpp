@@ -61,7 +61,10 @@ size_t depth(const std::string& p) { return static_cast<size_t>(std::count(p.beg
 }  // namespace
 
 std::vector<DiskPartition> scan_partitions(const std::string& image) {
-  PartitionTable table = read_partition_table(image);
+  return probe_partitions(image, read_partition_table(image));
+}
+
+std::vector<DiskPartition> probe_partitions(const std::string& image, const PartitionTable& table) {
   std::vector<DiskPartition> out;
   for (const auto& p : table.partitions) out.push_back({p, probe_filesystem(image, p.start, p.size)});
   return out;

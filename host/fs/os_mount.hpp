@@ -26,6 +26,8 @@ struct DiskPartition {
 
 // Partitions of an image file with their filesystems (no loop devices).
 std::vector<DiskPartition> scan_partitions(const std::string& image);
+// The same for a table already read.
+std::vector<DiskPartition> probe_partitions(const std::string& image, const PartitionTable& table);
 
 struct FstabEntry {
   std::string source;   // as written: UUID=..., /dev/vda2, ...
@@ -65,8 +67,6 @@ class OsMount {
   const RootDir& root() const { return *root_; }
   const std::vector<MountedFs>& mounts() const { return info_; }
   const std::vector<DiskPartition>& partitions() const { return parts_; }
-  bool read_only() const { return opts_.read_only; }
-  bool mounted() const { return !released_; }
   // Unmounts everything in reverse order. With `commit`, staged FAT content
   // is written back into the image; without, it is discarded.
   void release(bool commit);

@@ -19,10 +19,11 @@ namespace imgrecipe {
 namespace {
 
 int g_skipped = 0;
+bool g_keep_root = false;
 
 int remove_entry(const char* path, const struct stat* st, int type, FTW* ftw) {
   (void)st;
-  (void)ftw;
+  if (g_keep_root && ftw->level == 0) return 0;
   int rc = (type == FTW_DP) ? ::rmdir(path) : ::unlink(path);
   if (rc != 0 && errno != ENOENT) {
     // A mount point (FTW_MOUNT skipped its content) cannot be removed.
@@ -34,10 +35,11 @@ int remove_entry(const char* path, const struct stat* st, int type, FTW* ftw) {
 
 }  // namespace
 
-void remove_tree_one_fs(const std::string& path) {
+void remove_tree_one_fs(const std::string& path, bool keep_root) {
   struct stat st;
   if (::lstat(path.c_str(), &st) != 0) return;
   g_skipped = 0;
+  g_keep_root = keep_root;
   if (nftw(path.c_str(), remove_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) != 0) throw_errno("remove", path);
   if (g_skipped > 0) log::warn("{} entries under {} could not be removed", g_skipped, path);
 }

@@ -23,7 +23,8 @@ class Workspace {
 };
 
 // rm -rf that stays on the filesystem of `path`: mount points below it are
-// left alone (and reported). Missing path is not an error.
-void remove_tree_one_fs(const std::string& path);
+// left alone (and reported). Missing path is not an error. With `keep_root`,
+// only the content of `path` goes.
+void remove_tree_one_fs(const std::string& path, bool keep_root = false);
 
 }  // namespace imgrecipe

@@ -2,6 +2,8 @@
 -- @module imgrecipe.util
 local M = {}
 
+local ErrorMeta = { __tostring = function(e) return e.message end }
+
 --- Raises a usage error naming the argument and what was expected.
 --- Modeled on vim.validate: `validate("size", size, "number")`.
 ---@param name string argument name shown in the message
@@ -21,14 +23,14 @@ end
 ---@param message string
 ---@return table
 function M.usage_error(message)
-  return setmetatable({ kind = "usage", message = message }, { __tostring = function(e) return e.message end })
+  return setmetatable({ kind = "usage", message = message }, ErrorMeta)
 end
 
 --- Raises a structured error of `kind`.
 ---@param kind string usage|config|unsupported|recipe
 ---@param message string
 function M.raise(kind, message)
-  error(setmetatable({ kind = kind, message = message }, { __tostring = function(e) return e.message end }), 2)
+  error(setmetatable({ kind = kind, message = message }, ErrorMeta), 2)
 end
 
 --- Directory part of a path ("." when none).

@@ -53,8 +53,6 @@ image_env() {
     source "$(dirname "$img")/image.env"
 }
 
-# Loop devices whose backing file is under DIR (leak detection).
-loops_under() { losetup -a 2>/dev/null | grep -c -- "$1" || true; }
 # Mount points under DIR in any namespace we can see (the host's).
 mounts_under() { grep -c -- " $1" /proc/self/mountinfo || true; }
 all_loops() { losetup -a 2>/dev/null | wc -l; }
