@@ -1,4 +1,5 @@
-// imgrecipe.host.config: loads an ALIC-style YAML config into a Lua table.
+// imgrecipe.host.config: loads an ALIC-style YAML config (with its baseConfigs
+// chain) and package-list files into Lua tables.
 #include "host/config/config.hpp"
 #include "lua/boundary.hpp"
 #include "lua/modules.hpp"
@@ -31,32 +32,68 @@ void push_node(lua_State* L, const config::Node& n) {
   }
 }
 
-// config.load(path) -> {path=, dir=, data=<table>, unsupported={{key=, line=, column=}}}
-int l_load(lua_State* L) {
-  auto cfg = config::load_file(check_string(L, 1));
-  auto unsupported = config::unsupported_keys(cfg);
-  lua_createtable(L, 0, 4);
-  set_field(L, "path", cfg.path);
-  set_field(L, "dir", cfg.dir);
-  push_node(L, cfg.root);
+void push_tree(lua_State* L, const config::Node& root) {
+  push_node(L, root);
   if (lua_isnil(L, -1)) {
     lua_pop(L, 1);
     lua_newtable(L);
   }
+}
+
+void push_strings(lua_State* L, const std::vector<std::string>& list) {
+  lua_createtable(L, static_cast<int>(list.size()), 0);
+  for (size_t i = 0; i < list.size(); ++i) {
+    lua_pushlstring(L, list[i].data(), list[i].size());
+    lua_rawseti(L, -2, static_cast<int>(i + 1));
+  }
+}
+
+// config.load(path) -> {path=, dir=, data=<merged view>, chain={{path=, dir=, data=}, ...},
+//   unsupported={{key=, line=, column=, path=}}, warnings={"..."}}
+int l_load(lua_State* L) {
+  auto chain = config::load_chain(check_string(L, 1));
+  auto unsupported = config::unsupported_keys(chain);
+  lua_createtable(L, 0, 6);
+  set_field(L, "path", chain.top().path);
+  set_field(L, "dir", chain.top().dir);
+  push_tree(L, chain.merged);
   lua_setfield(L, -2, "data");
+  lua_createtable(L, static_cast<int>(chain.configs.size()), 0);
+  for (size_t i = 0; i < chain.configs.size(); ++i) {
+    lua_createtable(L, 0, 3);
+    set_field(L, "path", chain.configs[i].path);
+    set_field(L, "dir", chain.configs[i].dir);
+    push_tree(L, chain.configs[i].root);
+    lua_setfield(L, -2, "data");
+    lua_rawseti(L, -2, static_cast<int>(i + 1));
+  }
+  lua_setfield(L, -2, "chain");
   lua_createtable(L, static_cast<int>(unsupported.size()), 0);
   for (size_t i = 0; i < unsupported.size(); ++i) {
-    lua_createtable(L, 0, 3);
+    lua_createtable(L, 0, 4);
     set_field(L, "key", unsupported[i].key);
     set_field(L, "line", static_cast<long long>(unsupported[i].mark.line));
     set_field(L, "column", static_cast<long long>(unsupported[i].mark.column));
+    set_field(L, "path", unsupported[i].path);
     lua_rawseti(L, -2, static_cast<int>(i + 1));
   }
   lua_setfield(L, -2, "unsupported");
+  push_strings(L, chain.warnings);
+  lua_setfield(L, -2, "warnings");
   return 1;
 }
 
-const luaL_Reg kFns[] = {IMGRECIPE_FN("load", l_load), {nullptr, nullptr}};
+// config.load_package_list(path) -> {"name", ...}
+int l_load_package_list(lua_State* L) {
+  push_strings(L, config::load_package_list(check_string(L, 1)));
+  return 1;
+}
+
+const luaL_Reg kFns[] = {
+    IMGRECIPE_FN("load", l_load),
+    IMGRECIPE_FN("load_package_list", l_load_package_list),
+    {nullptr, nullptr},
+};
 
 }  // namespace
 

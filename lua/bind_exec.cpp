@@ -1,5 +1,6 @@
 // imgrecipe.host.exec: commands inside an image root.
 #include "host/exec/chroot.hpp"
+#include "host/exec/image_devices.hpp"
 #include "host/system/log.hpp"
 #include "lua/boundary.hpp"
 #include "lua/modules.hpp"
@@ -11,6 +12,7 @@ namespace {
 // exec.chroot(root, argv, opts) -> {exit_code=, output={last lines}}
 // opts: step, env = {K = V}, binds = {{host=, image=, read_only=}}, cwd,
 // stdin, check (default true), quiet (log output at debug), secret, network.
+// binds[i].recursive = false binds only the filesystem at `host`.
 int l_chroot(lua_State* L) {
   std::unique_ptr<RootDir> holder;
   const RootDir& root = check_root(L, 1, holder);
@@ -52,6 +54,7 @@ int l_chroot(lua_State* L) {
         bm.host_path = opt_string_field(L, b, "host").value_or("");
         bm.image_path = opt_string_field(L, b, "image").value_or("");
         bm.read_only = opt_bool_field(L, b, "read_only").value_or(true);
+        bm.recursive = opt_bool_field(L, b, "recursive").value_or(true);
         if (bm.host_path.empty() || bm.image_path.empty()) throw Error(ErrorKind::Usage, "binds: need host and image");
         o.binds.push_back(bm);
         lua_pop(L, 1);
@@ -59,6 +62,7 @@ int l_chroot(lua_State* L) {
     }
     lua_pop(L, 1);
   }
+  if (const OsMount* os = opt_os_mount(L, 1)) o.devices = image_devices(*os);
   RunResult r = check ? chroot_run_checked(root, argv, o) : chroot_run(root, argv, o);
   lua_createtable(L, 0, 2);
   set_field(L, "exit_code", static_cast<long long>(r.exit_code));

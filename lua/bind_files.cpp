@@ -2,6 +2,7 @@
 // resolved inside the root, whatever symlinks the image holds.
 #include <sys/stat.h>
 
+#include "host/fs/copy_tree.hpp"
 #include "lua/boundary.hpp"
 #include "lua/modules.hpp"
 #include "lua/util.hpp"
@@ -104,9 +105,36 @@ int l_readlink(lua_State* L) {
   return 1;
 }
 
+int l_list(lua_State* L) {
+  std::unique_ptr<RootDir> holder;
+  auto names = check_root(L, 1, holder).list_dir(check_string(L, 2));
+  if (names) push_string_list(L, *names);
+  else lua_pushnil(L);
+  return 1;
+}
+
 int l_resolve(lua_State* L) {
   std::unique_ptr<RootDir> holder;
   lua_pushstring(L, check_root(L, 1, holder).resolve(check_string(L, 2)).c_str());
+  return 1;
+}
+
+// files.copy_tree(root, host_dir, image_dir, {new_dir_mode=, merged_dir_mode=, file_mode=})
+// -> {files=, dirs_created=, dirs_merged=}
+int l_copy_tree(lua_State* L) {
+  std::unique_ptr<RootDir> holder;
+  const RootDir& root = check_root(L, 1, holder);
+  CopyTreeOptions o;
+  if (lua_istable(L, 4)) {
+    if (auto m = opt_mode_field(L, 4, "new_dir_mode")) o.new_dir_mode = static_cast<mode_t>(*m);
+    if (auto m = opt_mode_field(L, 4, "merged_dir_mode")) o.merged_dir_mode = static_cast<mode_t>(*m);
+    if (auto m = opt_mode_field(L, 4, "file_mode")) o.file_mode = static_cast<mode_t>(*m);
+  }
+  CopyTreeStats st = copy_tree(root, check_string(L, 2), check_string(L, 3), o);
+  lua_createtable(L, 0, 3);
+  set_field(L, "files", static_cast<long long>(st.files));
+  set_field(L, "dirs_created", static_cast<long long>(st.dirs_created));
+  set_field(L, "dirs_merged", static_cast<long long>(st.dirs_merged));
   return 1;
 }
 
@@ -116,6 +144,8 @@ const luaL_Reg kFns[] = {IMGRECIPE_FN("write", l_write),     IMGRECIPE_FN("copy"
                          IMGRECIPE_FN("chmod", l_chmod),     IMGRECIPE_FN("chown", l_chown),
                          IMGRECIPE_FN("remove", l_remove),   IMGRECIPE_FN("symlink", l_symlink),
                          IMGRECIPE_FN("readlink", l_readlink), IMGRECIPE_FN("resolve", l_resolve),
+                         IMGRECIPE_FN("copy_tree", l_copy_tree),
+                         IMGRECIPE_FN("list", l_list),
                          {nullptr, nullptr}};
 
 }  // namespace

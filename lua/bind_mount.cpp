@@ -81,6 +81,11 @@ const RootDir& check_root(lua_State* L, int index, std::unique_ptr<RootDir>& hol
   return check_handle<OsMount>(L, index, kMeta)->root();
 }
 
+const OsMount* opt_os_mount(lua_State* L, int index) {
+  auto* h = static_cast<Handle<OsMount>*>(luaL_testudata(L, index, kMeta));
+  return h ? h->ptr : nullptr;
+}
+
 int open_mount(lua_State* L) {
   define_class(L, kMeta, kMethods);
   push_module(L, kFns);

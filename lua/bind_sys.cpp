@@ -9,7 +9,9 @@
 
 #include <fmt/format.h>
 
+#include "host/fs/digest.hpp"
 #include "host/system/error.hpp"
+#include "host/system/random.hpp"
 #include "host/system/signals.hpp"
 #include "lua/boundary.hpp"
 #include "lua/modules.hpp"
@@ -96,6 +98,23 @@ int l_pid(lua_State* L) {
   return 1;
 }
 
+int l_sha256_file(lua_State* L) {
+  lua_pushstring(L, sha256_file(check_string(L, 1)).c_str());
+  return 1;
+}
+
+int l_sha256_tree(lua_State* L) {
+  auto hashes = sha256_tree(check_string(L, 1));
+  lua_createtable(L, 0, static_cast<int>(hashes.size()));
+  for (const auto& [rel, hash] : hashes) set_field(L, rel.c_str(), hash);
+  return 1;
+}
+
+int l_random_uuid(lua_State* L) {
+  lua_pushstring(L, random_uuid().c_str());
+  return 1;
+}
+
 const luaL_Reg kFns[] = {IMGRECIPE_FN("realpath", l_realpath),
                          IMGRECIPE_FN("absolute", l_absolute),
                          IMGRECIPE_FN("kind", l_kind),
@@ -105,6 +124,9 @@ const luaL_Reg kFns[] = {IMGRECIPE_FN("realpath", l_realpath),
                          IMGRECIPE_FN("check_interrupted", l_check_interrupted),
                          IMGRECIPE_FN("getenv", l_getenv),
                          IMGRECIPE_FN("pid", l_pid),
+                         IMGRECIPE_FN("sha256_file", l_sha256_file),
+                         IMGRECIPE_FN("sha256_tree", l_sha256_tree),
+                         IMGRECIPE_FN("random_uuid", l_random_uuid),
                          {nullptr, nullptr}};
 
 }  // namespace

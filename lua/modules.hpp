@@ -6,6 +6,7 @@
 
 #include <memory>
 
+#include "host/fs/os_mount.hpp"
 #include "host/fs/root_dir.hpp"
 
 namespace imgrecipe::lua {
@@ -18,10 +19,14 @@ int open_files(lua_State* L);   // bind_files.cpp
 int open_exec(lua_State* L);    // bind_exec.cpp
 int open_config(lua_State* L);  // bind_config.cpp
 int open_sys(lua_State* L);     // bind_sys.cpp
+int open_packages(lua_State* L);  // bind_packages.cpp
+int open_users(lua_State* L);   // bind_users.cpp
 
 // The `root` argument of file and exec functions: an os_mount handle, or a
 // host directory path (then a RootDir is opened into `holder`). Defined in
 // bind_mount.cpp.
 const RootDir& check_root(lua_State* L, int index, std::unique_ptr<RootDir>& holder);
+// The os_mount handle at `index`, or nullptr for any other value.
+const OsMount* opt_os_mount(lua_State* L, int index);
 
 }  // namespace imgrecipe::lua

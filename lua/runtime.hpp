@@ -11,6 +11,8 @@ struct RecipeRun {
   // A recipe file, or a built-in recipe name prefixed with "builtin:".
   std::string recipe;
   std::map<std::string, std::string> params;
+  // Repeatable parameters: Lua arrays in ctx.params (recipe spec `list = true`).
+  std::map<std::string, std::vector<std::string>> list_params;
   std::string build_dir;  // absolute
   std::string work_dir;   // this run's directory inside build_dir
 };

@@ -104,6 +104,8 @@ struct State {
     preload(L, "imgrecipe.host.exec", open_exec);
     preload(L, "imgrecipe.host.config", open_config);
     preload(L, "imgrecipe.host.sys", open_sys);
+    preload(L, "imgrecipe.host.packages", open_packages);
+    preload(L, "imgrecipe.host.users", open_users);
   }
   ~State() { lua_close(L); }
 };
@@ -123,8 +125,12 @@ void run_recipe(const RecipeRun& run) {
   set_field(L, "build_dir", run.build_dir);
   set_field(L, "work_dir", run.work_dir);
   set_field(L, "api_version", static_cast<long long>(kApiVersion));
-  lua_createtable(L, 0, static_cast<int>(run.params.size()));
+  lua_createtable(L, 0, static_cast<int>(run.params.size() + run.list_params.size()));
   for (const auto& [k, v] : run.params) set_field(L, k.c_str(), v);
+  for (const auto& [k, v] : run.list_params) {
+    push_string_list(L, v);
+    lua_setfield(L, -2, k.c_str());
+  }
   lua_setfield(L, -2, "params");
   if (lua_pcall(L, 1, 0, 1) != 0) throw to_error(L, -1);
 }

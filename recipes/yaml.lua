@@ -10,6 +10,7 @@ local util = require "imgrecipe.util"
 local log = require "imgrecipe.log"
 
 local sys = require "imgrecipe.host.sys"
+local history = require "imgrecipe.history"
 
 local function resolve(dir, path)
   if path == nil then return nil end
@@ -38,20 +39,76 @@ end
 -- its chain; per-config steps loop over cfg.chain themselves.
 ---------------------------------------------------------------------------
 
+-- Package names of `lists` (files relative to the config's dir) then `names`, as ALIC.
+local function package_names(c, lists, names)
+  local out = {}
+  for _, l in ipairs(lists or {}) do
+    for _, n in ipairs(config.load_package_list(resolve(c.dir, l))) do out[#out + 1] = n end
+  end
+  for _, n in ipairs(names or {}) do out[#out + 1] = n end
+  return out
+end
+
+-- The sources of the image's package manager family; the other family's
+-- flags are an error (as ALIC rejects --rpm-source for Ubuntu).
+local function package_sources(params, manager)
+  local rpm = manager ~= "apt-get"
+  local mine, other = "rpm", "deb"
+  if not rpm then mine, other = "deb", "rpm" end
+  if #params[other .. "_sources"] > 0 or params["disable_base_image_" .. other .. "_repos"] then
+    util.raise("usage", string.format("--%s-source/--disable-base-image-%s-repos given, but the image uses %s: use --%s-source/--disable-base-image-%s-repos",
+      other, other, manager, mine, mine))
+  end
+  return params[mine .. "_sources"], params["disable_base_image_" .. mine .. "_repos"] == "true"
+end
+
 -- [packages] §4.2 step 3: remove → update existing → install → update, per config.
 local function packages(ctx, img, cfg)
+  for _, c in ipairs(cfg.chain) do
+    local p = os_of(c).packages
+    if p then
+      local spec = {
+        remove = package_names(c, p.removeLists, p.remove),
+        update_existing = p.updateExistingPackages == true,
+        install = package_names(c, p.installLists, p.install),
+        update = package_names(c, p.updateLists, p.update),
+      }
+      if #spec.remove > 0 or spec.update_existing or #spec.install > 0 or #spec.update > 0 then
+        ctx:step("packages", function()
+          spec.manager = ctx.params.package_manager or img:package_manager()
+          spec.sources, spec.disable_base_repos = package_sources(ctx.params, spec.manager)
+          img:packages(spec)
+        end)
+      end
+    end
+  end
 end
 
 -- [packages] §4.2 step 20: os.packages.removePackageManager (last config wins).
 local function remove_package_manager(ctx, img, cfg)
+  local remove = false
+  for _, c in ipairs(cfg.chain) do
+    local p = os_of(c).packages
+    if p and p.removePackageManager ~= nil then remove = p.removePackageManager end
+  end
+  if remove then
+    ctx:step("remove package manager", function()
+      img:remove_package_manager({ manager = ctx.params.package_manager })
+    end)
+  end
 end
 
 -- [os] §4.2 step 1: override /etc/resolv.conf for the whole customization.
+-- What was there is kept in cfg for step 21.
 local function override_resolv_conf(ctx, img, cfg)
+  ctx:step("resolv.conf", function() cfg.saved_resolv_conf = img:override_resolv_conf() end)
 end
 
 -- [os] §4.2 step 21: restore /etc/resolv.conf as it was (ALIC's rules).
 local function restore_resolv_conf(ctx, img, cfg)
+  if cfg.saved_resolv_conf then
+    ctx:step("restore resolv.conf", function() img:restore_resolv_conf(cfg.saved_resolv_conf) end)
+  end
 end
 
 local function hostname(ctx, img, cfg)
@@ -63,10 +120,47 @@ end
 
 -- [os] §4.2 step 6: groups then users, per config.
 local function groups_and_users(ctx, img, cfg)
+  for _, c in ipairs(cfg.chain) do
+    local o = os_of(c)
+    if o.groups and #o.groups > 0 then
+      ctx:step("groups", function()
+        for _, g in ipairs(o.groups) do img:add_group({ name = g.name, gid = g.gid }) end
+      end)
+    end
+    if o.users and #o.users > 0 then
+      ctx:step("users", function()
+        for _, u in ipairs(o.users) do
+          img:add_user({
+            name = u.name, uid = u.uid, password = u.password,
+            password_expires_days = u.passwordExpiresDays,
+            ssh_public_keys = u.sshPublicKeys, ssh_public_key_paths = u.sshPublicKeyPaths,
+            primary_group = u.primaryGroup, secondary_groups = u.secondaryGroups,
+            startup_command = u.startupCommand, home_directory = u.homeDirectory,
+          }, c.dir)
+        end
+      end)
+    end
+  end
 end
 
 -- [os] §4.2 step 7: os.additionalDirs of every config.
 local function additional_dirs(ctx, img, cfg)
+  -- An unquoted YAML 755 arrives as a number; its digits are octal.
+  local function mode(v) return v ~= nil and tostring(v) or nil end
+  for _, c in ipairs(cfg.chain) do
+    local list = os_of(c).additionalDirs
+    if list and #list > 0 then
+      ctx:step("additional dirs", function()
+        for _, d in ipairs(list) do
+          img:copy_dir(resolve(c.dir, d.source), d.destination, {
+            new_dir_mode = mode(d.newDirPermissions),
+            merged_dir_mode = mode(d.mergedDirPermissions),
+            file_mode = mode(d.childFilePermissions),
+          })
+        end
+      end)
+    end
+  end
 end
 
 -- §4.2 step 8: os.additionalFiles of every config.
@@ -91,35 +185,85 @@ end
 
 -- [os] §4.2 step 9: services enable/disable, per config.
 local function services(ctx, img, cfg)
+  for _, c in ipairs(cfg.chain) do
+    local svc = os_of(c).services or {}
+    if #(svc.enable or {}) + #(svc.disable or {}) > 0 then
+      ctx:step("services", function()
+        for _, unit in ipairs(svc.enable or {}) do img:enable_service(unit) end
+        for _, unit in ipairs(svc.disable or {}) do img:disable_service(unit) end
+      end)
+    end
+  end
 end
 
 -- [os] §4.2 step 10: kernel modules, per config.
 local function modules(ctx, img, cfg)
+  for _, c in ipairs(cfg.chain) do
+    local list = os_of(c).modules
+    if list and #list > 0 then
+      ctx:step("kernel modules", function()
+        local specs = {}
+        for i, m in ipairs(list) do specs[i] = { name = m.name, load_mode = m.loadMode, options = m.options } end
+        img:configure_modules(specs)
+      end)
+    end
+  end
 end
 
--- [os] §4.2 steps 11-12: /etc/image-customizer-release and image history.
+-- [os] §4.2 steps 11-12: /etc/image-customizer-release and image history
+-- (the top-level config, as ALIC records it; `imageHistory: none` skips it).
 local function release_and_history(ctx, img, cfg)
+  local info = history.new_build()
+  ctx:step("release file", function() img:write_release_file(info) end)
+  if os_of(cfg).imageHistory ~= "none" then
+    ctx:step("image history", function()
+      local top = cfg.chain[#cfg.chain]
+      img:append_history(info, history.config_record(top.data, top.dir))
+    end)
+  end
+end
+
+local function hard_reset(cfg)
+  return (os_of(cfg).bootloader or {}).resetType == "hard-reset"
 end
 
 -- §4.2 step 13: bootloader hard-reset [os], else extraCommandLine appended.
 local function bootloader(ctx, img, cfg)
   local kcl = os_of(cfg).kernelCommandLine
-  local cmdline = kcl and kcl.extraCommandLine
-  if cmdline and #cmdline > 0 then
+  local cmdline = kcl and kcl.extraCommandLine or {}
+  if hard_reset(cfg) then
+    ctx:step("bootloader", function()
+      img:reset_bootloader({ extra_args = cmdline, selinux_mode = (os_of(cfg).selinux or {}).mode })
+    end)
+  elseif #cmdline > 0 then
     ctx:step("kernel command line", function() img:append_kernel_args(cmdline) end)
   end
 end
 
 -- [os] §4.2 step 14: SELinux mode (kernel arguments and /etc/selinux/config).
+-- The mode in effect (set here, or the image's own) decides step 22.
 local function selinux_mode(ctx, img, cfg)
+  local mode = (os_of(cfg).selinux or {}).mode
+  if mode and mode ~= "" then
+    ctx:step("selinux", function()
+      img:set_selinux_mode(mode, { boot_args = not hard_reset(cfg) })
+    end)
+    cfg.selinux_mode = mode
+  else
+    cfg.selinux_mode = img:selinux_mode()
+  end
 end
 
 -- [os] §4.2 step 22: SELinux relabel of the writable mounts.
 local function selinux_relabel(ctx, img, cfg)
+  if cfg.selinux_mode and cfg.selinux_mode ~= "disabled" then
+    ctx:step("selinux relabel", function() img:selinux_relabel() end)
+  end
 end
 
 -- [os] §4.2 step 24: a kernel must remain installed.
 local function kernel_check(ctx, img, cfg)
+  ctx:step("kernel check", function() img:check_kernel() end)
 end
 
 local function scripts(ctx, img, cfg, kind)
@@ -131,6 +275,8 @@ local function scripts(ctx, img, cfg, kind)
         img:run_script({
           path = s.path, content = s.content, interpreter = s.interpreter,
           arguments = s.arguments, env = s.environmentVariables, name = name,
+          -- finalize scripts see the image's own resolv.conf, restored before them (as ALIC)
+          network = kind ~= "finalizeCustomization",
         }, c.dir)
       end)
     end
@@ -146,6 +292,11 @@ return {
     image_file = { description = "input image; overrides input.image.path" },
     output_image_file = { description = "output image; overrides output.image.path" },
     output_image_format = { description = "output format; overrides output.image.format" },
+    rpm_sources = { list = true, description = "tdnf/dnf sources: RPM directories or .repo files" },
+    deb_sources = { list = true, description = "apt-get sources: .deb directories or .list/.sources files" },
+    disable_base_image_rpm_repos = { description = "\"true\": do not use the image's /etc/yum.repos.d" },
+    disable_base_image_deb_repos = { description = "\"true\": do not use the image's apt sources" },
+    package_manager = { description = "tdnf, dnf or apt-get (default: detected)" },
   },
   run = function(ctx)
     local cfg = config.load(ctx.params.config)

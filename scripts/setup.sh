@@ -5,11 +5,15 @@ set -euo pipefail
 packages=(
   # build
   build-essential cmake pkg-config
-  libluajit-5.1-dev libyaml-cpp-dev libfmt-dev libmount-dev libfdisk-dev libblkid-dev libcryptsetup-dev doctest-dev
+  libluajit-5.1-dev libyaml-cpp-dev libfmt-dev libmount-dev libfdisk-dev libblkid-dev libcryptsetup-dev libcrypt-dev doctest-dev
   # runtime tools
   qemu-utils mtools dosfstools e2fsprogs fdisk util-linux zstd
+  # package sources: createrepo_c for RPM directories, dpkg-scanpackages for .deb directories
+  createrepo-c dpkg-dev
+  # package tests: rpmbuild and rpm (reading the test images' rpm databases)
+  rpm
   # test images and boot tests
-  debootstrap qemu-system-x86 ovmf xorriso squashfs-tools
+  debootstrap qemu-system-x86 ovmf xorriso squashfs-tools openssl
   # benchmarks
   time
 )

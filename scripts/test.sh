@@ -10,6 +10,7 @@ cmake --build build -j"$(nproc)"
 # Build the base images first so their time is not charged to a test timeout.
 tests/images/build-image.sh tiny >/dev/null
 tests/images/build-image.sh debian-base >/dev/null
+tests/images/build-image.sh debian-rpm >/dev/null
 cd build
 ctest --output-on-failure -L 'unit|lua' -j2
 ctest --output-on-failure -L 'integration|boot'

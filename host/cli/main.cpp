@@ -2,6 +2,7 @@
 // spelling), `run` (Lua recipe) and `validate`.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -12,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "host/config/config.hpp"
+#include "host/config/resources.hpp"
 #include "host/fs/mount.hpp"
 #include "host/system/cleanup.hpp"
 #include "host/system/error.hpp"
@@ -30,7 +32,7 @@ Usage:
   imgrecipe build CONFIG.yaml [options]       customize an image as a YAML config says
   imgrecipe [customize] --config-file F ...   the same, with ALIC's flags
   imgrecipe run RECIPE.lua [--param K=V ...]  run a Lua recipe
-  imgrecipe validate CONFIG.yaml              check a config (no root needed)
+  imgrecipe validate CONFIG.yaml              check a config and its baseConfigs (no root needed)
   imgrecipe validate-config --config-file F   the same, ALIC's spelling
   imgrecipe test FILE.lua...                  run Lua tests of recipes and libraries
 
@@ -41,6 +43,18 @@ Build options:
   --output-image-format FMT     raw, qcow2, vhd, vhd-fixed, vhdx; overrides output.image.format
   --build-dir D                 scratch directory (default /var/tmp/imgrecipe)
   --keep-build-dir              keep this run's working files for debugging
+  --rpm-source PATH             tdnf/dnf package source: a directory of RPMs or a .repo file
+                                (repeatable)
+  --disable-base-image-rpm-repos  do not use the image's /etc/yum.repos.d
+  --deb-source PATH             apt-get package source: a directory of .debs or an apt .list or
+                                .sources file (repeatable)
+  --disable-base-image-deb-repos  do not use the image's apt sources
+  --package-manager NAME        tdnf, dnf or apt-get (default: detected from the image)
+
+Validate options:
+  --validate-resources files    also check that files the config names exist (sources,
+                                password and SSH key files, scripts, package lists);
+                                repeatable or comma-separated (oci, all: not supported)
 
 Global options:
   --log-level L                 trace, debug, info (default), warn, error
@@ -54,12 +68,18 @@ struct Args {
   std::vector<std::string> positional;
   std::map<std::string, std::string> flags;
   std::map<std::string, std::string> params;
+  // Repeated --param keys and repeatable flags (--rpm-source, --deb-source).
+  std::map<std::string, std::vector<std::string>> list_params;
+  std::map<std::string, std::vector<std::string>> lists;
   bool keep = false;
 };
 
 const std::vector<std::string> kValueFlags = {"config-file",   "image-file",  "output-image-file", "output-path",
                                               "output-image-format", "build-dir", "log-level", "log-format",
-                                              "log-file",      "param",       "validate-resources"};
+                                              "log-file",      "param",       "validate-resources", "rpm-source", "deb-source",
+                                              "package-manager"};
+const std::vector<std::string> kListFlags = {"rpm-source", "deb-source"};
+const std::vector<std::string> kBoolFlags = {"disable-base-image-rpm-repos", "disable-base-image-deb-repos"};
 
 Args parse(int argc, char** argv) {
   Args a;
@@ -80,6 +100,7 @@ Args parse(int argc, char** argv) {
       if (name == "help") a.command = "help";
       else if (name == "version") a.command = "version";
       else if (name == "keep-build-dir") a.keep = true;
+      else if (std::find(kBoolFlags.begin(), kBoolFlags.end(), name) != kBoolFlags.end()) a.flags[name] = "true";
       else if (std::find(kValueFlags.begin(), kValueFlags.end(), name) != kValueFlags.end()) {
         if (!has_value) {
           if (i + 1 >= in.size()) throw_usage(fmt::format("--{} needs a value", name));
@@ -88,9 +109,18 @@ Args parse(int argc, char** argv) {
         if (name == "param") {
           auto e = value.find('=');
           if (e == std::string::npos || e == 0) throw_usage(fmt::format("--param expects KEY=VALUE, got '{}'", value));
-          a.params[value.substr(0, e)] = value.substr(e + 1);
+          std::string key = value.substr(0, e), v = value.substr(e + 1);
+          if (auto it = a.params.find(key); it != a.params.end()) {
+            a.list_params[key] = {it->second};
+            a.params.erase(it);
+          }
+          if (a.list_params.count(key)) a.list_params[key].push_back(v);
+          else a.params[key] = v;
+        } else if (std::find(kListFlags.begin(), kListFlags.end(), name) != kListFlags.end()) {
+          a.lists[name].push_back(value);
         } else {
           if (name == "output-path") name = "output-image-file";
+          if (name == "validate-resources" && a.flags.count(name)) value = a.flags[name] + "," + value;
           a.flags[name] = value;
         }
       } else {
@@ -156,6 +186,19 @@ int cmd_build(const Args& a) {
   pass("image-file", "image_file");
   pass("output-image-file", "output_image_file");
   if (auto v = flag(a, "output-image-format"); !v.empty()) run.params["output_image_format"] = v;
+  for (const auto& [f, p] : {std::pair{"rpm-source", "rpm_sources"}, std::pair{"deb-source", "deb_sources"}}) {
+    auto it = a.lists.find(f);
+    if (it == a.lists.end()) continue;
+    for (const auto& v : it->second) run.list_params[p].push_back(std::filesystem::absolute(v).string());
+  }
+  for (const auto& f : kBoolFlags) {
+    if (!flag(a, f).empty()) {
+      std::string p = f;
+      std::replace(p.begin(), p.end(), '-', '_');
+      run.params[p] = "true";
+    }
+  }
+  if (auto v = flag(a, "package-manager"); !v.empty()) run.params["package_manager"] = v;
   return run_with_recipe(a, run);
 }
 
@@ -164,15 +207,42 @@ int cmd_run(const Args& a) {
   lua::RecipeRun run;
   run.recipe = a.positional[0];
   run.params = a.params;
+  run.list_params = a.list_params;
   return run_with_recipe(a, run);
 }
 
+// What --validate-resources asks for (repeatable, comma-separated): files, oci, all.
+bool validate_files_requested(const Args& a) {
+  bool files = false;
+  std::string list = flag(a, "validate-resources");
+  size_t start = 0;
+  while (!list.empty() && start <= list.size()) {
+    size_t end = std::min(list.find(',', start), list.size());
+    std::string v = list.substr(start, end - start);
+    start = end + 1;
+    if (v == "files") {
+      files = true;
+    } else if (v == "oci" || v == "all") {
+      throw_usage(fmt::format("--validate-resources {}: checking OCI artifacts (download and notary signature) is not "
+                              "supported by imgrecipe; use --validate-resources files",
+                              v));
+    } else {
+      throw_usage(fmt::format("--validate-resources: unknown value '{}' (expected files, oci or all)", v));
+    }
+  }
+  return files;
+}
+
+// Needs no root. Warnings go to stderr; the verdict and notes to stdout.
 int cmd_validate(const Args& a) {
-  auto cfg = config::load_file(config_path(a));
-  auto unsupported = config::unsupported_keys(cfg);
-  std::printf("%s: valid\n", cfg.path.c_str());
-  for (const auto& u : unsupported) {
-    std::printf("%s:%d:%d: note: %s is valid but not supported by imgrecipe yet\n", cfg.path.c_str(), u.mark.line,
+  const std::string path = config_path(a);
+  const bool files = validate_files_requested(a);
+  auto chain = config::load_chain(path);
+  for (const auto& w : chain.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+  if (files) config::check_resource_files(chain);
+  std::printf("%s: valid\n", path.c_str());
+  for (const auto& u : config::unsupported_keys(chain)) {
+    std::printf("%s:%d:%d: note: %s is valid but not supported by imgrecipe yet\n", u.path.c_str(), u.mark.line,
                 u.mark.column, u.key.c_str());
   }
   return 0;

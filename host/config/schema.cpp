@@ -220,58 +220,58 @@ constexpr Type kStorage{.kind = Kind::Object, .fields = kStorageFields, .rule = 
 // --- os -----------------------------------------------------------------------
 constexpr Type kSnapshotTime{.check = c::snapshot_time};
 constexpr Field kPackagesFields[] = {
-    {.name = "updateExistingPackages", .type = &kBool},
-    {.name = "installLists", .type = &kStringList},
-    {.name = "install", .type = &kStringList},
-    {.name = "removeLists", .type = &kStringList},
-    {.name = "remove", .type = &kStringList},
-    {.name = "updateLists", .type = &kStringList},
-    {.name = "update", .type = &kStringList},
+    {.name = "updateExistingPackages", .type = &kBool, .supported = true},
+    {.name = "installLists", .type = &kStringList, .supported = true},
+    {.name = "install", .type = &kStringList, .supported = true},
+    {.name = "removeLists", .type = &kStringList, .supported = true},
+    {.name = "remove", .type = &kStringList, .supported = true},
+    {.name = "updateLists", .type = &kStringList, .supported = true},
+    {.name = "update", .type = &kStringList, .supported = true},
     {.name = "snapshotTime", .type = &kSnapshotTime, .preview = "package-snapshot-time"},
-    {.name = "removePackageManager", .type = &kBool, .preview = "remove-package-manager"},
+    {.name = "removePackageManager", .type = &kBool, .supported = true, .preview = "remove-package-manager"},
 };
 constexpr Type kPackages{.kind = Kind::Object, .fields = kPackagesFields};
 
 constexpr Field kSelinuxFields[] = {
-    {.name = "mode", .type = &kSelinuxMode},
+    {.name = "mode", .type = &kSelinuxMode, .supported = true},
 };
 constexpr Type kSelinux{.kind = Kind::Object, .fields = kSelinuxFields};
 
 constexpr Field kDirConfigFields[] = {
-    {.name = "source", .type = &kString, .required = true},
-    {.name = "destination", .type = &kString, .required = true},
-    {.name = "newDirPermissions", .type = &kPermissions},
-    {.name = "mergedDirPermissions", .type = &kPermissions},
-    {.name = "childFilePermissions", .type = &kPermissions},
+    {.name = "source", .type = &kString, .required = true, .supported = true},
+    {.name = "destination", .type = &kString, .required = true, .supported = true},
+    {.name = "newDirPermissions", .type = &kPermissions, .supported = true},
+    {.name = "mergedDirPermissions", .type = &kPermissions, .supported = true},
+    {.name = "childFilePermissions", .type = &kPermissions, .supported = true},
 };
 constexpr Type kDirConfig{.kind = Kind::Object, .fields = kDirConfigFields};
 constexpr Type kDirConfigList{.kind = Kind::List, .item = &kDirConfig};
 
 constexpr Field kGroupFields[] = {
-    {.name = "name", .type = &kNotBlank, .required = true},
-    {.name = "gid", .type = &kId},
+    {.name = "name", .type = &kNotBlank, .required = true, .supported = true},
+    {.name = "gid", .type = &kId, .supported = true},
 };
 constexpr Type kGroup{.kind = Kind::Object, .fields = kGroupFields};
 constexpr Type kGroupList{.kind = Kind::List, .item = &kGroup};
 
 constexpr Field kPasswordFields[] = {
-    {.name = "type", .type = &kPasswordType, .required = true},
-    {.name = "value", .type = &kString},
+    {.name = "type", .type = &kPasswordType, .required = true, .supported = true},
+    {.name = "value", .type = &kString, .supported = true},
 };
 constexpr Type kPassword{.kind = Kind::Object, .fields = kPasswordFields, .rule = c::password};
 
 constexpr Type kPasswordExpiresDays{.kind = Kind::Int, .min = -1, .max = 99999};
 constexpr Field kUserFields[] = {
-    {.name = "name", .type = &kNotBlank, .required = true},
-    {.name = "uid", .type = &kId},
-    {.name = "password", .type = &kPassword},
-    {.name = "passwordExpiresDays", .type = &kPasswordExpiresDays},
-    {.name = "sshPublicKeyPaths", .type = &kStringList},
-    {.name = "sshPublicKeys", .type = &kStringList},
-    {.name = "primaryGroup", .type = &kString},
-    {.name = "secondaryGroups", .type = &kStringList},
-    {.name = "startupCommand", .type = &kString},
-    {.name = "homeDirectory", .type = &kString},
+    {.name = "name", .type = &kNotBlank, .required = true, .supported = true},
+    {.name = "uid", .type = &kId, .supported = true},
+    {.name = "password", .type = &kPassword, .supported = true},
+    {.name = "passwordExpiresDays", .type = &kPasswordExpiresDays, .supported = true},
+    {.name = "sshPublicKeyPaths", .type = &kStringList, .supported = true},
+    {.name = "sshPublicKeys", .type = &kStringList, .supported = true},
+    {.name = "primaryGroup", .type = &kString, .supported = true},
+    {.name = "secondaryGroups", .type = &kStringList, .supported = true},
+    {.name = "startupCommand", .type = &kString, .supported = true},
+    {.name = "homeDirectory", .type = &kString, .supported = true},
 };
 constexpr Type kUser{.kind = Kind::Object, .fields = kUserFields};
 constexpr Type kUserList{.kind = Kind::List, .item = &kUser};
@@ -279,17 +279,17 @@ constexpr Type kUserList{.kind = Kind::List, .item = &kUser};
 constexpr Type kServiceName{.check = c::service_name};
 constexpr Type kServiceList{.kind = Kind::List, .item = &kServiceName};
 constexpr Field kServicesFields[] = {
-    {.name = "enable", .type = &kServiceList},
-    {.name = "disable", .type = &kServiceList},
+    {.name = "enable", .type = &kServiceList, .supported = true},
+    {.name = "disable", .type = &kServiceList, .supported = true},
 };
 constexpr Type kServices{.kind = Kind::Object, .fields = kServicesFields};
 
 constexpr Type kModuleName{.check = c::module_name};
 constexpr Type kModuleOptions{.kind = Kind::StringMap, .check = c::module_option_value};
 constexpr Field kModuleFields[] = {
-    {.name = "name", .type = &kModuleName, .required = true},
-    {.name = "loadMode", .type = &kModuleLoadMode},
-    {.name = "options", .type = &kModuleOptions},
+    {.name = "name", .type = &kModuleName, .required = true, .supported = true},
+    {.name = "loadMode", .type = &kModuleLoadMode, .supported = true},
+    {.name = "options", .type = &kModuleOptions, .supported = true},
 };
 constexpr Type kModule{.kind = Kind::Object, .fields = kModuleFields, .rule = c::module};
 constexpr Type kModuleList{.kind = Kind::List, .item = &kModule};
@@ -307,7 +307,7 @@ constexpr Type kOverlay{.kind = Kind::Object, .fields = kOverlayFields, .rule = 
 constexpr Type kOverlayList{.kind = Kind::List, .item = &kOverlay};
 
 constexpr Field kBootloaderFields[] = {
-    {.name = "resetType", .type = &kResetBootloaderType},
+    {.name = "resetType", .type = &kResetBootloaderType, .supported = true},
 };
 constexpr Type kBootloader{.kind = Kind::Object, .fields = kBootloaderFields};
 
@@ -319,19 +319,19 @@ constexpr Type kUki{.kind = Kind::Object, .fields = kUkiFields};
 constexpr Type kHostname{.check = c::hostname};
 constexpr Field kOsFields[] = {
     {.name = "hostname", .type = &kHostname, .supported = true},
-    {.name = "packages", .type = &kPackages},
-    {.name = "selinux", .type = &kSelinux},
+    {.name = "packages", .type = &kPackages, .supported = true},
+    {.name = "selinux", .type = &kSelinux, .supported = true},
     {.name = "kernelCommandLine", .type = &kKernelCommandLine, .supported = true},
     {.name = "additionalFiles", .type = &kAdditionalFileList, .supported = true},
-    {.name = "additionalDirs", .type = &kDirConfigList},
-    {.name = "groups", .type = &kGroupList},
-    {.name = "users", .type = &kUserList},
-    {.name = "services", .type = &kServices},
-    {.name = "modules", .type = &kModuleList},
+    {.name = "additionalDirs", .type = &kDirConfigList, .supported = true},
+    {.name = "groups", .type = &kGroupList, .supported = true},
+    {.name = "users", .type = &kUserList, .supported = true},
+    {.name = "services", .type = &kServices, .supported = true},
+    {.name = "modules", .type = &kModuleList, .supported = true},
     {.name = "overlays", .type = &kOverlayList},
-    {.name = "bootloader", .type = &kBootloader},
+    {.name = "bootloader", .type = &kBootloader, .supported = true},
     {.name = "uki", .type = &kUki, .preview = "uki"},
-    {.name = "imageHistory", .type = &kImageHistoryType},
+    {.name = "imageHistory", .type = &kImageHistoryType, .supported = true},
 };
 constexpr Type kOs{.kind = Kind::Object, .fields = kOsFields, .rule = c::os};
 
@@ -411,7 +411,7 @@ constexpr Type kOutput{.kind = Kind::Object, .fields = kOutputFields};
 constexpr Type kPreviewFeatureList{.kind = Kind::List, .item = &kPreviewFeature};
 
 constexpr Field kBaseConfigFields[] = {
-    {.name = "path", .type = &kNotBlank, .required = true},
+    {.name = "path", .type = &kNotBlank, .required = true, .supported = true},
 };
 constexpr Type kBaseConfig{.kind = Kind::Object, .fields = kBaseConfigFields};
 constexpr Type kBaseConfigList{.kind = Kind::List, .item = &kBaseConfig};
@@ -425,13 +425,20 @@ constexpr Field kRootFields[] = {
     {.name = "scripts", .type = &kScripts, .supported = true},
     {.name = "previewFeatures", .type = &kPreviewFeatureList, .supported = true},
     {.name = "output", .type = &kOutput, .supported = true},
-    {.name = "baseConfigs", .type = &kBaseConfigList, .preview = "base-configs"},
+    {.name = "baseConfigs", .type = &kBaseConfigList, .supported = true, .preview = "base-configs"},
 };
 constexpr Type kRoot{.kind = Kind::Object, .fields = kRootFields};
+
+// --- package-list files (os.packages.*Lists) -----------------------------------
+constexpr Field kPackageListFields[] = {
+    {.name = "packages", .type = &kStringList, .supported = true},
+};
+constexpr Type kPackageList{.kind = Kind::Object, .fields = kPackageListFields};
 
 }  // namespace
 
 const Type& root() { return kRoot; }
+const Type& package_list() { return kPackageList; }
 
 const Field* find_field(const Type& object, std::string_view name) {
   for (const Field& f : object.fields) {

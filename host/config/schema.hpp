@@ -55,6 +55,8 @@ struct Field {
 
 // The top-level config object.
 const Type& root();
+// A package-list file: `packages: [name, ...]`.
+const Type& package_list();
 
 // The field named `name` in an Object type, or nullptr.
 const Field* find_field(const Type& object, std::string_view name);

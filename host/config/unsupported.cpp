@@ -22,7 +22,7 @@ void collect(const Node& node, const schema::Type& type, const std::string& path
     if (field->supported) {
       collect(child, *field->type, child_path, out);
     } else if (std::none_of(out.begin(), out.end(), [&](const Unsupported& u) { return u.key == child_path; })) {
-      out.push_back({child_path, child.key_mark});
+      out.push_back({child_path, child.key_mark, {}});
     }
   }
 }
@@ -32,6 +32,15 @@ void collect(const Node& node, const schema::Type& type, const std::string& path
 std::vector<Unsupported> unsupported_keys(const Config& cfg) {
   std::vector<Unsupported> out;
   collect(cfg.root, schema::root(), "", out);
+  for (Unsupported& u : out) u.path = cfg.path;
+  return out;
+}
+
+std::vector<Unsupported> unsupported_keys(const ConfigChain& chain) {
+  std::vector<Unsupported> out;
+  for (const Config& cfg : chain.configs) {
+    for (Unsupported& u : unsupported_keys(cfg)) out.push_back(std::move(u));
+  }
   return out;
 }
 

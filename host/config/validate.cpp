@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "host/config/schema.hpp"
+#include "host/config/storage_rules.hpp"
 
 namespace imgrecipe::config {
 namespace {
@@ -123,19 +124,70 @@ void uki_mode_compat(const Node& root, Problems& problems) {
                            mode->str, list));
 }
 
-// Cross-section rules still to come (ALIC §5.1/5.2): partition/verity id
-// references, ESP and BIOS boot partitions, disk geometry, verity mounts.
+// ALIC cannot remove the package manager when it still needs it to build the
+// output (iso, pxe, cosi; alic-reference §5.5).
+void remove_package_manager_output(const Node& root, Problems& problems) {
+  const Node* remove = at(root, {"os", "packages", "removePackageManager"});
+  if (!remove || !remove->b) return;
+  std::string_view format = str_at(root, {"output", "image", "format"});
+  if (format == "iso" || format == "pxe-dir" || format == "pxe-tar" || format == "cosi" || format == "baremetal-image") {
+    problems.add(remove->mark, "os.packages.removePackageManager",
+                 fmt::format("cannot be used with the '{}' output format", format));
+  }
+}
+
+// An ISO input only becomes an ISO or PXE output again, and keeps its layout.
+void iso_input(const Node& root, Problems& problems) {
+  const Node* input = at(root, {"input", "image", "path"});
+  if (!input || !input->str.ends_with(".iso")) return;
+  const Node* format = at(root, {"output", "image", "format"});
+  if (format && !format->str.empty() && format->str != "iso" && format->str != "pxe-dir" && format->str != "pxe-tar") {
+    problems.add(format->mark, "output.image.format",
+                 fmt::format("an ISO input image can only be customized into iso, pxe-dir or pxe-tar, not '{}'",
+                             format->str));
+  }
+  const Node* disks = at(root, {"storage", "disks"});
+  if (disks && !disks->items.empty()) {
+    problems.add(disks->key_mark, "storage.disks", "cannot repartition an ISO input image");
+  }
+}
+
 constexpr ConfigRule kRules[] = {
     preview_gating,
     btrfs_gating,
     bootloader_reset_required,
     uki_mode_compat,
+    storage_layout_rules,
+    remove_package_manager_output,
+    iso_input,
 };
 
 }  // namespace
 
-void validate_config(const Node& root, Problems& problems) {
-  for (ConfigRule rule : kRules) rule(root, problems);
+void validate_config(const Node& root, Problems& problems, const std::vector<std::string>& extra_previews) {
+  if (extra_previews.empty()) {
+    for (ConfigRule rule : kRules) rule(root, problems);
+    return;
+  }
+  // The rules read previewFeatures from the root: give them the chain's.
+  Node view = root;
+  Node* features = nullptr;
+  for (auto& [name, value] : view.fields) {
+    if (name == "previewFeatures") features = &value;
+  }
+  if (!features) {
+    Node list;
+    list.kind = Node::Kind::Sequence;
+    view.fields.emplace_back("previewFeatures", std::move(list));
+    features = &view.fields.back().second;
+  }
+  for (const std::string& f : extra_previews) {
+    Node n;
+    n.kind = Node::Kind::String;
+    n.str = f;
+    features->items.push_back(std::move(n));
+  }
+  for (ConfigRule rule : kRules) rule(view, problems);
 }
 
 }  // namespace imgrecipe::config

@@ -3,11 +3,15 @@
 // per-field rules, so they can trust every value they read.
 #pragma once
 
+#include <string>
+#include <vector>
+
 #include "host/config/config.hpp"
 #include "host/config/problems.hpp"
 
 namespace imgrecipe::config {
 
-void validate_config(const Node& root, Problems& problems);
+// `extra_previews`: preview features enabled elsewhere in the baseConfigs chain.
+void validate_config(const Node& root, Problems& problems, const std::vector<std::string>& extra_previews = {});
 
 }  // namespace imgrecipe::config

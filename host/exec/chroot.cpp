@@ -91,8 +91,9 @@ void ensure_dir(const std::string& path) {
   if (mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) throw_errno("mkdir", path);
 }
 
-// A minimal /dev: only the nodes programs expect, never the host's disks.
-void setup_dev(const std::string& root) {
+// A minimal /dev: only the nodes programs expect and the image's own
+// partitions, never the host's disks.
+void setup_dev(const std::string& root, const std::vector<ChrootDevice>& devices) {
   std::string dev = root + "/dev";
   ensure_dir(dev);
   mount_or_throw("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=4m");
@@ -113,9 +114,31 @@ void setup_dev(const std::string& root) {
   symlink("/proc/self/fd/0", (dev + "/stdin").c_str());
   symlink("/proc/self/fd/1", (dev + "/stdout").c_str());
   symlink("/proc/self/fd/2", (dev + "/stderr").c_str());
+  for (const auto& d : devices) {
+    const std::string& name = d.name;
+    if (name.empty() || name.find('/') != std::string::npos) throw Error(ErrorKind::Internal, "bad device name: " + name);
+    std::string target = dev + "/" + name;
+    int fd = ::open(target.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0) throw_errno("create", target);
+    ::close(fd);
+    mount_or_throw(d.host_path.c_str(), target, nullptr, MS_BIND, nullptr);
+    for (const auto& link : d.links) {
+      // Links are relative to /dev; their directories are created as needed.
+      std::string path = dev + "/" + link;
+      std::string up;
+      for (size_t i = dev.size() + 1; i < path.size(); ++i) {
+        if (path[i] == '/') {
+          ensure_dir(path.substr(0, i));
+          up += "../";
+        }
+      }
+      if (symlink((up + name).c_str(), path.c_str()) != 0 && errno != EEXIST) throw_errno("symlink", path);
+    }
+  }
 }
 
-void child_enter(const std::string& root, const std::vector<std::pair<std::string, BindMount>>& binds) {
+void child_enter(const std::string& root, const std::vector<std::pair<std::string, BindMount>>& binds,
+                 const std::vector<ChrootDevice>& devices) {
   if (unshare(CLONE_NEWNS | CLONE_NEWPID) != 0) throw_errno("unshare", "mount+pid namespace");
   // The first child in the new PID namespace becomes its init: when it exits
   // the kernel kills every process the command left behind, so nothing keeps
@@ -139,7 +162,7 @@ void child_enter(const std::string& root, const std::vector<std::pair<std::strin
   }
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) throw_errno("make mounts private", "/");
-  setup_dev(root);
+  setup_dev(root, devices);
   ensure_dir(root + "/proc");
   mount_or_throw("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
   ensure_dir(root + "/sys");
@@ -148,7 +171,7 @@ void child_enter(const std::string& root, const std::vector<std::pair<std::strin
   ensure_dir(root + "/run");
   mount_or_throw("tmpfs", root + "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
   for (const auto& [target, b] : binds) {
-    mount_or_throw(b.host_path.c_str(), target, nullptr, MS_BIND | MS_REC, nullptr);
+    mount_or_throw(b.host_path.c_str(), target, nullptr, MS_BIND | (b.recursive ? MS_REC : 0), nullptr);
     if (b.read_only) mount_or_throw(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr);
   }
   if (chroot(root.c_str()) != 0) throw_errno("chroot", root);
@@ -177,7 +200,11 @@ RunResult chroot_run(const RootDir& root, const std::vector<std::string>& argv, 
   std::optional<TemporaryFile> resolv;
   if (opts.network) {
     std::string conf = host_resolv_conf();
-    if (!conf.empty()) resolv.emplace(root, "/etc/resolv.conf", conf, 0644);
+    // A session-wide override (imgrecipe.resolv) already put the host's file
+    // in place: swapping it for an identical copy per run would only churn.
+    auto current = root.lstat("/etc/resolv.conf");
+    bool provided = current && S_ISREG(current->st_mode) && root.read_file("/etc/resolv.conf") == conf;
+    if (!conf.empty() && !provided) resolv.emplace(root, "/etc/resolv.conf", conf, 0644);
   }
 
   // Bind targets are created in the image for the run and removed after.
@@ -227,7 +254,7 @@ RunResult chroot_run(const RootDir& root, const std::vector<std::string>& argv, 
   ro.stdin_data = opts.stdin_data;
   ro.secret_args = opts.secret_args;
   std::string root_path = root.path();
-  ro.child_setup = [root_path, &binds] { child_enter(root_path, binds); };
+  ro.child_setup = [root_path, &binds, &opts] { child_enter(root_path, binds, opts.devices); };
   ro.cwd = opts.cwd;
   return run(argv, ro);
 }

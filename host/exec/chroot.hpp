@@ -17,6 +17,17 @@ struct BindMount {
   std::string host_path;
   std::string image_path;  // created for the run if missing, removed after
   bool read_only = true;
+  // Without: only the filesystem at host_path, not the mounts below it.
+  bool recursive = true;
+};
+
+// A block device of the image made visible in the run's /dev as `name`,
+// with /dev-relative symlinks to it such as "disk/by-uuid/<uuid>": tools
+// like grub-probe map mounts to devices and look for these links.
+struct ChrootDevice {
+  std::string host_path;  // e.g. /dev/loop3
+  std::string name;       // node name in /dev
+  std::vector<std::string> links;
 };
 
 struct ChrootOptions {
@@ -29,6 +40,8 @@ struct ChrootOptions {
   bool secret_args = false;
   // Provide the host's DNS configuration during the run.
   bool network = true;
+  // The image's own partition devices; never host disks.
+  std::vector<ChrootDevice> devices;
 };
 
 // The fixed environment every chroot command starts with.

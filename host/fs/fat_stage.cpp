@@ -23,6 +23,7 @@
 #include "host/system/error.hpp"
 #include "host/system/log.hpp"
 #include "host/system/signals.hpp"
+#include "host/system/unique_fd.hpp"
 #include "host/system/workspace.hpp"
 
 namespace imgrecipe {
@@ -34,19 +35,14 @@ constexpr std::uint64_t kMaxFatFile = 0xFFFFFFFFull;  // FAT file sizes are 32-b
 
 class Fd {
  public:
-  Fd(const std::string& path, int flags) : path_(path), fd_(::open(path.c_str(), flags | O_CLOEXEC)) {
-    if (fd_ < 0) throw_errno("open", path);
-  }
-  ~Fd() { if (fd_ >= 0) ::close(fd_); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
+  Fd(const std::string& path, int flags) : path_(path), fd_(open_or_throw(path, flags)) {}
+  int get() const { return fd_.get(); }
   const std::string& path() const { return path_; }
 
   void read_at(void* buf, std::size_t n, std::uint64_t off) const {
     std::size_t done = 0;
     while (done < n) {
-      ssize_t r = ::pread(fd_, static_cast<char*>(buf) + done, n - done, static_cast<off_t>(off + done));
+      ssize_t r = ::pread(fd_.get(), static_cast<char*>(buf) + done, n - done, static_cast<off_t>(off + done));
       if (r < 0 && errno == EINTR) continue;
       if (r < 0) throw_errno("read", path_);
       if (r == 0) throw Error(ErrorKind::System, fmt::format("read {}: unexpected end of file at {}", path_, off + done));
@@ -56,7 +52,7 @@ class Fd {
   void write_at(const void* buf, std::size_t n, std::uint64_t off) const {
     std::size_t done = 0;
     while (done < n) {
-      ssize_t w = ::pwrite(fd_, static_cast<const char*>(buf) + done, n - done, static_cast<off_t>(off + done));
+      ssize_t w = ::pwrite(fd_.get(), static_cast<const char*>(buf) + done, n - done, static_cast<off_t>(off + done));
       if (w < 0 && errno == EINTR) continue;
       if (w < 0) throw_errno("write", path_);
       done += static_cast<std::size_t>(w);
@@ -65,7 +61,7 @@ class Fd {
 
  private:
   std::string path_;
-  int fd_;
+  UniqueFd fd_;
 };
 
 std::uint32_t le16(const unsigned char* p) { return p[0] | (std::uint32_t{p[1]} << 8); }

@@ -167,8 +167,9 @@ void OsMount::mount_partition(const DiskPartition& p, const std::string& target,
     if (opts_.read_only) o = o.empty() ? "ro" : o + ",ro";
     h.mount = Mount::mount(h.loop->path(), host_target, fstype, o);
   }
+  std::string device = h.loop ? h.loop->path() : "";
   held_.push_back(std::move(h));
-  info_.push_back({target, source, p.part.number, fstype, stage});
+  info_.push_back({target, source, p.part.number, fstype, stage, device});
   log::info("mounted partition {} ({}{}) at {}", p.part.number, fstype, stage ? ", staged" : "", target);
 }
 
@@ -212,7 +213,8 @@ void OsMount::mount_all() {
     throw Error(ErrorKind::Usage, fmt::format("{}: no partition holds an OS root filesystem (with /etc/fstab)", image_));
   }
   root_ = std::make_unique<RootDir>(root_dir_);
-  info_.push_back({"/", fmt::format("partition {}", root->part.number), root->part.number, root->fs.type, false});
+  info_.push_back({"/", fmt::format("partition {}", root->part.number), root->part.number, root->fs.type, false,
+                   held_.back().loop->path()});
   log::info("mounted partition {} ({}) at /", root->part.number, root->fs.type);
 
   auto entries = parse_fstab(fstab);

@@ -46,6 +46,7 @@ struct MountedFs {
   int partition = 0;
   std::string fstype;
   bool staged = false;  // FAT content staged through mtools
+  std::string device;   // host block device (loop); empty when staged
 };
 
 class OsMount {

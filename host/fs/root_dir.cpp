@@ -1,5 +1,6 @@
 #include "host/fs/root_dir.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/syscall.h>
@@ -13,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "host/system/error.hpp"
+#include "host/system/unique_fd.hpp"
 
 namespace imgrecipe {
 namespace {
@@ -30,14 +32,6 @@ int sys_openat2(int dirfd, const char* path, int flags, mode_t mode, unsigned lo
     if (fd >= 0 || errno != EAGAIN) return static_cast<int>(fd);
   }
 }
-
-struct Fd {
-  int fd = -1;
-  explicit Fd(int f = -1) : fd(f) {}
-  ~Fd() { if (fd >= 0) ::close(fd); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-};
 
 std::string fd_path(int fd) {
   char buf[PATH_MAX];
@@ -102,15 +96,15 @@ int RootDir::open_parent(std::string_view path, bool create_dirs, std::string& l
 
 std::string RootDir::resolve(std::string_view path, bool create_dirs) const {
   if (create_dirs) mkdirs(path);
-  Fd fd(open_in_root(path, O_PATH, 0));
-  if (fd.fd < 0) throw_errno("resolve path in image", std::string(path));
-  return fd_path(fd.fd);
+  UniqueFd fd(open_in_root(path, O_PATH, 0));
+  if (fd.get() < 0) throw_errno("resolve path in image", std::string(path));
+  return fd_path(fd.get());
 }
 
 std::string RootDir::resolve_parent(std::string_view path, bool create_dirs) const {
   std::string leaf;
-  Fd dir(open_parent(path, create_dirs, leaf));
-  return fd_path(dir.fd) + "/" + leaf;
+  UniqueFd dir(open_parent(path, create_dirs, leaf));
+  return fd_path(dir.get()) + "/" + leaf;
 }
 
 bool RootDir::exists(std::string_view path) const { return lstat(path).has_value(); }
@@ -124,9 +118,9 @@ std::optional<struct stat> RootDir::lstat(std::string_view path) const {
     if (e.sys_errno == ENOENT || e.sys_errno == ENOTDIR) return std::nullopt;
     throw;
   }
-  Fd dir(dfd);
+  UniqueFd dir(dfd);
   struct stat st;
-  if (fstatat(dir.fd, leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+  if (fstatat(dir.get(), leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     if (errno == ENOENT) return std::nullopt;
     throw_errno("stat in image", std::string(path));
   }
@@ -134,15 +128,15 @@ std::optional<struct stat> RootDir::lstat(std::string_view path) const {
 }
 
 std::optional<std::string> RootDir::read_file(std::string_view path) const {
-  Fd fd(open_in_root(path, O_RDONLY, 0));
-  if (fd.fd < 0) {
+  UniqueFd fd(open_in_root(path, O_RDONLY, 0));
+  if (fd.get() < 0) {
     if (errno == ENOENT) return std::nullopt;
     throw_errno("open in image", std::string(path));
   }
   std::string out;
   char buf[65536];
   for (;;) {
-    ssize_t n = ::read(fd.fd, buf, sizeof buf);
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
       throw_errno("read in image", std::string(path));
@@ -155,9 +149,9 @@ std::optional<std::string> RootDir::read_file(std::string_view path) const {
 
 std::optional<std::string> RootDir::read_link(std::string_view path) const {
   std::string leaf;
-  Fd dir(open_parent(path, false, leaf));
+  UniqueFd dir(open_parent(path, false, leaf));
   char buf[PATH_MAX];
-  ssize_t n = readlinkat(dir.fd, leaf.c_str(), buf, sizeof buf - 1);
+  ssize_t n = readlinkat(dir.get(), leaf.c_str(), buf, sizeof buf - 1);
   if (n < 0) {
     if (errno == EINVAL || errno == ENOENT) return std::nullopt;
     throw_errno("readlink in image", std::string(path));
@@ -165,69 +159,90 @@ std::optional<std::string> RootDir::read_link(std::string_view path) const {
   return std::string(buf, static_cast<size_t>(n));
 }
 
+std::optional<std::vector<std::string>> RootDir::list_dir(std::string_view path) const {
+  int fd = open_in_root(path, O_RDONLY | O_DIRECTORY, 0);
+  if (fd < 0) {
+    if (errno == ENOENT) return std::nullopt;
+    throw_errno("open directory in image", std::string(path));
+  }
+  DIR* d = fdopendir(fd);
+  if (d == nullptr) {
+    int e = errno;
+    ::close(fd);
+    errno = e;
+    throw_errno("read directory in image", std::string(path));
+  }
+  std::vector<std::string> names;
+  while (dirent* e = readdir(d)) {
+    if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) names.emplace_back(e->d_name);
+  }
+  closedir(d);
+  return names;
+}
+
 void RootDir::mkdirs(std::string_view path, mode_t mode) const {
   auto parts = split(image_path(path));
   std::string current = "/";
   for (const auto& part : parts) {
-    Fd dir(open_in_root(current, O_PATH | O_DIRECTORY, 0));
-    if (dir.fd < 0) throw_errno("open directory in image", current);
-    if (mkdirat(dir.fd, part.c_str(), mode) != 0 && errno != EEXIST) {
+    UniqueFd dir(open_in_root(current, O_PATH | O_DIRECTORY, 0));
+    if (dir.get() < 0) throw_errno("open directory in image", current);
+    if (mkdirat(dir.get(), part.c_str(), mode) != 0 && errno != EEXIST) {
       throw_errno("create directory in image", current + part);
     }
     current += part + "/";
   }
   // The last component may be a symlink to a directory; it must end as one.
-  Fd check(open_in_root(current, O_PATH | O_DIRECTORY, 0));
-  if (check.fd < 0) throw_errno("create directory in image", std::string(path));
+  UniqueFd check(open_in_root(current, O_PATH | O_DIRECTORY, 0));
+  if (check.get() < 0) throw_errno("create directory in image", std::string(path));
 }
 
 void RootDir::write_file(std::string_view path, std::string_view content, std::optional<mode_t> mode) const {
   std::string leaf;
-  Fd parent(open_parent(path, true, leaf));
+  UniqueFd parent(open_parent(path, true, leaf));
   (void)parent;
   // Open through the root again so a symlink leaf resolves inside the image.
-  Fd fd(open_in_root(path, O_WRONLY | O_CREAT | O_TRUNC, mode.value_or(0644)));
-  if (fd.fd < 0) throw_errno("write file in image", std::string(path));
+  UniqueFd fd(open_in_root(path, O_WRONLY | O_CREAT | O_TRUNC, mode.value_or(0644)));
+  if (fd.get() < 0) throw_errno("write file in image", std::string(path));
   size_t off = 0;
   while (off < content.size()) {
-    ssize_t n = ::write(fd.fd, content.data() + off, content.size() - off);
+    ssize_t n = ::write(fd.get(), content.data() + off, content.size() - off);
     if (n < 0) {
       if (errno == EINTR) continue;
       throw_errno("write file in image", std::string(path));
     }
     off += static_cast<size_t>(n);
   }
-  if (mode && fchmod(fd.fd, *mode) != 0) throw_errno("chmod in image", std::string(path));
+  if (mode && fchmod(fd.get(), *mode) != 0) throw_errno("chmod in image", std::string(path));
 }
 
 void RootDir::copy_from_host(const std::string& host_source, std::string_view path, std::optional<mode_t> mode) const {
-  Fd src(::open(host_source.c_str(), O_RDONLY | O_CLOEXEC));
-  if (src.fd < 0) throw_errno("open source file", host_source);
+  UniqueFd src(::open(host_source.c_str(), O_RDONLY | O_CLOEXEC));
+  if (src.get() < 0) throw_errno("open source file", host_source);
   struct stat st;
-  if (fstat(src.fd, &st) != 0) throw_errno("stat", host_source);
+  if (fstat(src.get(), &st) != 0) throw_errno("stat", host_source);
   if (!S_ISREG(st.st_mode)) throw Error(ErrorKind::Usage, fmt::format("source '{}' is not a regular file", host_source));
   mode_t m = mode.value_or(st.st_mode & 07777);
   std::string leaf;
-  Fd parent(open_parent(path, true, leaf));
+  UniqueFd parent(open_parent(path, true, leaf));
   (void)parent;
-  Fd dst(open_in_root(path, O_WRONLY | O_CREAT | O_TRUNC, m));
-  if (dst.fd < 0) throw_errno("write file in image", std::string(path));
+  UniqueFd dst(open_in_root(path, O_WRONLY | O_CREAT | O_TRUNC, m));
+  if (dst.get() < 0) throw_errno("write file in image", std::string(path));
   off_t remaining = st.st_size;
   bool plain_copy = false;  // copy_file_range refuses some cross-filesystem copies
   char buf[65536];
   while (remaining > 0) {
     ssize_t n;
     if (!plain_copy) {
-      n = copy_file_range(src.fd, nullptr, dst.fd, nullptr, static_cast<size_t>(remaining), 0);
+      n = copy_file_range(src.get(), nullptr, dst.get(), nullptr, static_cast<size_t>(remaining), 0);
       if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
         plain_copy = true;
         continue;
       }
     } else {
-      n = ::read(src.fd, buf, sizeof buf);
+      n = ::read(src.get(), buf, sizeof buf);
       if (n > 0) {
         for (ssize_t off = 0; off < n;) {
-          ssize_t w = ::write(dst.fd, buf + off, static_cast<size_t>(n - off));
+          ssize_t w = ::write(dst.get(), buf + off, static_cast<size_t>(n - off));
           if (w < 0) {
             if (errno == EINTR) continue;
             throw_errno("copy file into image", fmt::format("{} -> {}", host_source, path));
@@ -243,28 +258,28 @@ void RootDir::copy_from_host(const std::string& host_source, std::string_view pa
     if (n == 0) break;
     remaining -= n;
   }
-  if (fchmod(dst.fd, m) != 0) throw_errno("chmod in image", std::string(path));
+  if (fchmod(dst.get(), m) != 0) throw_errno("chmod in image", std::string(path));
 }
 
 void RootDir::chmod(std::string_view path, mode_t mode) const {
-  Fd fd(open_in_root(path, O_PATH, 0));
-  if (fd.fd < 0) throw_errno("open in image", std::string(path));
+  UniqueFd fd(open_in_root(path, O_PATH, 0));
+  if (fd.get() < 0) throw_errno("open in image", std::string(path));
   // fchmod does not work on O_PATH fds; go through the fd's /proc entry.
-  if (fchmodat(AT_FDCWD, fmt::format("/proc/self/fd/{}", fd.fd).c_str(), mode, 0) != 0) {
+  if (fchmodat(AT_FDCWD, fmt::format("/proc/self/fd/{}", fd.get()).c_str(), mode, 0) != 0) {
     throw_errno("chmod in image", std::string(path));
   }
 }
 
 void RootDir::chown(std::string_view path, uid_t uid, gid_t gid) const {
-  Fd fd(open_in_root(path, O_PATH, 0));
-  if (fd.fd < 0) throw_errno("open in image", std::string(path));
-  if (fchownat(fd.fd, "", uid, gid, AT_EMPTY_PATH) != 0) throw_errno("chown in image", std::string(path));
+  UniqueFd fd(open_in_root(path, O_PATH, 0));
+  if (fd.get() < 0) throw_errno("open in image", std::string(path));
+  if (fchownat(fd.get(), "", uid, gid, AT_EMPTY_PATH) != 0) throw_errno("chown in image", std::string(path));
 }
 
 void RootDir::symlink(const std::string& target, std::string_view path) const {
   std::string leaf;
-  Fd dir(open_parent(path, true, leaf));
-  if (symlinkat(target.c_str(), dir.fd, leaf.c_str()) != 0) throw_errno("create symlink in image", std::string(path));
+  UniqueFd dir(open_parent(path, true, leaf));
+  if (symlinkat(target.c_str(), dir.get(), leaf.c_str()) != 0) throw_errno("create symlink in image", std::string(path));
 }
 
 void RootDir::remove(std::string_view path) const {
@@ -276,17 +291,17 @@ void RootDir::remove(std::string_view path) const {
     if (e.sys_errno == ENOENT) return;
     throw;
   }
-  Fd dir(dfd);
-  if (unlinkat(dir.fd, leaf.c_str(), 0) == 0 || errno == ENOENT) return;
-  if (errno == EISDIR && unlinkat(dir.fd, leaf.c_str(), AT_REMOVEDIR) == 0) return;
+  UniqueFd dir(dfd);
+  if (unlinkat(dir.get(), leaf.c_str(), 0) == 0 || errno == ENOENT) return;
+  if (errno == EISDIR && unlinkat(dir.get(), leaf.c_str(), AT_REMOVEDIR) == 0) return;
   throw_errno("remove in image", std::string(path));
 }
 
 void RootDir::rename(std::string_view from, std::string_view to) const {
   std::string from_leaf, to_leaf;
-  Fd a(open_parent(from, false, from_leaf));
-  Fd b(open_parent(to, true, to_leaf));
-  if (renameat(a.fd, from_leaf.c_str(), b.fd, to_leaf.c_str()) != 0) {
+  UniqueFd a(open_parent(from, false, from_leaf));
+  UniqueFd b(open_parent(to, true, to_leaf));
+  if (renameat(a.get(), from_leaf.c_str(), b.get(), to_leaf.c_str()) != 0) {
     throw_errno("rename in image", fmt::format("{} -> {}", from, to));
   }
 }

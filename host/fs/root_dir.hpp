@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace imgrecipe {
 
@@ -33,6 +34,8 @@ class RootDir {
   std::optional<struct stat> lstat(std::string_view path) const;
   std::optional<std::string> read_file(std::string_view path) const;
   std::optional<std::string> read_link(std::string_view path) const;
+  // Names in a directory (no "." or ".."), unsorted; nullopt if missing.
+  std::optional<std::vector<std::string>> list_dir(std::string_view path) const;
 
   // mkdir -p; existing directories keep their mode.
   void mkdirs(std::string_view path, mode_t mode = 0755) const;
@@ -48,6 +51,9 @@ class RootDir {
   void remove(std::string_view path) const;
   // Renames within the image (both leaves not followed).
   void rename(std::string_view from, std::string_view to) const;
+  // open(2) of `path` with symlinks resolved inside the root; -1 with errno
+  // set on failure. The caller owns the fd.
+  int open_fd(std::string_view path, int flags, mode_t mode = 0) const { return open_in_root(path, flags, mode); }
 
  private:
   // fd (O_PATH) of the directory containing the leaf; leaf name returned.

@@ -21,6 +21,7 @@
 #include "host/system/cleanup.hpp"
 #include "host/system/error.hpp"
 #include "host/system/log.hpp"
+#include "host/system/unique_fd.hpp"
 
 namespace imgrecipe::image {
 namespace {
@@ -29,20 +30,6 @@ namespace fs = std::filesystem;
 
 constexpr std::size_t kVhdFooterSize = 512;
 constexpr std::uint32_t kVhdFixed = 2, kVhdDynamic = 3, kVhdDifferencing = 4;
-
-class Fd {
- public:
-  Fd(const std::string& path, int flags, const char* op = "open") : fd_(::open(path.c_str(), flags | O_CLOEXEC)) {
-    if (fd_ < 0) throw_errno(op, path);
-  }
-  ~Fd() { if (fd_ >= 0) ::close(fd_); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 // Size of a regular file or a block device.
 std::uint64_t size_of(int fd, const std::string& path) {
@@ -139,7 +126,7 @@ struct Probe {
 };
 
 Probe probe(const std::string& path) {
-  Fd fd(path, O_RDONLY);
+  UniqueFd fd = open_or_throw(path, O_RDONLY);
   Probe p{Format::Raw, size_of(fd.get(), path), std::nullopt, false};
   struct stat st;
   if (::fstat(fd.get(), &st) == 0) p.block_device = S_ISBLK(st.st_mode);
@@ -235,7 +222,7 @@ class RemoveUnlessKept {
 };
 
 void fsync_path(const std::string& path, int flags) {
-  Fd fd(path, flags);
+  UniqueFd fd = open_or_throw(path, flags);
   if (::fsync(fd.get()) != 0) throw_errno("fsync", path);
 }
 

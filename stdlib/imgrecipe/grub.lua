@@ -1,8 +1,16 @@
---- GRUB configuration editing (pure text; no host access).
+--- GRUB configuration editing: pure text, except edit_configs, which goes
+-- through an Image.
 -- Handles configs written by grub-mkconfig and by hand, in /boot/grub or
 -- /boot/grub2, and /etc/default/grub.
 -- @module imgrecipe.grub
+local util = require "imgrecipe.util"
+
+local map_lines = util.map_lines
+
 local M = {}
+
+--- Where grub.cfg may be, in the order they are tried.
+M.CONFIGS = { "/boot/grub2/grub.cfg", "/boot/grub/grub.cfg" }
 
 local function split_words(s)
   local words = {}
@@ -17,6 +25,45 @@ local function contains(list, item)
   return false
 end
 
+-- Applies `edit(line, captures...)` to each `linux`/`linuxefi`/`linux16` line
+-- matching `pattern` (its second capture is the command). Returns the new
+-- text and the number of such lines.
+local function edit_kernel_lines(text, pattern, edit)
+  local count = 0
+  local new = map_lines(text, function(line)
+    local caps = { line:match(pattern) }
+    local cmd = caps[2]
+    if cmd ~= "linux" and cmd ~= "linuxefi" and cmd ~= "linux16" then return line end
+    count = count + 1
+    return edit(line, unpack(caps))
+  end)
+  return new, count
+end
+
+local function var_assignment(line, var)
+  return line:match("^%s*" .. var .. "=([\"']?)(.-)%1%s*$")
+end
+
+-- Rewrites the words of `var=...` lines of /etc/default/grub with `edit`
+-- (only the first such line when `first_only`), keeping the quoting. Returns
+-- the new text and whether the variable was found.
+local function edit_default_var(text, var, first_only, edit)
+  local found = false
+  local new = map_lines(text, function(line)
+    local q, value = var_assignment(line, var)
+    if not q or (first_only and found) then return line end
+    found = true
+    local quote = q ~= "" and q or '"'
+    return var .. "=" .. quote .. table.concat(edit(split_words(value)), " ") .. quote
+  end)
+  return new, found
+end
+
+local function add_default_var(text, var, args)
+  if text ~= "" and text:sub(-1) ~= "\n" then text = text .. "\n" end
+  return text .. var .. '="' .. table.concat(args, " ") .. '"\n'
+end
+
 --- Appends kernel arguments to every `linux`/`linuxefi`/`linux16` line of a
 --- grub.cfg. Arguments already present on a line are not repeated.
 ---@param text string grub.cfg content
@@ -24,26 +71,15 @@ end
 ---@return string new_text
 ---@return integer lines number of kernel lines changed
 function M.append_kernel_args(text, args)
-  local count = 0
-  local out = {}
-  -- Keep the exact line endings and the final newline.
-  for line, nl in text:gmatch("([^\n]*)(\n?)") do
-    if line == "" and nl == "" then break end
-    local indent, cmd, rest = line:match("^(%s*)(linux%w*)(%s.*)$")
-    if cmd and (cmd == "linux" or cmd == "linuxefi" or cmd == "linux16") then
-      local words = split_words(rest)
-      local add = {}
-      for _, a in ipairs(args) do
-        if not contains(words, a) and not contains(add, a) then add[#add + 1] = a end
-      end
-      if #add > 0 then
-        line = line:gsub("%s+$", "") .. " " .. table.concat(add, " ")
-      end
-      count = count + 1
+  return edit_kernel_lines(text, "^(%s*)(linux%w*)(%s.*)$", function(line, _, _, rest)
+    local words = split_words(rest)
+    local add = {}
+    for _, a in ipairs(args) do
+      if not contains(words, a) and not contains(add, a) then add[#add + 1] = a end
     end
-    out[#out + 1] = line .. nl
-  end
-  return table.concat(out), count
+    if #add == 0 then return line end
+    return line:gsub("%s+$", "") .. " " .. table.concat(add, " ")
+  end)
 end
 
 --- Returns the kernel arguments of the first `linux` line, as a list.
@@ -64,28 +100,112 @@ end
 ---@param args string[]
 ---@return string
 function M.append_default_var(text, var, args)
-  local found = false
-  local out = {}
-  for line, nl in text:gmatch("([^\n]*)(\n?)") do
-    if line == "" and nl == "" then break end
-    local q, value = line:match("^%s*" .. var .. "=([\"']?)(.-)%1%s*$")
-    if q and not found then
-      found = true
-      local words = split_words(value)
-      for _, a in ipairs(args) do
-        if not contains(words, a) then words[#words + 1] = a end
-      end
-      local quote = q ~= "" and q or '"'
-      line = var .. "=" .. quote .. table.concat(words, " ") .. quote
+  local result, found = edit_default_var(text, var, true, function(words)
+    for _, a in ipairs(args) do
+      if not contains(words, a) then words[#words + 1] = a end
     end
-    out[#out + 1] = line .. nl
-  end
-  local result = table.concat(out)
-  if not found then
-    if result ~= "" and result:sub(-1) ~= "\n" then result = result .. "\n" end
-    result = result .. var .. '="' .. table.concat(args, " ") .. '"\n'
-  end
+    return words
+  end)
+  if not found then result = add_default_var(result, var, args) end
   return result
+end
+
+-- The name of a kernel argument: "selinux" for "selinux=1", "ro" for "ro".
+local function arg_name(a)
+  return a:match("^([^=]*)") or a
+end
+
+-- `words` without those named in `names`, then `args`.
+local function replace_named(words, names, args)
+  local out = {}
+  for _, w in ipairs(words) do
+    if not contains(names, arg_name(w)) then out[#out + 1] = w end
+  end
+  for _, a in ipairs(args) do out[#out + 1] = a end
+  return out
+end
+
+--- Replaces kernel arguments on every `linux`/`linuxefi`/`linux16` line of a
+--- grub.cfg: arguments named in `names` (e.g. "selinux" matches "selinux=0")
+--- are removed, then `args` are appended.
+---@param text string grub.cfg content
+---@param names string[] argument names to remove
+---@param args string[] arguments to append
+---@return string new_text
+---@return integer lines number of kernel lines
+function M.replace_kernel_args(text, names, args)
+  return edit_kernel_lines(text, "^(%s*)(linux%w*)(%s+)(%S+)(.*)$", function(_, indent, cmd, sep, kernel, rest)
+    local words = replace_named(split_words(rest), names, args)
+    return indent .. cmd .. sep .. kernel .. (#words > 0 and (" " .. table.concat(words, " ")) or "")
+  end)
+end
+
+--- The words of a variable of /etc/default/grub (nil if it is not set).
+---@param text string
+---@param var string
+---@return string[]|nil
+function M.default_var_words(text, var)
+  local words
+  for line in text:gmatch("[^\n]+") do
+    local _, value = var_assignment(line, var)
+    if value then words = split_words(value) end
+  end
+  return words
+end
+
+--- Replaces arguments in a variable of /etc/default/grub: arguments named in
+--- `names` are removed, then `args` appended; the assignment is created if
+--- missing.
+---@param text string
+---@param var string
+---@param names string[]
+---@param args string[]
+---@return string
+function M.replace_default_var_args(text, var, names, args)
+  local result, found = edit_default_var(text, var, false, function(words)
+    return replace_named(words, names, args)
+  end)
+  if not found and #args > 0 then result = add_default_var(result, var, args) end
+  return result
+end
+
+--- The value of a kernel argument in a list (the last one wins, as in the
+--- kernel); nil when absent, "" for a bare flag.
+---@param args string[]
+---@param name string
+---@return string|nil
+function M.arg_value(args, name)
+  local value
+  for _, a in ipairs(args) do
+    if arg_name(a) == name then value = a:match("^[^=]*=(.*)$") or "" end
+  end
+  return value
+end
+
+--- Applies `edit` (text -> new text, number of kernel lines; e.g. a closure
+--- over append_kernel_args) to each of the image's grub.cfg files, writing
+--- those that changed. Raises an `error_kind` error if none has kernel lines.
+---@param img imgrecipe.Image
+---@param edit fun(text: string): string, integer
+---@param error_kind string
+---@return string[] files the grub.cfg files with kernel lines
+function M.edit_configs(img, edit, error_kind)
+  local changed = {}
+  for _, path in ipairs(M.CONFIGS) do
+    local text = img:read_file(path)
+    if text then
+      local new, n = edit(text)
+      if n > 0 then
+        if new ~= text then img:write_file(path, new) end
+        changed[#changed + 1] = path
+      end
+    end
+  end
+  if #changed == 0 then
+    util.raise(error_kind, "no GRUB configuration with kernel entries found (looked in "
+      .. table.concat(M.CONFIGS, " and ") .. ")")
+  end
+  return changed
 end
 
 --- Whether a grub.cfg was generated by grub-mkconfig.

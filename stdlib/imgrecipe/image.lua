@@ -9,6 +9,11 @@ local sys = require "imgrecipe.host.sys"
 local log = require "imgrecipe.host.log"
 local grub = require "imgrecipe.grub"
 local util = require "imgrecipe.util"
+local resolv = require "imgrecipe.resolv"
+local history = require "imgrecipe.history"
+local bootloader = require "imgrecipe.bootloader"
+local selinux = require "imgrecipe.selinux"
+local kernel = require "imgrecipe.kernel"
 
 local validate = util.validate
 
@@ -122,6 +127,13 @@ function Image:stat(path)
   return files.stat(self:_root(), path)
 end
 
+--- Names in a directory of the image (unsorted), or nil if it is missing.
+---@param path string
+---@return string[]|nil
+function Image:list_dir(path)
+  return files.list(self:_root(), path)
+end
+
 --- Creates a directory and its parents.
 ---@param path string
 ---@param opts? imgrecipe.FileOpts
@@ -194,6 +206,7 @@ end
 ---@field arguments? string[]
 ---@field env? table<string,string>
 ---@field name? string shown in logs
+---@field network? boolean put the host's DNS config in place for the run (default true)
 
 --- Runs a script inside the image. A `path` script must live under
 --- `base_dir`, which is made visible read-only at /_imageconfigs (as ALIC
@@ -222,7 +235,8 @@ function Image:run_script(spec, base_dir)
     util.raise("usage", "script needs a path or content")
   end
   for _, a in ipairs(spec.arguments or {}) do argv[#argv + 1] = a end
-  local ok, result = pcall(exec.chroot, self:_root(), argv, { env = spec.env, binds = binds, cwd = "/" })
+  local ok, result = pcall(exec.chroot, self:_root(), argv,
+    { env = spec.env, binds = binds, cwd = "/", network = spec.network ~= false })
   if temp then files.remove(self:_root(), temp) end
   if not ok then error(result, 0) end
   return result
@@ -235,8 +249,6 @@ function Image:set_hostname(name)
   self:write_file("/etc/hostname", name .. "\n")
 end
 
-local GRUB_CONFIGS = { "/boot/grub2/grub.cfg", "/boot/grub/grub.cfg" }
-
 --- Appends kernel arguments to every boot entry of the image's GRUB
 --- configuration (generated or hand-written, in /boot/grub or /boot/grub2),
 --- and to GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub so a later
@@ -246,20 +258,7 @@ local GRUB_CONFIGS = { "/boot/grub2/grub.cfg", "/boot/grub/grub.cfg" }
 function Image:append_kernel_args(args)
   validate("args", args, "table")
   if #args == 0 then return {} end
-  local changed = {}
-  for _, path in ipairs(GRUB_CONFIGS) do
-    local text = self:read_file(path)
-    if text then
-      local new, n = grub.append_kernel_args(text, args)
-      if n > 0 then
-        if new ~= text then self:write_file(path, new) end
-        changed[#changed + 1] = path
-      end
-    end
-  end
-  if #changed == 0 then
-    util.raise("usage", "no GRUB configuration with kernel entries found (looked in /boot/grub2/grub.cfg and /boot/grub/grub.cfg)")
-  end
+  local changed = grub.edit_configs(self, function(text) return grub.append_kernel_args(text, args) end, "usage")
   local defaults = self:read_file("/etc/default/grub")
   if defaults then
     self:write_file("/etc/default/grub", grub.append_default_var(defaults, "GRUB_CMDLINE_LINUX_DEFAULT", args))
@@ -267,6 +266,27 @@ function Image:append_kernel_args(args)
   log.info("kernel arguments appended in " .. table.concat(changed, ", ") .. ": " .. table.concat(args, " "))
   return changed
 end
+
+-- Boot and system configuration: thin delegations, see the modules.
+
+--- Puts the host's resolv.conf in place for the whole customization (see imgrecipe.resolv).
+function Image:override_resolv_conf() return resolv.override(self) end
+--- Restores what override_resolv_conf saved (see imgrecipe.resolv).
+function Image:restore_resolv_conf(saved) return resolv.restore(self, saved) end
+--- Writes /etc/image-customizer-release (see imgrecipe.history).
+function Image:write_release_file(info) return history.write_release(self, info) end
+--- Appends an entry to /usr/share/image-customizer/history.json (see imgrecipe.history).
+function Image:append_history(info, config_record) return history.append(self, info, config_record) end
+--- Regenerates /etc/default/grub and grub.cfg from scratch (see imgrecipe.bootloader).
+function Image:reset_bootloader(opts) return bootloader.hard_reset(self, opts) end
+--- The image's current SELinux mode (see imgrecipe.selinux).
+function Image:selinux_mode() return selinux.current_mode(self) end
+--- Sets the SELinux mode in the kernel arguments and /etc/selinux/config (see imgrecipe.selinux).
+function Image:set_selinux_mode(mode, opts) return selinux.set_mode(self, mode, opts) end
+--- Labels the writable filesystems with the image's setfiles (see imgrecipe.selinux).
+function Image:selinux_relabel() return selinux.relabel(self) end
+--- Fails unless a kernel is installed (see imgrecipe.kernel).
+function Image:check_kernel() return kernel.check_installed(self) end
 
 --- Writes the image in `format` (raw, qcow2, vhd, vhd-fixed, vhdx) to
 --- `path`, atomically: the file appears only when complete. Unmounts first,
@@ -290,6 +310,64 @@ function Image:close()
     m:release(false)
   end
 end
+
+-- Accounts, services, kernel modules and directory trees (imgrecipe.users,
+-- imgrecipe.services, imgrecipe.modules, imgrecipe.dirs).
+local users = require "imgrecipe.users"
+local services = require "imgrecipe.services"
+local kmodules = require "imgrecipe.modules"
+local dirs = require "imgrecipe.dirs"
+
+--- Adds a group unless it exists (see imgrecipe.users.add_group).
+---@param spec imgrecipe.GroupSpec
+---@return boolean added
+function Image:add_group(spec) return users.add_group(self, spec) end
+
+--- Adds or updates a user (see imgrecipe.users.add_user).
+---@param spec imgrecipe.UserSpec
+---@param base_dir? string directory password and key files are relative to
+---@return boolean added
+function Image:add_user(spec, base_dir) return users.add_user(self, spec, base_dir) end
+
+--- `systemctl enable` of a unit, offline.
+---@param unit string
+function Image:enable_service(unit) return services.enable(self, unit) end
+
+--- `systemctl disable` of a unit, offline; the unit must exist.
+---@param unit string
+function Image:disable_service(unit) return services.disable(self, unit) end
+
+--- Kernel module settings (see imgrecipe.modules.configure).
+---@param list imgrecipe.ModuleSpec[]
+function Image:configure_modules(list) return kmodules.configure(self, list) end
+
+--- Copies a host directory tree into the image (see imgrecipe.dirs.copy_dir).
+---@param source string host directory
+---@param dest string absolute path in the image
+---@param opts? imgrecipe.CopyDirOpts
+function Image:copy_dir(source, dest, opts) return dirs.copy_dir(self, source, dest, opts) end
+
+-- Packages (imgrecipe.packages).
+local packages = require "imgrecipe.packages"
+
+--- One ordered package transaction (see imgrecipe.packages.transaction).
+---@param spec imgrecipe.PackagesSpec
+---@return string manager
+function Image:packages(spec) return packages.transaction(self, spec) end
+
+--- Removes the package manager and its databases (see imgrecipe.packages.remove_manager).
+---@param opts? {manager?: string}
+---@return string[] removed
+function Image:remove_package_manager(opts) return packages.remove_manager(self, opts) end
+
+--- The image's package manager: "tdnf", "dnf" or "apt-get".
+---@return string
+function Image:package_manager() return packages.manager(self) end
+
+--- Whether a package is installed in the image.
+---@param name string
+---@return boolean
+function Image:package_installed(name) return packages.installed(self, name) end
 
 M.Image = Image
 return M

@@ -24,6 +24,13 @@ M.log = require "imgrecipe.log"
 M.image = require "imgrecipe.image"
 M.grub = require "imgrecipe.grub"
 M.util = require "imgrecipe.util"
+M.json = require "imgrecipe.json"
+M.resolv = require "imgrecipe.resolv"
+M.history = require "imgrecipe.history"
+M.bootloader = require "imgrecipe.bootloader"
+M.selinux = require "imgrecipe.selinux"
+M.kernel = require "imgrecipe.kernel"
+M.packages = require "imgrecipe.packages"
 
 --- imgrecipe's version string.
 M.version = require("imgrecipe.host.sys").version

@@ -61,11 +61,19 @@ local function resolve_params(recipe, given, name)
       util.raise("usage", string.format("%s has no parameter '%s' (known: %s)", name, k,
         #known > 0 and table.concat(known, ", ") or "none"))
     end
+    local is_list = type(spec[k]) == "table" and spec[k].list
+    if type(v) == "table" and not is_list then
+      util.raise("usage", string.format("%s: parameter '%s' given more than once", name, k))
+    end
+    -- A list parameter given once still arrives as a list.
+    if is_list and type(v) ~= "table" then v = { v } end
     out[k] = v
   end
   for k, s in pairs(spec) do
     if out[k] == nil then
-      if type(s) == "table" and s.default ~= nil then
+      if type(s) == "table" and s.list and s.default == nil and not s.required then
+        out[k] = {}
+      elseif type(s) == "table" and s.default ~= nil then
         out[k] = s.default
       elseif type(s) == "table" and s.required then
         util.raise("usage", string.format("%s needs parameter '%s'%s (pass --param %s=VALUE)", name, k,

@@ -65,6 +65,20 @@ function M.mode(mode)
   return n
 end
 
+--- Rewrites `text` line by line, keeping the exact line endings and the
+--- final newline (or its absence).
+---@param text string
+---@param edit fun(line: string): string the new line, without its newline
+---@return string
+function M.map_lines(text, edit)
+  local out = {}
+  for line, nl in text:gmatch("([^\n]*)(\n?)") do
+    if line == "" and nl == "" then break end
+    out[#out + 1] = edit(line) .. nl
+  end
+  return table.concat(out)
+end
+
 --- Shell-quotes one word.
 ---@param s string
 ---@return string

@@ -10,7 +10,8 @@ base=$(base_image debian-base)
     || { tail -30 "$T_TMP/build.log"; t_fail "quickstart build"; t_done; }
 if "$TESTS_DIR/lib/boot-check.sh" --image "$T_TMP/demo.vhdx" --format vhdx --timeout 240 \
     --marker "imgrecipe-demo login:" --marker "imgrecipe-demo: hello from imgrecipe-demo" \
-    --marker "imgrecipe.demo=1"; then
+    --marker "imgrecipe.demo=1" \
+    --marker "imgrecipe-demo: user demo:/home/demo:/bin/bash groups demo demo-admins"; then
     t_pass "quickstart image boots and says hello"
 else
     t_fail "quickstart boot"

@@ -38,10 +38,16 @@
 #                /etc/fstab, /etc/hostname "tiny", /etc/os-release (regular file,
 #                ID=imgrecipe-tiny), /etc/default/grub, /boot/grub/grub.cfg
 #                (grub-mkconfig form, `linux<TAB>/boot/vmlinuz-0 root=UUID=<uuid> ro quiet`),
-#                dummy /boot/vmlinuz-0 and /boot/initrd.img-0, and symlink cases:
+#                dummy /boot/vmlinuz-0, /boot/initrd.img-0 and /lib/modules/0/modules.dep
+#                (empty; for the installed-kernel check), and symlink cases:
 #                  /etc/resolv.conf -> ../run/systemd/resolve/stub-resolv.conf (dangling)
 #                  /etc/evil        -> /tmp (absolute; must resolve inside the image)
 #                  /etc/evil2       -> ../../../../tmp/imgrecipe-escape-test
+#   debian-rpm   debian-base plus Debian's dnf and rpm packages (its own debootstrap
+#                tarball), hostname "debian-rpm", /etc/rpm/macros.imgrecipe setting
+#                %_dbpath /var/lib/rpm (Debian's rpm defaults to ~/.rpmdb) and an
+#                initialized, empty rpm database there. For the dnf code path of the
+#                package tests; not meant to boot.
 #
 # Cache (${IMGRECIPE_CACHE_DIR:-/var/cache/imgrecipe}):
 #   images/<variant>-<key16>/{disk.raw,image.env}  key = sha256 of this script,
@@ -74,7 +80,7 @@ COMMON=$SCRIPT_DIR/../lib/common.sh
 
 usage() {
     sed -n '2,4p' "$SCRIPT_PATH" | sed 's/^# \{0,1\}//' >&2
-    echo "Variants: debian-base, tiny. See the header of $SCRIPT_PATH." >&2
+    echo "Variants: debian-base, tiny, debian-rpm. See the header of $SCRIPT_PATH." >&2
     exit 2
 }
 
@@ -102,7 +108,6 @@ ROOT_TYPE=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709
 
 SUITE=bookworm
 DEBOOTSTRAP_INCLUDE=systemd-sysv,udev,kmod,linux-image-cloud-amd64,initramfs-tools,zstd,grub-efi-amd64-bin,e2fsprogs,dosfstools,dbus,ca-certificates
-ROOTFS_DEF="format=1 suite=$SUITE arch=amd64 variant=minbase include=$DEBOOTSTRAP_INCLUDE"
 GRUB_MODULES="part_gpt part_msdos fat ext2 normal linux boot chain configfile search search_fs_uuid
  search_fs_file search_label echo test true gzio xzio zstd all_video efi_gop efi_uga video_bochs
  video_cirrus loadenv minicmd ls cat halt reboot sleep efifwsetup regexp gettext terminal font
@@ -111,13 +116,16 @@ GRUB_MODULES="part_gpt part_msdos fat ext2 normal linux boot chain configfile se
 case $VARIANT in
     debian-base) DISK_MIB=2048 ESP_MIB=100 HOSTNAME_=debian-base ;;
     tiny) DISK_MIB=64 ESP_MIB=36 HOSTNAME_=tiny ;;
+    debian-rpm) DISK_MIB=2048 ESP_MIB=100 HOSTNAME_=debian-rpm ;;
     *) ir_warn "unknown variant '$VARIANT'"; usage ;;
 esac
+[[ $VARIANT == debian-rpm ]] && DEBOOTSTRAP_INCLUDE+=,dnf,rpm
+ROOTFS_DEF="format=1 suite=$SUITE arch=amd64 variant=minbase include=$DEBOOTSTRAP_INCLUDE"
 
 [[ $EUID -eq 0 ]] || ir_die "must run as root"
 ir_need sfdisk mkfs.vfat mcopy mmd mdir mkfs.ext4 e2fsck zstd flock tar sha256sum truncate
 [[ $VARIANT == tiny ]] && ir_need dpkg-deb
-[[ $VARIANT == debian-base ]] && ir_need debootstrap chroot setsid
+[[ $VARIANT == debian-* ]] && ir_need debootstrap chroot setsid
 
 CACHE_DIR=${IMGRECIPE_CACHE_DIR:-/var/cache/imgrecipe}
 mkdir -p -- "$CACHE_DIR"
@@ -523,6 +531,17 @@ EOF
     ir_log "debian-base: rootfs configured (kernel $kver) in $(ir_elapsed "$t0") s"
 }
 
+# --- variant: debian-rpm -------------------------------------------------------
+populate_debian_rpm() {
+    populate_debian_base
+    mkdir -p "$ROOT/etc/rpm"
+    printf '# imgrecipe test image: the rpm database lives where RPM distributions keep it.\n%%_dbpath /var/lib/rpm\n' \
+        >"$ROOT/etc/rpm/macros.imgrecipe"
+    mkdir -p "$ROOT/var/lib/rpm"
+    chroot "$ROOT" rpm --initdb
+    [[ -n $(find "$ROOT/var/lib/rpm" -mindepth 1 -maxdepth 1) ]] || ir_die "rpm --initdb created no database"
+}
+
 # --- variant: tiny -------------------------------------------------------------
 # busybox_deb -> path of a cached busybox-static .deb (downloaded once).
 busybox_deb() {
@@ -618,6 +637,9 @@ EOF
 
     # Fake kernel so grub.cfg refers to existing files.
     printf 'imgrecipe tiny: dummy kernel\n' >"$ROOT/boot/vmlinuz-0"
+    # A non-empty modules dir: builds pass the installed-kernel check.
+    mkdir -p "$ROOT/usr/lib/modules/0"
+    : >"$ROOT/usr/lib/modules/0/modules.dep"
     printf 'imgrecipe tiny: dummy initrd\n' >"$ROOT/boot/initrd.img-0"
     KERNEL_VERSION=0
     args_linux=""
@@ -703,6 +725,7 @@ KERNEL_VERSION=
 args_linux=
 case $VARIANT in
     debian-base) populate_debian_base ;;
+    debian-rpm) populate_debian_rpm ;;
     tiny) populate_tiny ;;
 esac
 assemble_disk "$OUT/disk.raw"

@@ -48,8 +48,8 @@ check_contains "validate reports the same" "$vmsg" "os.hostnme: unknown key"
 cat > "$T_TMP/unsupported.yaml" <<YAML
 os:
   hostname: x
-  users:
-    - name: alice
+  overlays:
+    - {mountPoint: /m, upperDir: /u, workDir: /w}
 output: {image: {path: $T_TMP/unsupported.raw, format: raw}}
 YAML
 set +e
@@ -57,9 +57,9 @@ msg=$("$IMGRECIPE" build "$T_TMP/unsupported.yaml" --image-file "$IMG_PATH" --bu
 rc=$?
 set -e
 check "unsupported key fails" test "$rc" -ne 0
-check_contains "unsupported key named with position" "$msg" "unsupported.yaml:3:3: not supported yet: os.users"
+check_contains "unsupported key named with position" "$msg" "unsupported.yaml:3:3: not supported yet: os.overlays"
 check "no output for unsupported config" test ! -e "$T_TMP/unsupported.raw"
-check_contains "validate notes unsupported keys" "$("$IMGRECIPE" validate "$T_TMP/unsupported.yaml")" "os.users is valid but not supported by imgrecipe yet"
+check_contains "validate notes unsupported keys" "$("$IMGRECIPE" validate "$T_TMP/unsupported.yaml")" "os.overlays is valid but not supported by imgrecipe yet"
 
 # Read-only inspection from a Lua recipe: FAT staged, writes refused.
 "$IMGRECIPE" run "$TESTS_DIR/integration/recipes/inspect.lua" --build-dir "$T_TMP/b" \

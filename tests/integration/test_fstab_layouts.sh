@@ -11,6 +11,8 @@ make_root() {  # make_root DIR FSTAB
     printf '%s\n' "$2" > "$1/etc/fstab"
     printf 'ID=test\n' > "$1/etc/os-release"
     printf 'old\n' > "$1/etc/hostname"
+    # A kernel's modules dir: builds check that a kernel is installed.
+    mkdir -p "$1/lib/modules/0" && : > "$1/lib/modules/0/modules.dep"
 }
 
 # --- MBR: p1 FAT16 (LABEL=MYESP), p2 ext4 root.

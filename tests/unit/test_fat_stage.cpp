@@ -2,19 +2,19 @@
 // and rebuilt with mkfs.vfat. No loop devices.
 #include <doctest.h>
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 
 #include "host/exec/process.hpp"
 #include "host/fs/fat_stage.hpp"
 #include "host/system/cleanup.hpp"
 #include "host/system/error.hpp"
+#include "test_support.hpp"
 
 using namespace imgrecipe;
+using namespace imgrecipe::test;
 namespace fs = std::filesystem;
 
 namespace {
@@ -23,29 +23,8 @@ constexpr std::uint64_t kMiB = 1024 * 1024;
 constexpr std::uint64_t kOffset = kMiB;  // the partition starts at 1 MiB
 const std::string kUtf8Name = "/\xc3\x9c" "ber gr\xc3\xb6\xc3\x9f" "e.txt";  // "/Über größe.txt"
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "imgrecipe-fat-XXXXXX").string();
-    REQUIRE(::mkdtemp(t.data()) != nullptr);
-    path = t;
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string operator/(const std::string& name) const { return path + "/" + name; }
-};
-
-std::string contents(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
-
-void put(const std::string& path, const std::string& data) {
-  fs::create_directories(fs::path(path).parent_path());
-  std::ofstream(path, std::ios::binary) << data;
-}
-
 std::string bytes_at(const std::string& path, std::uint64_t offset, std::uint64_t len) {
-  return contents(path).substr(offset, len);
+  return read_file(path).substr(offset, len);
 }
 
 // Pseudo-random, so a wrong block shows.
@@ -81,22 +60,12 @@ bool fat_exists(const std::string& disk, const std::string& path) {
 
 // fsck.fat has no offset option: check a copy of the partition.
 void check_fsck(const TempDir& t, const std::string& disk, std::uint64_t fs_bytes) {
-  put(t / "part.img", bytes_at(disk, kOffset, fs_bytes));
+  write_file(t / "part.img", bytes_at(disk, kOffset, fs_bytes));
   run_checked({"fsck.fat", "-n", t / "part.img"});
   fs::remove(t / "part.img");
 }
 
-std::time_t mtime(const std::string& path) {
-  struct stat st;
-  REQUIRE(::lstat(path.c_str(), &st) == 0);
-  return st.st_mtime;
-}
-
-std::uint64_t allocated(const std::string& path) {
-  struct stat st;
-  REQUIRE(::stat(path.c_str(), &st) == 0);
-  return static_cast<std::uint64_t>(st.st_blocks) * 512;
-}
+std::time_t mtime(const std::string& path) { return lstat_of(path).st_mtime; }
 
 // disk.img: 1 MiB gap, the FAT partition, 1 MiB tail; sentinels around it.
 struct Disk {
@@ -120,11 +89,11 @@ Disk make_disk(const TempDir& t, int fat_bits) {
     f << "AFTER";
   }
   // Initial content, with known times.
-  put(t / "seed/EFI/BOOT/grub.cfg", "set timeout=0\n");
-  put(t / "seed/EFI/BOOT/BOOTX64.EFI", noise(300000, 1));
-  put(t / "seed/keep me.txt", "spaces in the name\n");
-  put(t / "seed/old.txt", "to be removed\n");
-  put(t / "seed/change.txt", "version 1\n");
+  write_file(t / "seed/EFI/BOOT/grub.cfg", "set timeout=0\n");
+  write_file(t / "seed/EFI/BOOT/BOOTX64.EFI", noise(300000, 1));
+  write_file(t / "seed/keep me.txt", "spaces in the name\n");
+  write_file(t / "seed/old.txt", "to be removed\n");
+  write_file(t / "seed/change.txt", "version 1\n");
   fs::create_directories(t / "seed/empty");
   run_checked({"sh", "-c", "find \"$1\" -exec touch -d '2021-03-04 05:06:08 UTC' {} +", "sh", t / "seed"});
   std::vector<std::string> argv = {"mcopy", "-s", "-m", "-i", fat_spec(d.path)};
@@ -152,19 +121,19 @@ void stage_roundtrip(int fat_bits) {
   {
     FatStage stage(d.path, kOffset, d.part_size, dir, false);
     CHECK(teardown().size() == entries + 1);
-    CHECK(contents(dir + "/EFI/BOOT/grub.cfg") == "set timeout=0\n");
-    CHECK(contents(dir + "/EFI/BOOT/BOOTX64.EFI") == noise(300000, 1));
-    CHECK(contents(dir + "/keep me.txt") == "spaces in the name\n");
+    CHECK(read_file(dir + "/EFI/BOOT/grub.cfg") == "set timeout=0\n");
+    CHECK(read_file(dir + "/EFI/BOOT/BOOTX64.EFI") == noise(300000, 1));
+    CHECK(read_file(dir + "/keep me.txt") == "spaces in the name\n");
     CHECK(fs::is_directory(dir + "/empty"));
     CHECK(mtime(dir + "/change.txt") == 1614834368);  // 2021-03-04 05:06:08 UTC
     CHECK_FALSE(stage.changed());
 
     fs::remove(dir + "/old.txt");
-    put(dir + "/change.txt", "version 2, longer\n");
-    put(dir + "/new dir/nested/deeper/file with spaces.txt", "nested\n");
+    write_file(dir + "/change.txt", "version 2, longer\n");
+    write_file(dir + "/new dir/nested/deeper/file with spaces.txt", "nested\n");
     fs::create_directories(dir + "/new dir/empty inside");
-    put(dir + "/big.bin", noise(6 * kMiB + 123, 2));
-    put(dir + kUtf8Name, "utf-8 name\n");
+    write_file(dir + "/big.bin", noise(6 * kMiB + 123, 2));
+    write_file(dir + kUtf8Name, "utf-8 name\n");
     CHECK(stage.changed());
     stage.commit();
     CHECK_FALSE(fs::exists(dir));
@@ -206,7 +175,7 @@ void stage_roundtrip(int fat_bits) {
   // Staged again: the tree and the untouched files' times came back.
   FatStage again(d.path, kOffset, d.part_size, dir, true);
   CHECK(mtime(dir + "/EFI/BOOT/grub.cfg") == 1614834368);
-  CHECK(contents(dir + "/big.bin") == noise(6 * kMiB + 123, 2));
+  CHECK(read_file(dir + "/big.bin") == noise(6 * kMiB + 123, 2));
   CHECK(fs::is_directory(dir + "/new dir/empty inside"));
 }
 
@@ -227,14 +196,14 @@ TEST_CASE("FAT stages that must not write") {
   SUBCASE("unchanged") {
     FatStage stage(d.path, kOffset, d.part_size, dir, false);
     // Reading is not changing.
-    (void)contents(dir + "/change.txt");
+    (void)read_file(dir + "/change.txt");
     CHECK_FALSE(stage.changed());
     stage.commit();
     CHECK_FALSE(fs::exists(dir));
   }
   SUBCASE("read-only, even when modified") {
     FatStage stage(d.path, kOffset, d.part_size, dir, true);
-    put(dir + "/change.txt", "modified\n");
+    write_file(dir + "/change.txt", "modified\n");
     CHECK(stage.changed());
     stage.commit();
     CHECK_FALSE(fs::exists(dir));
@@ -242,20 +211,20 @@ TEST_CASE("FAT stages that must not write") {
   SUBCASE("same size and mtime, different contents, is a change") {
     FatStage stage(d.path, kOffset, d.part_size, dir, true);
     std::time_t m = mtime(dir + "/change.txt");
-    put(dir + "/change.txt", "version 9\n");
+    write_file(dir + "/change.txt", "version 9\n");
     run_checked({"touch", "-d", "@" + std::to_string(m), dir + "/change.txt"});
     CHECK(stage.changed());
   }
   SUBCASE("destroyed without commit") {
     {
       FatStage stage(d.path, kOffset, d.part_size, dir, false);
-      put(dir + "/change.txt", "discarded\n");
+      write_file(dir + "/change.txt", "discarded\n");
     }
     CHECK_FALSE(fs::exists(dir));
   }
   SUBCASE("a symlink fails the commit, naming it, and writes nothing") {
     FatStage stage(d.path, kOffset, d.part_size, dir, false);
-    put(dir + "/a.txt", "a\n");
+    write_file(dir + "/a.txt", "a\n");
     fs::create_directories(dir + "/sub");
     fs::create_symlink("../a.txt", dir + "/sub/link");
     try {
@@ -272,7 +241,7 @@ TEST_CASE("FAT stages that must not write") {
   }
   SUBCASE("names differing only in case fail the commit") {
     FatStage stage(d.path, kOffset, d.part_size, dir, false);
-    put(dir + "/EFI/boot/x", "clash\n");
+    write_file(dir + "/EFI/boot/x", "clash\n");
     CHECK_THROWS_WITH_AS(stage.commit(), doctest::Contains("differs only in case"), Error);
   }
   CHECK(bytes_at(d.path, 0, kOffset + d.part_size + kMiB) == part);
@@ -283,7 +252,7 @@ TEST_CASE("FAT stage directory and image checks") {
   TempDir t;
   Disk d = make_disk(t, 16);
   SUBCASE("a non-empty directory is refused and kept") {
-    put(t / "stage/x", "x");
+    write_file(t / "stage/x", "x");
     CHECK_THROWS_WITH_AS(FatStage(d.path, kOffset, d.part_size, t / "stage", false), doctest::Contains("not empty"),
                          Error);
     CHECK(fs::exists(t / "stage/x"));
@@ -317,7 +286,7 @@ TEST_CASE("FAT stage directory and image checks") {
     }
     {
       FatStage stage(d.path, kOffset, d.part_size + 512, t / "stage", false);
-      put(t / "stage/new.txt", "new\n");
+      write_file(t / "stage/new.txt", "new\n");
       stage.commit();
     }
     CHECK(read_fat_info(d.path, kOffset).total_sectors == fi.total_sectors + 1);

@@ -2,52 +2,30 @@
 // Uses qemu-img in a temp dir; no loop devices.
 #include <doctest.h>
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 
 #include "host/exec/process.hpp"
 #include "host/image/format.hpp"
 #include "host/system/cleanup.hpp"
 #include "host/system/error.hpp"
+#include "test_support.hpp"
 
 using namespace imgrecipe;
+using namespace imgrecipe::test;
 using image::Format;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "imgrecipe-fmt-XXXXXX").string();
-    REQUIRE(::mkdtemp(t.data()) != nullptr);
-    path = t;
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string operator/(const std::string& name) const { return path + "/" + name; }
-};
 
 void write_at(const std::string& path, std::uint64_t offset, const std::string& data) {
   std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
   REQUIRE(f.good());
   f.seekp(static_cast<std::streamoff>(offset));
   f.write(data.data(), static_cast<std::streamsize>(data.size()));
-}
-
-std::string contents(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
-
-std::uint64_t allocated(const std::string& path) {
-  struct stat st;
-  REQUIRE(::stat(path.c_str(), &st) == 0);
-  return static_cast<std::uint64_t>(st.st_blocks) * 512;
 }
 
 // A sparse raw disk with a few recognisable blocks.
@@ -68,7 +46,7 @@ void qemu_convert(const std::string& in, const std::string& out, const std::vect
 
 // Rewrites the VHD footer at `at` with a new disk type and a valid checksum.
 void patch_vhd_type(const std::string& path, std::uint64_t at, unsigned char type) {
-  std::string f = contents(path).substr(at, 512);
+  std::string f = read_file(path).substr(at, 512);
   f[60] = f[61] = f[62] = 0;
   f[63] = static_cast<char>(type);
   std::uint32_t sum = 0;
@@ -117,11 +95,11 @@ TEST_CASE("formats are detected from content, not the extension") {
   CHECK(image::detect_format(t / "d.vhd") == Format::Vhdx);
 
   SUBCASE("a fixed VHD converts to the disk size, without the footer") {
-    std::string before = contents(t / "c.vhdx");
+    std::string before = read_file(t / "c.vhdx");
     image::convert_to_raw(t / "c.vhdx", Format::VhdFixed, t / "back.raw");
     CHECK(fs::file_size(t / "back.raw") == 10 * image::kMiB);
-    CHECK(contents(t / "back.raw") == contents(t / "src.raw"));
-    CHECK(contents(t / "c.vhdx") == before);  // input never written
+    CHECK(read_file(t / "back.raw") == read_file(t / "src.raw"));
+    CHECK(read_file(t / "c.vhdx") == before);  // input never written
     auto info = image::inspect(t / "c.vhdx");
     CHECK(info.format == Format::VhdFixed);
     CHECK(info.virtual_size == 10 * image::kMiB);
@@ -130,7 +108,7 @@ TEST_CASE("formats are detected from content, not the extension") {
     qemu_convert(t / "src.raw", t / "chs.vhd", {"-O", "vpc", "-o", "subformat=dynamic"});
     image::convert_to_raw(t / "chs.vhd", Format::Vhd, t / "back.raw");
     CHECK(fs::file_size(t / "back.raw") == image::inspect(t / "chs.vhd").virtual_size);
-    CHECK(contents(t / "back.raw").substr(0, 10 * image::kMiB) == contents(t / "src.raw"));
+    CHECK(read_file(t / "back.raw").substr(0, 10 * image::kMiB) == read_file(t / "src.raw"));
   }
   SUBCASE("differencing and corrupt VHDs are rejected clearly") {
     std::uint64_t size = fs::file_size(t / "b.qcow2");
@@ -152,7 +130,7 @@ TEST_CASE("raw -> every format -> raw is byte-identical and stays sparse") {
   TempDir t;
   const std::uint64_t size = 64 * image::kMiB;
   make_raw(t / "src.raw", size);
-  const std::string original = contents(t / "src.raw");
+  const std::string original = read_file(t / "src.raw");
   for (Format f : kAll) {
     CAPTURE(image::name(f));
     std::string out = t / ("out." + std::string(image::name(f)));
@@ -168,7 +146,7 @@ TEST_CASE("raw -> every format -> raw is byte-identical and stays sparse") {
     std::string back = t / "back.raw";
     image::convert_to_raw(out, f, back);
     CHECK(fs::file_size(back) == size);
-    CHECK(contents(back) == original);
+    CHECK(read_file(back) == original);
     CHECK(allocated(back) < image::kMiB);
   }
   // Only the outputs and the working files: no temp files left behind.
@@ -179,7 +157,7 @@ TEST_CASE("VHD outputs are rounded up to whole MiB") {
   TempDir t;
   const std::uint64_t size = 10 * image::kMiB + 4096;
   make_raw(t / "src.raw", size);
-  const std::string original = contents(t / "src.raw");
+  const std::string original = read_file(t / "src.raw");
   for (Format f : {Format::Vhd, Format::VhdFixed}) {
     CAPTURE(image::name(f));
     std::string out = t / "out.vhd";
@@ -188,7 +166,7 @@ TEST_CASE("VHD outputs are rounded up to whole MiB") {
     CHECK(image::inspect(out).virtual_size == 11 * image::kMiB);
     if (f == Format::VhdFixed) CHECK(fs::file_size(out) == 11 * image::kMiB + 512);
     image::convert_to_raw(out, f, t / "back.raw");
-    std::string back = contents(t / "back.raw");
+    std::string back = read_file(t / "back.raw");
     REQUIRE(back.size() == 11 * image::kMiB);
     CHECK(back.substr(0, size) == original);
     CHECK(back.find_first_not_of('\0', size) == std::string::npos);
@@ -203,7 +181,7 @@ TEST_CASE("a failed write leaves no output and no temp file") {
   SUBCASE("qemu-img fails") {
     std::ofstream(t / "out.qcow2") << "previous output";
     CHECK_THROWS_AS(image::write_output(t / "missing.raw", t / "out.qcow2", Format::Qcow2), Error);
-    CHECK(contents(t / "out.qcow2") == "previous output");
+    CHECK(read_file(t / "out.qcow2") == "previous output");
     fs::remove(t / "out.qcow2");
   }
   SUBCASE("a missing output directory is created, as ALIC does") {

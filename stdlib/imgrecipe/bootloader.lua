@@ -1,0 +1,130 @@
+--- Bootloader configuration reset (ALIC's `os.bootloader.resetType:
+--- hard-reset`, alic-reference §4.6): /etc/default/grub is rewritten from a
+--- template carrying the SELinux and extra kernel arguments, and grub.cfg is
+--- regenerated the distribution's own way, in the image.
+-- @module imgrecipe.bootloader
+local grub = require "imgrecipe.grub"
+local osrelease = require "imgrecipe.osrelease"
+local selinux = require "imgrecipe.selinux"
+local util = require "imgrecipe.util"
+local log = require "imgrecipe.log"
+
+local M = {}
+
+M.DEFAULT_GRUB = "/etc/default/grub"
+
+local BIN_DIRS = { "/usr/sbin", "/usr/bin", "/sbin", "/bin" }
+-- An empty GRUB environment block (grub-editenv's format: 1024 bytes).
+local HEADER = "# GRUB Environment Block\n"
+M.EMPTY_GRUBENV = HEADER .. string.rep("#", 1024 - #HEADER)
+
+local function find_tool(img, name)
+  for _, d in ipairs(BIN_DIRS) do
+    if img:exists(d .. "/" .. name) then return d .. "/" .. name end
+  end
+end
+
+---@class imgrecipe.GrubLayout
+---@field mkconfig string path of grub-mkconfig or grub2-mkconfig in the image
+---@field config string the grub.cfg it writes
+---@field family string "debian" | "rpm"
+
+--- How the image's distribution generates grub.cfg: RPM distributions ship
+--- grub2-mkconfig writing /boot/grub2/grub.cfg, Debian and Ubuntu
+--- grub-mkconfig writing /boot/grub/grub.cfg.
+---@param img imgrecipe.Image
+---@return imgrecipe.GrubLayout
+function M.layout(img)
+  local family = osrelease.family(osrelease.read(img))
+  local tool = find_tool(img, "grub2-mkconfig")
+  if tool then return { mkconfig = tool, config = "/boot/grub2/grub.cfg", family = family } end
+  tool = find_tool(img, "grub-mkconfig")
+  if tool then return { mkconfig = tool, config = "/boot/grub/grub.cfg", family = family } end
+  util.raise("config", "bootloader hard-reset: neither grub2-mkconfig nor grub-mkconfig is installed in the image "
+    .. "(Debian/Ubuntu: package grub-common; RPM distributions: grub2-tools)")
+end
+
+local function join(words)
+  local t = {}
+  for _, w in ipairs(words) do
+    if w ~= "" then t[#t + 1] = w end
+  end
+  return table.concat(t, " ")
+end
+
+local function check_arg(a)
+  -- The template quotes with "..."; these would end the quoting or expand.
+  if type(a) ~= "string" or a == "" or a:find('["\\`$\n]') then
+    util.raise("usage", string.format("kernel argument %q cannot be written to %s", tostring(a), M.DEFAULT_GRUB))
+  end
+end
+
+--- /etc/default/grub for a hard reset. `family` picks the template: Debian's
+--- layout, or ALIC's Azure Linux 3 template for RPM distributions (whose
+--- fixed arguments apply to Azure Linux only).
+---@param opts {family: string, os_id?: string, selinux_args: string[], extra_args: string[]}
+---@return string
+function M.default_grub_text(opts)
+  for _, a in ipairs(opts.selinux_args) do check_arg(a) end
+  for _, a in ipairs(opts.extra_args) do check_arg(a) end
+  local lines = {
+    "# Written by imgrecipe (bootloader hard-reset); regenerate grub.cfg after changing it.",
+  }
+  local linux, default = join(opts.selinux_args), join(opts.extra_args)
+  if opts.family == "debian" then
+    lines[#lines + 1] = "GRUB_DEFAULT=0"
+    lines[#lines + 1] = "GRUB_TIMEOUT=0"
+    lines[#lines + 1] = "GRUB_DISTRIBUTOR=`lsb_release -i -s 2> /dev/null || echo Debian`"
+  else
+    local azl = opts.os_id == "azurelinux" or opts.os_id == "mariner"
+    if azl then linux = join({ linux, "rd.auto=1 net.ifnames=0 lockdown=integrity" }) end
+    default = join({ default, azl and "\\$kernelopts" or "" })
+    lines[#lines + 1] = "GRUB_TIMEOUT=0"
+    lines[#lines + 1] = 'GRUB_DISTRIBUTOR="$(sed \'s, release .*$,,g\' /etc/system-release 2>/dev/null || echo Linux)"'
+  end
+  lines[#lines + 1] = "GRUB_DISABLE_SUBMENU=y"
+  lines[#lines + 1] = 'GRUB_TERMINAL_OUTPUT="console"'
+  lines[#lines + 1] = string.format('GRUB_CMDLINE_LINUX="%s"', linux)
+  lines[#lines + 1] = string.format('GRUB_CMDLINE_LINUX_DEFAULT="%s"', default)
+  -- os-prober would add the build host's systems to the image's menu.
+  lines[#lines + 1] = "GRUB_DISABLE_OS_PROBER=true"
+  return table.concat(lines, "\n") .. "\n"
+end
+
+---@class imgrecipe.HardResetOpts
+---@field extra_args? string[] extra kernel arguments (GRUB_CMDLINE_LINUX_DEFAULT)
+---@field selinux_mode? string the SELinux mode to boot with; default: the image's current mode
+
+--- Regenerates the boot configuration from scratch: /etc/default/grub from
+--- the template, an empty grubenv, then grub-mkconfig (grub2-mkconfig)
+--- in the image, with the image's partitions visible in its /dev so
+--- grub-probe finds the root filesystem (root=UUID=...).
+---@param img imgrecipe.Image
+---@param opts? imgrecipe.HardResetOpts
+---@return string config the regenerated grub.cfg path
+function M.hard_reset(img, opts)
+  opts = opts or {}
+  util.validate("extra_args", opts.extra_args, "table", true)
+  local layout = M.layout(img)
+  local mode = opts.selinux_mode
+  if mode == nil or mode == "" then mode = selinux.current_mode(img) end
+  local vars = osrelease.read(img)
+  local text = M.default_grub_text({
+    family = layout.family, os_id = vars.ID, selinux_args = selinux.kernel_args(mode), extra_args = opts.extra_args or {},
+  })
+  img:write_file(M.DEFAULT_GRUB, text, { mode = "0644" })
+  img:write_file(util.dirname(layout.config) .. "/grubenv", M.EMPTY_GRUBENV, { mode = "0644" })
+  img:run({ layout.mkconfig, "-o", layout.config }, { env = { GRUB_DISABLE_OS_PROBER = "true" }, network = false })
+  local cfg = img:read_file(layout.config)
+  if not cfg or not grub.is_generated(cfg) then
+    util.raise("command", string.format("%s did not write %s", layout.mkconfig, layout.config))
+  end
+  local args = grub.first_kernel_args(cfg)
+  if not args then
+    util.raise("config", string.format("%s has no boot entry: is a kernel installed in /boot?", layout.config))
+  end
+  log.info("%s regenerated by %s; kernel arguments: %s", layout.config, layout.mkconfig, table.concat(args, " "))
+  return layout.config
+end
+
+return M
