@@ -60,13 +60,15 @@ after_failure missing-source "$rc" "$log" "files/nope.txt"
 # 3/4. A signal in the middle of a chroot step.
 for sig in INT TERM; do
     name=signal-$sig
-    write_config "$name" 'scripts:
+    # A fraction unique to this run, so no other `sleep 300` on the machine matches.
+    sleeper="sleep 300 0.$$$RANDOM"
+    write_config "$name" "scripts:
   postCustomization:
     - name: sleeper
       content: |
         echo SLEEPING-NOW
-        sleep 300
-        echo should-not-get-here'
+        $sleeper
+        echo should-not-get-here"
     "$IMGRECIPE" build "$T_TMP/$name/config.yaml" --build-dir "$T_TMP/$name/build" > "$T_TMP/$name.log" 2>&1 &
     pid=$!
     for _ in $(seq 1 300); do
@@ -83,6 +85,6 @@ for sig in INT TERM; do
     check "$name: stopped within 15 s" test $(( $(date +%s) - start )) -le 15
     after_failure "$name" "$rc" "$(cat "$T_TMP/$name.log")" "interrupted by signal"
     check_eq "$name: exit code 128+signal" "$((128 + $(kill -l "$sig")))" "$rc"
-    check_eq "$name: no process left in the image" "" "$(pgrep -f 'sleep 300' || true)"
+    check_eq "$name: no process left in the image" "" "$(pgrep -f -x "$sleeper" || true)"
 done
 t_done
