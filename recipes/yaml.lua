@@ -33,6 +33,21 @@ local function os_of(c)
   return (c.data and c.data.os) or {}
 end
 
+-- Iterates the configs of the chain whose `os[key]` is a non-empty list:
+-- `for c, list in os_lists(cfg, "users") do ... end`.
+local function os_lists(cfg, key)
+  local i = 0
+  return function()
+    while true do
+      i = i + 1
+      local c = cfg.chain[i]
+      if not c then return nil end
+      local list = os_of(c)[key]
+      if list and #list > 0 then return c, list end
+    end
+  end
+end
+
 ---------------------------------------------------------------------------
 -- Steps, each translating one part of the config into stdlib calls.
 -- Every function takes (ctx, img, cfg) where cfg is the loaded config with
@@ -147,39 +162,33 @@ end
 local function additional_dirs(ctx, img, cfg)
   -- An unquoted YAML 755 arrives as a number; its digits are octal.
   local function mode(v) return v ~= nil and tostring(v) or nil end
-  for _, c in ipairs(cfg.chain) do
-    local list = os_of(c).additionalDirs
-    if list and #list > 0 then
-      ctx:step("additional dirs", function()
-        for _, d in ipairs(list) do
-          img:copy_dir(resolve(c.dir, d.source), d.destination, {
-            new_dir_mode = mode(d.newDirPermissions),
-            merged_dir_mode = mode(d.mergedDirPermissions),
-            file_mode = mode(d.childFilePermissions),
-          })
-        end
-      end)
-    end
+  for c, list in os_lists(cfg, "additionalDirs") do
+    ctx:step("additional dirs", function()
+      for _, d in ipairs(list) do
+        img:copy_dir(resolve(c.dir, d.source), d.destination, {
+          new_dir_mode = mode(d.newDirPermissions),
+          merged_dir_mode = mode(d.mergedDirPermissions),
+          file_mode = mode(d.childFilePermissions),
+        })
+      end
+    end)
   end
 end
 
 -- §4.2 step 8: os.additionalFiles of every config.
 local function additional_files(ctx, img, cfg)
-  for _, c in ipairs(cfg.chain) do
-    local files = os_of(c).additionalFiles
-    if files and #files > 0 then
-      ctx:step("additional files", function()
-        for _, f in ipairs(files) do
-          local opts = f.permissions and { mode = f.permissions } or nil
-          if f.content ~= nil then
-            img:write_file(f.destination, f.content, opts)
-          else
-            img:copy_file(resolve(c.dir, f.source), f.destination, opts)
-          end
-          log.info("%s%s", f.destination, f.permissions and (" (mode " .. f.permissions .. ")") or "")
+  for c, files in os_lists(cfg, "additionalFiles") do
+    ctx:step("additional files", function()
+      for _, f in ipairs(files) do
+        local opts = f.permissions and { mode = f.permissions } or nil
+        if f.content ~= nil then
+          img:write_file(f.destination, f.content, opts)
+        else
+          img:copy_file(resolve(c.dir, f.source), f.destination, opts)
         end
-      end)
-    end
+        log.info("%s%s", f.destination, f.permissions and (" (mode " .. f.permissions .. ")") or "")
+      end
+    end)
   end
 end
 
@@ -198,15 +207,12 @@ end
 
 -- [os] §4.2 step 10: kernel modules, per config.
 local function modules(ctx, img, cfg)
-  for _, c in ipairs(cfg.chain) do
-    local list = os_of(c).modules
-    if list and #list > 0 then
-      ctx:step("kernel modules", function()
-        local specs = {}
-        for i, m in ipairs(list) do specs[i] = { name = m.name, load_mode = m.loadMode, options = m.options } end
-        img:configure_modules(specs)
-      end)
-    end
+  for _, list in os_lists(cfg, "modules") do
+    ctx:step("kernel modules", function()
+      local specs = {}
+      for i, m in ipairs(list) do specs[i] = { name = m.name, load_mode = m.loadMode, options = m.options } end
+      img:configure_modules(specs)
+    end)
   end
 end
 
