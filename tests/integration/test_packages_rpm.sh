@@ -6,7 +6,10 @@
 # rpm database is read back offline (debugfs rdump + rpm --dbpath). Then
 # removePackageManager removes the installed manager packages (a test RPM
 # named tdnf stands in: Debian's dnf/rpm are dpkg packages) and the
-# rpm/dnf databases and caches.
+# rpm/dnf databases and caches. Last, the image's own repositories: an image
+# carrying a repository at /srv/baserepo and /etc/yum.repos.d/base-local.repo
+# (file://) installs from it with no --rpm-source, leaving /etc/yum.repos.d as
+# it was; with --disable-base-image-rpm-repos it is not used.
 set -euo pipefail
 source "$(dirname "$0")/../lib/testlib.sh"
 image_env debian-rpm
@@ -147,6 +150,68 @@ check_eq "tdnf's file gone" "" "$(fs_cat "$out3" "$O" /usr/share/irtest/tdnf)"
 for d in /var/lib/rpm /var/lib/dnf /var/cache/dnf; do
     check "$d removed" sh -c "debugfs -R 'stat $d' '$out3?offset=$O' 2>&1 | grep -q 'File not found'"
 done
+# --- 4: the image's own repositories (/etc/yum.repos.d) ---------------------------
+# An image whose repository lives inside it: RPMs + createrepo_c metadata at
+# /srv/baserepo and /etc/yum.repos.d/base-local.repo naming it (file://, a path
+# in the image). irtest-img is in no other source.
+mkdir -p "$T_TMP/img/srv/baserepo" "$T_TMP/img/yum.repos.d"
+mkrpm irtest-img 1.0 "$T_TMP/img/srv/baserepo"
+createrepo_c --quiet "$T_TMP/img/srv/baserepo"
+cat >"$T_TMP/img/yum.repos.d/base-local.repo" <<'REPO'
+[base-local]
+name=imgrecipe test: the image's own repository
+baseurl=file:///srv/baserepo
+gpgcheck=0
+enabled=1
+REPO
+cat >"$T_TMP/cfg/baserepo.yaml" <<YAML
+os:
+  additionalDirs:
+    - source: $T_TMP/img/srv/baserepo
+      destination: /srv/baserepo
+      childFilePermissions: "644"
+    - source: $T_TMP/img/yum.repos.d
+      destination: /etc/yum.repos.d
+      childFilePermissions: "644"
+YAML
+in4=$T_TMP/in4.raw
+if "$IMGRECIPE" build "$T_TMP/cfg/baserepo.yaml" --image-file "$T_TMP/in.raw" --output-image-file "$in4" \
+    --output-image-format raw --build-dir "$BD" >"$T_TMP/log4p" 2>&1; then
+    t_pass "build 4 prep (image with its own repository)"; else t_fail "build 4 prep failed: $(tail -20 "$T_TMP/log4p")"; fi
+# yumrepos RAW -> listing (mode, owner, size, name) and content of the image's /etc/yum.repos.d.
+yumrepos() {
+    debugfs -R 'ls -l /etc/yum.repos.d' "$1?offset=$O" 2>/dev/null | awk '{print $2, $3, $4, $5, $NF}' | sort
+    fs_cat "$1" "$O" /etc/yum.repos.d/base-local.repo
+}
+yum_before=$(yumrepos "$in4")
+check_contains "prep: the image's .repo is in place" "$yum_before" "baseurl=file:///srv/baserepo"
+cat >"$T_TMP/cfg/install-img.yaml" <<'YAML'
+os:
+  packages:
+    install: [irtest-img]
+YAML
+out4=$T_TMP/out4.raw
+if "$IMGRECIPE" build "$T_TMP/cfg/install-img.yaml" --image-file "$in4" --output-image-file "$out4" \
+    --output-image-format raw --build-dir "$BD" >"$T_TMP/log4" 2>&1; then
+    t_pass "build 4 (the image's repository, no --rpm-source)"; else t_fail "build 4 failed: $(tail -20 "$T_TMP/log4")"; fi
+check_eq "rpm db: installed from the image's repository" "irtest-img-1.0 " "$(rpmdb "$out4")"
+check "dnf took irtest-img from the image's repository (base-local)" grep -q 'irtest-img .*base-local' "$T_TMP/log4"
+check_eq "irtest-img's file" "irtest-img 1.0" "$(fs_cat "$out4" "$O" /usr/share/irtest/irtest-img)"
+check_eq "the image's /etc/yum.repos.d is unchanged" "$yum_before" "$(yumrepos "$out4")"
+no_leftovers "$out4" "build 4"
+rc=0
+"$IMGRECIPE" build "$T_TMP/cfg/install-img.yaml" --image-file "$in4" --output-image-file "$T_TMP/x.raw" \
+    --output-image-format raw --disable-base-image-rpm-repos --build-dir "$BD" >"$T_TMP/loge" 2>&1 || rc=$?
+check_eq "image repository disabled, no source: usage error" 2 "$rc"
+check_contains "image repository disabled, no source: says so" "$(cat "$T_TMP/loge")" "no package sources were specified"
+rc=0
+"$IMGRECIPE" build "$T_TMP/cfg/install-img.yaml" --image-file "$in4" --output-image-file "$T_TMP/x.raw" \
+    --output-image-format raw --disable-base-image-rpm-repos --rpm-source "$T_TMP/rpms1" \
+    --build-dir "$BD" >"$T_TMP/loge" 2>&1 || rc=$?
+check_eq "image repository disabled, a source without the package: fails" 1 "$rc"
+check_contains "the missing package is named by dnf" "$(cat "$T_TMP/loge")" "No match for argument: irtest-img"
+check_not_contains "disabled: the image's repository is not read" "$(cat "$T_TMP/loge")" "the image's own repository"
+
 check "input image unchanged by the builds" cmp -s "$BASE" "$T_TMP/in.raw"
 
 t_done
