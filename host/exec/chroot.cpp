@@ -139,7 +139,8 @@ void setup_dev(const std::string& root, const std::vector<ChrootDevice>& devices
 
 void child_enter(const std::string& root, const std::vector<std::pair<std::string, BindMount>>& binds,
                  const std::vector<ChrootDevice>& devices) {
-  if (unshare(CLONE_NEWNS | CLONE_NEWPID) != 0) throw_errno("unshare", "mount+pid namespace");
+  // UTS too: `hostname` in an image script must not rename the build host.
+  if (unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS) != 0) throw_errno("unshare", "mount+pid+uts namespace");
   // The first child in the new PID namespace becomes its init: when it exits
   // the kernel kills every process the command left behind, so nothing keeps
   // the image busy.

@@ -1,4 +1,4 @@
-// Runs commands inside a mounted image: a private mount and PID namespace
+// Runs commands inside a mounted image: private mount, PID and UTS namespaces
 // with fresh /dev, /dev/pts, /proc, /sys, a tmpfs /run, a clean fixed
 // environment, the host's resolv.conf in place for the run and no service
 // starts. Nothing it mounts is visible outside the command.
