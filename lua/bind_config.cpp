@@ -40,14 +40,6 @@ void push_tree(lua_State* L, const config::Node& root) {
   }
 }
 
-void push_strings(lua_State* L, const std::vector<std::string>& list) {
-  lua_createtable(L, static_cast<int>(list.size()), 0);
-  for (size_t i = 0; i < list.size(); ++i) {
-    lua_pushlstring(L, list[i].data(), list[i].size());
-    lua_rawseti(L, -2, static_cast<int>(i + 1));
-  }
-}
-
 // config.load(path) -> {path=, dir=, data=<merged view>, chain={{path=, dir=, data=}, ...},
 //   unsupported={{key=, line=, column=, path=}}, warnings={"..."}}
 int l_load(lua_State* L) {
@@ -78,14 +70,14 @@ int l_load(lua_State* L) {
     lua_rawseti(L, -2, static_cast<int>(i + 1));
   }
   lua_setfield(L, -2, "unsupported");
-  push_strings(L, chain.warnings);
+  push_string_list(L, chain.warnings);
   lua_setfield(L, -2, "warnings");
   return 1;
 }
 
 // config.load_package_list(path) -> {"name", ...}
 int l_load_package_list(lua_State* L) {
-  push_strings(L, config::load_package_list(check_string(L, 1)));
+  push_string_list(L, config::load_package_list(check_string(L, 1)));
   return 1;
 }
 

@@ -22,11 +22,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
-int l_realpath(lua_State* L) {
-  std::string p = check_string(L, 1);
+std::string real_path(const std::string& p) {
   char buf[PATH_MAX];
   if (::realpath(p.c_str(), buf) == nullptr) throw_errno("resolve path", p);
-  lua_pushstring(L, buf);
+  return buf;
+}
+
+int l_realpath(lua_State* L) {
+  lua_pushstring(L, real_path(check_string(L, 1)).c_str());
   return 1;
 }
 
@@ -69,10 +72,8 @@ fs::path confined(const std::string& p) {
 int l_set_build_dir(lua_State* L) {
   std::string p = check_string(L, 1);
   fs::create_directories(p);
-  char buf[PATH_MAX];
-  if (::realpath(p.c_str(), buf) == nullptr) throw_errno("resolve path", p);
-  g_build_dir = buf;
-  lua_pushstring(L, buf);
+  g_build_dir = real_path(p);
+  lua_pushstring(L, g_build_dir.c_str());
   return 1;
 }
 

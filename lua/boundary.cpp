@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "lua/util.hpp"
+
 namespace imgrecipe::lua {
 namespace {
 
@@ -36,17 +38,9 @@ void push_error(lua_State* L, const Error& e) {
   if (e.kind() == ErrorKind::Command) {
     lua_pushinteger(L, e.exit_code);
     lua_setfield(L, -2, "exit_code");
-    lua_createtable(L, static_cast<int>(e.argv.size()), 0);
-    for (size_t i = 0; i < e.argv.size(); ++i) {
-      lua_pushstring(L, e.argv[i].c_str());
-      lua_rawseti(L, -2, static_cast<int>(i + 1));
-    }
+    push_string_list(L, e.argv);
     lua_setfield(L, -2, "command");
-    lua_createtable(L, static_cast<int>(e.output_tail.size()), 0);
-    for (size_t i = 0; i < e.output_tail.size(); ++i) {
-      lua_pushstring(L, e.output_tail[i].c_str());
-      lua_rawseti(L, -2, static_cast<int>(i + 1));
-    }
+    push_string_list(L, e.output_tail);
     lua_setfield(L, -2, "output");
   }
   if (luaL_newmetatable(L, kErrorMeta)) {  // [err, meta]

@@ -89,6 +89,14 @@ void install_searcher(lua_State* L) {
   lua_pop(L, 2);
 }
 
+// Pushes a traceback handler, then require(module): [tb, module].
+void require_with_traceback(lua_State* L, const char* module) {
+  lua_pushcfunction(L, traceback);
+  lua_getglobal(L, "require");
+  lua_pushstring(L, module);
+  if (lua_pcall(L, 1, 1, 1) != 0) throw to_error(L, -1);
+}
+
 struct State {
   lua_State* L;
   State() : L(luaL_newstate()) {
@@ -115,10 +123,7 @@ struct State {
 void run_recipe(const RecipeRun& run) {
   State s;
   lua_State* L = s.L;
-  lua_pushcfunction(L, traceback);  // [tb]
-  lua_getglobal(L, "require");
-  lua_pushstring(L, "imgrecipe.runner");
-  if (lua_pcall(L, 1, 1, 1) != 0) throw to_error(L, -1);  // [tb, runner]
+  require_with_traceback(L, "imgrecipe.runner");  // [tb, runner]
   lua_getfield(L, -1, "main");                            // [tb, runner, main]
   lua_createtable(L, 0, 6);                               // [tb, runner, main, req]
   set_field(L, "recipe", run.recipe);
@@ -135,17 +140,10 @@ void run_recipe(const RecipeRun& run) {
   if (lua_pcall(L, 1, 0, 1) != 0) throw to_error(L, -1);
 }
 
-}  // namespace imgrecipe::lua
-
-namespace imgrecipe::lua {
-
 int run_tests(const std::vector<std::string>& files) {
   State s;
   lua_State* L = s.L;
-  lua_pushcfunction(L, traceback);  // [tb]
-  lua_getglobal(L, "require");
-  lua_pushstring(L, "imgrecipe.testing");
-  if (lua_pcall(L, 1, 1, 1) != 0) throw to_error(L, -1);  // [tb, testing]
+  require_with_traceback(L, "imgrecipe.testing");  // [tb, testing]
   lua_getfield(L, -1, "run_files");                       // [tb, testing, run_files]
   push_string_list(L, files);
   if (lua_pcall(L, 1, 1, 1) != 0) throw to_error(L, -1);  // [tb, testing, failures]

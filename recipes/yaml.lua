@@ -67,9 +67,8 @@ end
 -- The sources of the image's package manager family; the other family's
 -- flags are an error (as ALIC rejects --rpm-source for Ubuntu).
 local function package_sources(params, manager)
-  local rpm = manager ~= "apt-get"
   local mine, other = "rpm", "deb"
-  if not rpm then mine, other = "deb", "rpm" end
+  if manager == "apt-get" then mine, other = "deb", "rpm" end
   if #params[other .. "_sources"] > 0 or params["disable_base_image_" .. other .. "_repos"] then
     util.raise("usage", string.format("--%s-source/--disable-base-image-%s-repos given, but the image uses %s: use --%s-source/--disable-base-image-%s-repos",
       other, other, manager, mine, mine))

@@ -67,9 +67,9 @@ struct Args {
   std::string command;
   std::vector<std::string> positional;
   std::map<std::string, std::string> flags;
-  std::map<std::string, std::string> params;
-  // Repeated --param keys and repeatable flags (--rpm-source, --deb-source).
-  std::map<std::string, std::vector<std::string>> list_params;
+  // Every value of each --param key, in order.
+  std::map<std::string, std::vector<std::string>> params;
+  // Repeatable flags (--rpm-source, --deb-source).
   std::map<std::string, std::vector<std::string>> lists;
   bool keep = false;
 };
@@ -109,13 +109,7 @@ Args parse(int argc, char** argv) {
         if (name == "param") {
           auto e = value.find('=');
           if (e == std::string::npos || e == 0) throw_usage(fmt::format("--param expects KEY=VALUE, got '{}'", value));
-          std::string key = value.substr(0, e), v = value.substr(e + 1);
-          if (auto it = a.params.find(key); it != a.params.end()) {
-            a.list_params[key] = {it->second};
-            a.params.erase(it);
-          }
-          if (a.list_params.count(key)) a.list_params[key].push_back(v);
-          else a.params[key] = v;
+          a.params[value.substr(0, e)].push_back(value.substr(e + 1));
         } else if (std::find(kListFlags.begin(), kListFlags.end(), name) != kListFlags.end()) {
           a.lists[name].push_back(value);
         } else {
@@ -160,19 +154,16 @@ int run_with_recipe(const Args& a, lua::RecipeRun run) {
   require_root(a.command);
   signals::install();
   enter_private_mount_namespace();
-  int status = 0;
-  try {
-    Workspace ws(flag(a, "build-dir", "/var/tmp/imgrecipe"), a.keep);
-    run.build_dir = ws.build_dir();
-    run.work_dir = ws.path();
-    lua::run_recipe(run);
-    teardown().release_all();
-  } catch (...) {
-    // Release everything before the run directory goes (Workspace dtor).
-    teardown().release_all();
-    throw;
-  }
-  return status;
+  Workspace ws(flag(a, "build-dir", "/var/tmp/imgrecipe"), a.keep);
+  // Destroyed before `ws`: everything is released, also on an error, before
+  // the run directory goes.
+  struct ReleaseAll {
+    ~ReleaseAll() { teardown().release_all(); }
+  } release_all;
+  run.build_dir = ws.build_dir();
+  run.work_dir = ws.path();
+  lua::run_recipe(run);
+  return 0;
 }
 
 int cmd_build(const Args& a) {
@@ -206,8 +197,11 @@ int cmd_run(const Args& a) {
   if (a.positional.empty()) throw_usage("imgrecipe run needs a recipe file");
   lua::RecipeRun run;
   run.recipe = a.positional[0];
-  run.params = a.params;
-  run.list_params = a.list_params;
+  // A key given more than once becomes a list parameter.
+  for (const auto& [k, values] : a.params) {
+    if (values.size() == 1) run.params[k] = values[0];
+    else run.list_params[k] = values;
+  }
   return run_with_recipe(a, run);
 }
 

@@ -46,7 +46,7 @@ std::optional<Node> mount_point_from_scalar(const Node& scalar, std::string& err
 std::optional<Node> oci_image_from_scalar(const Node& scalar, std::string& error);
 std::optional<Node> oci_platform_from_scalar(const Node& scalar, std::string& error);
 
-// Bytes of a size string already accepted by size() (object_rules.cpp).
+// Bytes of a size string already accepted by size() (scalar_checks.cpp).
 unsigned long long size_bytes(std::string_view v);
 
 // Objects (object_rules.cpp).

@@ -27,6 +27,7 @@ struct Node {
 
   // Map lookup; nullptr if absent (or if this is not a map).
   const Node* find(std::string_view key) const;
+  Node* find(std::string_view key) { return const_cast<Node*>(std::as_const(*this).find(key)); }
 };
 
 struct Config {

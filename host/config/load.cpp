@@ -22,7 +22,10 @@ ParsedConfig parse_config_text(const std::string& text, const std::string& displ
   p.cfg.path = display_path;
   p.cfg.dir = dir;
   RawDocument doc = read_yaml(text, display_path, p.problems);
-  if (!doc.present) return p;
+  if (!doc.present) {
+    if (p.problems.empty()) p.problems.add({}, "", "the config file is empty");
+    return p;
+  }
   if (is_legacy(doc.root)) {
     std::vector<LegacyNote> notes;
     doc.root = translate_legacy(doc.root, p.problems, notes);

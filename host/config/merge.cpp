@@ -25,13 +25,6 @@ bool in(const std::string_view (&list)[N], std::string_view path) {
   return std::find(std::begin(list), std::end(list), path) != std::end(list);
 }
 
-Node* find_mut(Node& map, std::string_view key) {
-  for (auto& [name, value] : map.fields) {
-    if (name == key) return &value;
-  }
-  return nullptr;
-}
-
 Node absolutized(const Node& n, const std::string& dir) {
   Node out = n;
   if (!n.str.empty() && n.str.front() != '/') {
@@ -43,24 +36,19 @@ Node absolutized(const Node& n, const std::string& dir) {
 void merge_map(Node& dst, const Node& src, const std::string& path, const Config& from);
 
 void merge_value(Node& dst_map, const std::string& key, const Node& v, const std::string& path, const Config& from) {
-  Node* d = find_mut(dst_map, key);
+  Node* d = dst_map.find(key);
   if (!d) {
     Node empty;
     empty.kind = v.kind;
     empty.mark = v.mark;
     empty.key_mark = v.key_mark;
-    dst_map.fields.emplace_back(key, std::move(empty));
-    d = &dst_map.fields.back().second;
-    if (v.kind != Node::Kind::Map && v.kind != Node::Kind::Sequence) {
-      *d = in(kPathFields, path) ? absolutized(v, from.dir) : v;
-      return;
-    }
+    d = &dst_map.fields.emplace_back(key, std::move(empty)).second;
   }
   if (v.kind == Node::Kind::Map && !in(kWholeObjects, path)) {
     merge_map(*d, v, path, from);
   } else if (v.kind == Node::Kind::Map) {
     *d = v;
-    if (Node* p = find_mut(*d, "path")) *p = absolutized(*p, from.dir);
+    if (Node* p = d->find("path")) *p = absolutized(*p, from.dir);
   } else if (v.kind == Node::Kind::Sequence) {
     for (const Node& item : v.items) {
       bool seen = in(kUnionLists, path) &&

@@ -71,15 +71,6 @@ void unique_in_list(const Node& list, const std::string& list_path, std::string_
 
 }  // namespace
 
-unsigned long long size_bytes(std::string_view v) {
-  unsigned long long n = 0;
-  size_t i = 0;
-  for (; i < v.size() && v[i] >= '0' && v[i] <= '9'; ++i) n = n * 10 + static_cast<unsigned long long>(v[i] - '0');
-  if (i == v.size()) return n;
-  int shift = v[i] == 'K' ? 10 : v[i] == 'M' ? 20 : v[i] == 'G' ? 30 : 40;
-  return n << shift;
-}
-
 void additional_file(const Node& o, const std::string& path, Problems& p) {
   // An empty 'content' is a valid empty file; an empty 'source' is no source.
   exactly_one(o, path, p, "source", !str(o, "source").empty(), "content", has(o, "content"));

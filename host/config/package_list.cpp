@@ -17,13 +17,12 @@ std::vector<std::string> load_package_list(const std::string& path) {
   Problems problems;
   RawDocument doc = read_yaml(text, path, problems);
   std::vector<std::string> names;
+  // A file with no YAML document lists no packages.
   if (doc.present) {
     Node root = type_tree(doc.root, schema::package_list(), problems);
     if (const Node* packages = root.find("packages")) {
       for (const Node& n : packages->items) names.push_back(n.str);
     }
-  } else if (problems.size() == 1 && problems.list()[0].message == "the config file is empty") {
-    return names;  // an empty file lists no packages
   }
   if (!problems.empty()) {
     Error e(ErrorKind::Config, problems.render(path));

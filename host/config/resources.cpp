@@ -49,19 +49,14 @@ class Checker {
       });
     }
     for (std::string_view lists : {"installLists", "removeLists", "updateLists"}) {
-      const Node* packages = root.find("os") ? root.find("os")->find("packages") : nullptr;
-      const Node* list = packages ? packages->find(lists) : nullptr;
-      if (!list) continue;
-      for (size_t i = 0; i < list->items.size(); ++i) {
-        const Node& item = list->items[i];
-        const std::string path = index_path(fmt::format("os.packages.{}", lists), i);
-        if (!exists(item, path, Want::File)) continue;
+      each(root, {"os", "packages", lists}, [&](const Node& item, const std::string& path) {
+        if (!exists(item, path, Want::File)) return;
         try {
           (void)load_package_list(resolve(item.str));
         } catch (const Error& e) {
           problems_.add(item.mark, path, fmt::format("invalid package list:\n{}", e.what()));
         }
-      }
+      });
     }
   }
 

@@ -211,6 +211,12 @@ Result positive_size(std::string_view v) {
   return std::nullopt;
 }
 
+unsigned long long size_bytes(std::string_view v) {
+  unsigned long long bytes = 0;
+  (void)parse_size(v, kSizeForms, &bytes);
+  return bytes;
+}
+
 Result partition_size(std::string_view v) {
   if (v.empty() || v == "grow") return std::nullopt;
   unsigned long long bytes = 0;

@@ -144,25 +144,22 @@ class StorageRules {
     for (std::string_view key : {"dataDeviceId", "hashDeviceId"}) {
       const Node* ref = v.find(key);
       if (!ref || ref->str.empty() || !partitions_) continue;
-      bool found = false;
-      for (const Node& part : partitions_->items) found = found || str(part, "id") == ref->str;
-      if (!found) {
-        p_.add(ref->mark, fmt::format("{}.{}", path, key),
-               fmt::format("partition '{}' not found in storage.disks[0].partitions", ref->str));
+      const std::string ref_path = fmt::format("{}.{}", path, key);
+      auto device = devices_.find(ref->str);
+      if (device == devices_.end() || !device->second.partition) {
+        p_.add(ref->mark, ref_path, fmt::format("partition '{}' not found in storage.disks[0].partitions", ref->str));
       }
-      use(ref->str, ref->mark, fmt::format("{}.{}", path, key), key == "hashDeviceId" ? "hash" : "data");
+      use(ref->str, ref->mark, path, ref_path);
     }
   }
 
   // Each device is used by one filesystem or one verity device, except that
   // inline verity names the same partition as its data and hash device.
-  void use(const std::string& id, Mark mark, const std::string& path, std::string_view role) {
-    auto [it, inserted] = users_.emplace(id, std::pair(path, std::string(role)));
-    if (inserted) return;
-    const bool inline_verity = path.starts_with("storage.verity") && it->second.first.starts_with("storage.verity") &&
-                               path.substr(0, path.rfind('.')) == it->second.first.substr(0, it->second.first.rfind('.'));
-    if (!inline_verity) {
-      p_.add(mark, path, fmt::format("device '{}' is used by more than one thing (also by {})", id, it->second.first));
+  // `owner` is the object using it, `path` the field naming it.
+  void use(const std::string& id, Mark mark, const std::string& owner, const std::string& path) {
+    auto [it, inserted] = users_.emplace(id, User{owner, path});
+    if (!inserted && it->second.owner != owner) {
+      p_.add(mark, path, fmt::format("device '{}' is used by more than one thing (also by {})", id, it->second.path));
     }
   }
 
@@ -179,7 +176,7 @@ class StorageRules {
           p_.add(device->mark, path + ".deviceId",
                  fmt::format("device '{}' not found: no partition or verity device has this id", device->str));
         } else {
-          use(device->str, device->mark, path + ".deviceId", "filesystem");
+          use(device->str, device->mark, path, path + ".deviceId");
         }
       }
       for (const Node* mp : mount_points(fs)) {
@@ -300,15 +297,18 @@ class StorageRules {
   }
 
   struct Device {
-    bool partition;
+    bool partition;  // else a verity device
     int line;
+  };
+  struct User {
+    std::string owner, path;
   };
 
   const Node& storage_;
   Problems& p_;
   const Node* partitions_ = nullptr;
   std::map<std::string, Device> devices_;
-  std::map<std::string, std::pair<std::string, std::string>> users_;  // id -> (first user's path, role)
+  std::map<std::string, User> users_;  // id -> its first user
 };
 
 }  // namespace

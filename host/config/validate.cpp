@@ -28,11 +28,11 @@ std::string_view str_at(const Node& root, std::initializer_list<std::string_view
   return n ? std::string_view(n->str) : std::string_view();
 }
 
-bool preview_enabled(const Node& root, std::string_view feature) {
-  const Node* features = root.find("previewFeatures");
-  if (!features) return false;
-  return std::any_of(features->items.begin(), features->items.end(),
-                     [&](const Node& f) { return f.str == feature; });
+// The config's own preview features and those enabled elsewhere in its chain.
+using Previews = std::vector<std::string_view>;
+
+bool enabled(const Previews& previews, std::string_view feature) {
+  return std::find(previews.begin(), previews.end(), feature) != previews.end();
 }
 
 std::string preview_message(std::string_view feature, std::string_view what) {
@@ -41,11 +41,11 @@ std::string preview_message(std::string_view feature, std::string_view what) {
 
 // Every field whose schema entry names a preview feature. An empty string
 // counts as unset, as in ALIC.
-void gate_fields(const Node& root, const Node& node, const schema::Type& type, const std::string& path,
+void gate_fields(const Previews& previews, const Node& node, const schema::Type& type, const std::string& path,
                  const std::string& generic_path, Problems& problems) {
   if (type.kind == schema::Kind::List) {
     for (size_t i = 0; i < node.items.size(); ++i) {
-      gate_fields(root, node.items[i], *type.item, index_path(path, i), generic_path, problems);
+      gate_fields(previews, node.items[i], *type.item, index_path(path, i), generic_path, problems);
     }
     return;
   }
@@ -56,21 +56,21 @@ void gate_fields(const Node& root, const Node& node, const schema::Type& type, c
     std::string child_path = join_path(path, name);
     std::string child_generic = join_path(generic_path, name);
     bool used = !(child.kind == Node::Kind::String && child.str.empty());
-    if (!field->preview.empty() && used && !preview_enabled(root, field->preview)) {
+    if (!field->preview.empty() && used && !enabled(previews, field->preview)) {
       problems.add(child.key_mark, child_path, preview_message(field->preview, fmt::format("'{}'", child_generic)));
     }
-    gate_fields(root, child, *field->type, child_path, child_generic, problems);
+    gate_fields(previews, child, *field->type, child_path, child_generic, problems);
   }
 }
 
-void preview_gating(const Node& root, Problems& problems) {
-  gate_fields(root, root, schema::root(), "", "", problems);
+void preview_gating(const Node& root, const Previews& previews, Problems& problems) {
+  gate_fields(previews, root, schema::root(), "", "", problems);
 }
 
 // btrfs is gated on a value, not a key.
-void btrfs_gating(const Node& root, Problems& problems) {
+void btrfs_gating(const Node& root, const Previews& previews, Problems& problems) {
   const Node* filesystems = at(root, {"storage", "filesystems"});
-  if (!filesystems || preview_enabled(root, "btrfs")) return;
+  if (!filesystems || enabled(previews, "btrfs")) return;
   for (size_t i = 0; i < filesystems->items.size(); ++i) {
     const Node* type = filesystems->items[i].find("type");
     if (type && type->str == "btrfs") {
@@ -153,8 +153,6 @@ void iso_input(const Node& root, Problems& problems) {
 }
 
 constexpr ConfigRule kRules[] = {
-    preview_gating,
-    btrfs_gating,
     bootloader_reset_required,
     uki_mode_compat,
     storage_layout_rules,
@@ -165,29 +163,13 @@ constexpr ConfigRule kRules[] = {
 }  // namespace
 
 void validate_config(const Node& root, Problems& problems, const std::vector<std::string>& extra_previews) {
-  if (extra_previews.empty()) {
-    for (ConfigRule rule : kRules) rule(root, problems);
-    return;
+  Previews previews(extra_previews.begin(), extra_previews.end());
+  if (const Node* own = root.find("previewFeatures")) {
+    for (const Node& f : own->items) previews.push_back(f.str);
   }
-  // The rules read previewFeatures from the root: give them the chain's.
-  Node view = root;
-  Node* features = nullptr;
-  for (auto& [name, value] : view.fields) {
-    if (name == "previewFeatures") features = &value;
-  }
-  if (!features) {
-    Node list;
-    list.kind = Node::Kind::Sequence;
-    view.fields.emplace_back("previewFeatures", std::move(list));
-    features = &view.fields.back().second;
-  }
-  for (const std::string& f : extra_previews) {
-    Node n;
-    n.kind = Node::Kind::String;
-    n.str = f;
-    features->items.push_back(std::move(n));
-  }
-  for (ConfigRule rule : kRules) rule(view, problems);
+  preview_gating(root, previews, problems);
+  btrfs_gating(root, previews, problems);
+  for (ConfigRule rule : kRules) rule(root, problems);
 }
 
 }  // namespace imgrecipe::config

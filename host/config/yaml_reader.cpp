@@ -175,10 +175,7 @@ RawDocument read_yaml(const std::string& text, const std::string& display_path, 
   YAML::Parser parser(in);
   try {
     Builder builder(problems);
-    if (!parser.HandleNextDocument(builder) || !builder.finished()) {
-      problems.add({}, "", "the config file is empty");
-      return doc;
-    }
+    if (!parser.HandleNextDocument(builder) || !builder.finished()) return doc;
     doc.root = builder.take_root();
     doc.present = true;
   } catch (const YAML::Exception& e) {

@@ -29,13 +29,13 @@ struct RawNode {
 };
 
 struct RawDocument {
-  bool present = false;  // false for a file with no YAML document at all
+  bool present = false;  // false for a file with no YAML document at all, or a syntax error
   RawNode root;
 };
 
 // Parses the first YAML document of `text`. Syntax errors are added to
-// `problems` (and `present` stays false). Later documents are ignored with a
-// warning, as ALIC only reads the first.
+// `problems` (and `present` stays false); a text with no document adds none.
+// Later documents are ignored with a warning, as ALIC only reads the first.
 RawDocument read_yaml(const std::string& text, const std::string& display_path, Problems& problems);
 
 }  // namespace imgrecipe::config

@@ -16,6 +16,7 @@
 
 #include "host/system/error.hpp"
 #include "host/system/log.hpp"
+#include "host/system/unique_fd.hpp"
 
 namespace imgrecipe {
 namespace {
@@ -48,57 +49,34 @@ LoopDevice::LoopDevice(std::string path, std::string file, int fd)
 
 std::unique_ptr<LoopDevice> LoopDevice::attach(const std::string& file, std::uint64_t offset, std::uint64_t size,
                                                bool read_only) {
-  int backing = ::open(file.c_str(), (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-  if (backing < 0) throw_errno("open", file);
-  int control = ::open("/dev/loop-control", O_RDWR | O_CLOEXEC);
-  if (control < 0) {
-    int err = errno;
-    ::close(backing);
-    throw_system("open", "/dev/loop-control (is the loop module loaded and /dev/loop-control present?)", err);
+  const int mode = read_only ? O_RDONLY : O_RDWR;
+  UniqueFd backing = open_or_throw(file, mode);
+  UniqueFd control(::open("/dev/loop-control", O_RDWR | O_CLOEXEC));
+  if (control.get() < 0) {
+    throw_errno("open", "/dev/loop-control (is the loop module loaded and /dev/loop-control present?)");
   }
   // Another process may grab the same free device between GET_FREE and
   // CONFIGURE; retry on EBUSY.
   for (int attempt = 0; attempt < 20; ++attempt) {
-    int index = ioctl(control, LOOP_CTL_GET_FREE);
-    if (index < 0) {
-      int err = errno;
-      ::close(control);
-      ::close(backing);
-      throw_system("find a free loop device", "/dev/loop-control", err);
-    }
+    int index = ioctl(control.get(), LOOP_CTL_GET_FREE);
+    if (index < 0) throw_errno("find a free loop device", "/dev/loop-control");
     std::string dev = fmt::format("/dev/loop{}", index);
     ensure_node(dev, index);
-    int fd = ::open(dev.c_str(), (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-    if (fd < 0) {
-      int err = errno;
-      ::close(control);
-      ::close(backing);
-      throw_system("open", dev, err);
-    }
+    UniqueFd fd = open_or_throw(dev, mode);
     loop_config cfg;
     std::memset(&cfg, 0, sizeof cfg);
-    cfg.fd = static_cast<__u32>(backing);
+    cfg.fd = static_cast<__u32>(backing.get());
     cfg.info.lo_offset = offset;
     cfg.info.lo_sizelimit = size;
     cfg.info.lo_flags = LO_FLAGS_AUTOCLEAR | (read_only ? LO_FLAGS_READ_ONLY : 0);
     std::strncpy(reinterpret_cast<char*>(cfg.info.lo_file_name), file.c_str(), LO_NAME_SIZE - 1);
-    if (ioctl(fd, LOOP_CONFIGURE, &cfg) == 0) {
-      ::close(control);
-      ::close(backing);
+    if (ioctl(fd.get(), LOOP_CONFIGURE, &cfg) == 0) {
       log::debug("attached {} to {} (offset {}, size {}{})", dev, file, offset, size, read_only ? ", read-only" : "");
-      return std::unique_ptr<LoopDevice>(new LoopDevice(dev, file, fd));
+      return std::unique_ptr<LoopDevice>(new LoopDevice(dev, file, fd.release()));
     }
-    int err = errno;
-    ::close(fd);
-    if (err != EBUSY) {
-      ::close(control);
-      ::close(backing);
-      throw_system("attach loop device", fmt::format("{} to {}", dev, file), err);
-    }
+    if (errno != EBUSY) throw_errno("attach loop device", fmt::format("{} to {}", dev, file));
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  ::close(control);
-  ::close(backing);
   throw_system("attach loop device", file, EBUSY);
 }
 

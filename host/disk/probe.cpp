@@ -2,22 +2,18 @@
 
 #include <blkid/blkid.h>
 #include <fcntl.h>
-#include <unistd.h>
 
 #include "host/system/error.hpp"
+#include "host/system/unique_fd.hpp"
 
 namespace imgrecipe {
 
 FsInfo probe_filesystem(const std::string& path, std::uint64_t offset, std::uint64_t size) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw_errno("open", path);
+  UniqueFd fd = open_or_throw(path, O_RDONLY);
   blkid_probe pr = blkid_new_probe();
-  if (pr == nullptr) {
-    ::close(fd);
-    throw_system("blkid_new_probe", path, ENOMEM);
-  }
+  if (pr == nullptr) throw_system("blkid_new_probe", path, ENOMEM);
   FsInfo info;
-  if (blkid_probe_set_device(pr, fd, static_cast<blkid_loff_t>(offset), static_cast<blkid_loff_t>(size)) == 0) {
+  if (blkid_probe_set_device(pr, fd.get(), static_cast<blkid_loff_t>(offset), static_cast<blkid_loff_t>(size)) == 0) {
     blkid_probe_enable_superblocks(pr, 1);
     blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE | BLKID_SUBLKS_UUID | BLKID_SUBLKS_LABEL);
     blkid_probe_enable_partitions(pr, 0);
@@ -29,7 +25,6 @@ FsInfo probe_filesystem(const std::string& path, std::uint64_t offset, std::uint
     }
   }
   blkid_free_probe(pr);
-  ::close(fd);
   return info;
 }
 

@@ -1,7 +1,5 @@
 #include "host/exec/image_devices.hpp"
 
-#include <algorithm>
-#include <cctype>
 #include <string>
 
 namespace imgrecipe {
@@ -25,9 +23,7 @@ std::vector<ChrootDevice> image_devices(const OsMount& os) {
       };
       add("by-uuid", p.fs.uuid);
       add("by-label", p.fs.label);
-      std::string partuuid = p.part.uuid;  // udev spells GUIDs in lower case
-      std::transform(partuuid.begin(), partuuid.end(), partuuid.begin(), [](unsigned char c) { return std::tolower(c); });
-      add("by-partuuid", partuuid);
+      add("by-partuuid", p.part.uuid);  // already lower case, as udev spells GUIDs
       add("by-partlabel", p.part.label);
     }
     out.push_back(std::move(d));

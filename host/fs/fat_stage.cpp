@@ -420,7 +420,7 @@ FatStage::FatStage(std::string image, std::uint64_t offset, std::uint64_t size, 
   } else {
     throw_errno("stat", dir_);
   }
-  teardown_id_ = teardown().push("remove FAT stage " + dir_, [this] { discard(); });
+  entry_ = TeardownEntry("remove FAT stage " + dir_, [this] { discard(); });
   try {
     extract();
   } catch (...) {
@@ -429,8 +429,7 @@ FatStage::FatStage(std::string image, std::uint64_t offset, std::uint64_t size, 
     } catch (const std::exception& e) {
       log::error("cleaning up FAT stage {}: {}", dir_, e.what());
     }
-    teardown().forget(teardown_id_);  // the entry points at this unfinished object
-    throw;
+    throw;  // entry_ is dismissed with the unfinished object
   }
 }
 
@@ -440,7 +439,6 @@ FatStage::~FatStage() {
   } catch (const std::exception& e) {
     log::error("discarding FAT stage {}: {}", dir_, e.what());
   }
-  teardown().forget(teardown_id_);
 }
 
 void FatStage::extract() {
@@ -521,16 +519,7 @@ void FatStage::write_back() {
   std::string tmp = dir_ + ".fat-XXXXXX";
   int fd = ::mkstemp(tmp.data());
   if (fd < 0) throw_errno("create a temporary file for", dir_);
-  Teardown::Id tmp_id = teardown().push("remove " + tmp, [tmp] { ::unlink(tmp.c_str()); });
-  struct Remove {
-    Teardown::Id id;
-    ~Remove() {
-      try {
-        teardown().release(id);
-      } catch (...) {
-      }
-    }
-  } remove_tmp{tmp_id};
+  RemoveUnlessKept remove_tmp(tmp);  // never kept
   int rc = ::ftruncate(fd, static_cast<off_t>(info_.bytes()));
   int err = errno;
   ::close(fd);
@@ -584,7 +573,7 @@ void FatStage::discard() {
                 fmt::format("not removing FAT stage {}: {} is still mounted", dir_, mounted.front()));
   remove_tree_one_fs(dir_, !created_dir_);
   done_ = true;
-  teardown().forget(teardown_id_);
+  entry_.dismiss();
 }
 
 }  // namespace imgrecipe

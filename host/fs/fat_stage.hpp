@@ -98,7 +98,7 @@ class FatStage {
   FatInfo info_;
   std::map<std::string, Node> snapshot_;       // relative path -> state at extraction
   std::map<std::string, std::string> attrs_;   // relative path -> FAT attributes to restore ("RSH")
-  Teardown::Id teardown_id_ = 0;
+  TeardownEntry entry_;
 };
 
 }  // namespace imgrecipe

@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "host/fs/copy_tree.hpp"
 #include "host/system/error.hpp"
 #include "host/system/unique_fd.hpp"
 
@@ -227,37 +228,7 @@ void RootDir::copy_from_host(const std::string& host_source, std::string_view pa
   (void)parent;
   UniqueFd dst(open_in_root(path, O_WRONLY | O_CREAT | O_TRUNC, m));
   if (dst.get() < 0) throw_errno("write file in image", std::string(path));
-  off_t remaining = st.st_size;
-  bool plain_copy = false;  // copy_file_range refuses some cross-filesystem copies
-  char buf[65536];
-  while (remaining > 0) {
-    ssize_t n;
-    if (!plain_copy) {
-      n = copy_file_range(src.get(), nullptr, dst.get(), nullptr, static_cast<size_t>(remaining), 0);
-      if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
-        plain_copy = true;
-        continue;
-      }
-    } else {
-      n = ::read(src.get(), buf, sizeof buf);
-      if (n > 0) {
-        for (ssize_t off = 0; off < n;) {
-          ssize_t w = ::write(dst.get(), buf + off, static_cast<size_t>(n - off));
-          if (w < 0) {
-            if (errno == EINTR) continue;
-            throw_errno("copy file into image", fmt::format("{} -> {}", host_source, path));
-          }
-          off += w;
-        }
-      }
-    }
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw_errno("copy file into image", fmt::format("{} -> {}", host_source, path));
-    }
-    if (n == 0) break;
-    remaining -= n;
-  }
+  copy_file_sparse(src.get(), dst.get(), st.st_size, fmt::format("{} -> {}", host_source, path));
   if (fchmod(dst.get(), m) != 0) throw_errno("chmod in image", std::string(path));
 }
 

@@ -31,18 +31,6 @@ namespace fs = std::filesystem;
 constexpr std::size_t kVhdFooterSize = 512;
 constexpr std::uint32_t kVhdFixed = 2, kVhdDynamic = 3, kVhdDifferencing = 4;
 
-// Size of a regular file or a block device.
-std::uint64_t size_of(int fd, const std::string& path) {
-  struct stat st;
-  if (::fstat(fd, &st) != 0) throw_errno("stat", path);
-  if (S_ISBLK(st.st_mode)) {
-    std::uint64_t bytes = 0;
-    if (::ioctl(fd, BLKGETSIZE64, &bytes) != 0) throw_errno("get size of", path);
-    return bytes;
-  }
-  return static_cast<std::uint64_t>(st.st_size);
-}
-
 std::size_t pread_some(int fd, void* buf, std::size_t n, std::uint64_t offset, const std::string& path) {
   std::size_t done = 0;
   while (done < n) {
@@ -127,9 +115,10 @@ struct Probe {
 
 Probe probe(const std::string& path) {
   UniqueFd fd = open_or_throw(path, O_RDONLY);
-  Probe p{Format::Raw, size_of(fd.get(), path), std::nullopt, false};
   struct stat st;
-  if (::fstat(fd.get(), &st) == 0) p.block_device = S_ISBLK(st.st_mode);
+  if (::fstat(fd.get(), &st) != 0) throw_errno("stat", path);
+  Probe p{Format::Raw, static_cast<std::uint64_t>(st.st_size), std::nullopt, S_ISBLK(st.st_mode)};
+  if (p.block_device && ::ioctl(fd.get(), BLKGETSIZE64, &p.file_size) != 0) throw_errno("get size of", path);
   std::array<unsigned char, kVhdFooterSize> head{};
   std::size_t n = pread_some(fd.get(), head.data(), head.size(), 0, path);
   auto starts = [&](std::string_view magic, std::size_t at = 0) {
@@ -166,9 +155,8 @@ struct Source {
   std::uint64_t size = 0;  // the expected raw size, 0 if qemu knows best
 };
 
-// How qemu should open `path` as `format`, read-only.
-Source source_for(const std::string& path, Format format) {
-  Probe p = probe(path);
+// How qemu should open `path` (probed as `p`) as `format`, read-only.
+Source source_for(const std::string& path, Format format, const Probe& p) {
   std::string file = fmt::format("file.driver={},file.filename={}", p.block_device ? "host_device" : "file",
                                  escape_opt(absolute(path)));
   bool is_vhd = format == Format::Vhd || format == Format::VhdFixed;
@@ -193,33 +181,6 @@ Source source_for(const std::string& path, Format format) {
   }
   throw Error(ErrorKind::Internal, "unknown image format");
 }
-
-// Removes `path` when the scope ends unless keep() was called, so an error or
-// an interruption (which also unwinds) leaves nothing behind. Also on the
-// teardown stack while it is held.
-class RemoveUnlessKept {
- public:
-  explicit RemoveUnlessKept(std::string path)
-      : path_(std::move(path)),
-        id_(teardown().push("remove " + path_, [p = path_] { ::unlink(p.c_str()); })) {}
-  ~RemoveUnlessKept() {
-    if (id_ == 0) return;
-    try {
-      teardown().release(id_);
-    } catch (...) {
-    }
-  }
-  RemoveUnlessKept(const RemoveUnlessKept&) = delete;
-  RemoveUnlessKept& operator=(const RemoveUnlessKept&) = delete;
-  void keep() {
-    teardown().forget(id_);
-    id_ = 0;
-  }
-
- private:
-  std::string path_;
-  Teardown::Id id_;
-};
 
 void fsync_path(const std::string& path, int flags) {
   UniqueFd fd = open_or_throw(path, flags);
@@ -327,7 +288,7 @@ void convert_to_raw(const std::string& input, Format format, const std::string& 
     if (!S_ISREG(out_st.st_mode)) throw_usage(fmt::format("{} exists and is not a regular file", raw_out));
     if (::unlink(out.c_str()) != 0) throw_errno("remove", out);  // created fresh, never reused
   }
-  Source src = source_for(input, format);
+  Source src = source_for(input, format, probe(input));
   log::info("converting {} ({}) to the raw working copy {}", input, name(format), out);
   RemoveUnlessKept guard(out);
   run_checked({"qemu-img", "convert", "--image-opts", src.opts, "-O", "raw", out});
@@ -384,13 +345,13 @@ void write_output(const std::string& raw, const std::string& out, Format format)
 }
 
 ImageInfo inspect(const std::string& path) {
-  Format format = detect_format(path);
-  Source src = source_for(path, format);
+  Probe p = probe(path);
+  Source src = source_for(path, p.format, p);
   std::string json = capture({"qemu-img", "info", "--output=json", "--image-opts", src.opts});
   auto virtual_size = json_u64(json, "virtual-size");
   if (!virtual_size)
     throw Error(ErrorKind::Internal, fmt::format("qemu-img info {}: no virtual-size in its output", path));
-  return {format, *virtual_size, json_u64(json, "actual-size").value_or(0)};
+  return {p.format, *virtual_size, json_u64(json, "actual-size").value_or(0)};
 }
 
 }  // namespace imgrecipe::image

@@ -9,10 +9,6 @@
 namespace imgrecipe::packages {
 namespace {
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 std::string trim(const std::string& s) {
   size_t b = s.find_first_not_of(" \t\r");
   if (b == std::string::npos) return "";
@@ -44,9 +40,9 @@ bool cut_prefix(const std::string& s, const std::string& prefix, std::string& re
 SourceKind classify_source(const std::string& path, bool is_dir, Manager m) {
   bool rpm = is_rpm(m);
   if (is_dir) return rpm ? SourceKind::RpmDir : SourceKind::DebDir;
-  if (rpm && ends_with(path, ".repo")) return SourceKind::RepoFile;
-  if (!rpm && ends_with(path, ".list")) return SourceKind::AptList;
-  if (!rpm && ends_with(path, ".sources")) return SourceKind::AptSources;
+  if (rpm && path.ends_with(".repo")) return SourceKind::RepoFile;
+  if (!rpm && path.ends_with(".list")) return SourceKind::AptList;
+  if (!rpm && path.ends_with(".sources")) return SourceKind::AptSources;
   throw_usage(fmt::format("package source '{}': must be a directory or {} (the image uses {})", path,
                           rpm ? "a .repo file" : "an apt .list or .sources file", to_string(m)));
 }

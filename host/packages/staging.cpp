@@ -1,6 +1,5 @@
 #include "host/packages/staging.hpp"
 
-#include <dirent.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -12,6 +11,7 @@
 #include "host/exec/process.hpp"
 #include "host/packages/sources.hpp"
 #include "host/system/error.hpp"
+#include "host/system/host_file.hpp"
 #include "host/system/log.hpp"
 
 namespace imgrecipe::packages {
@@ -25,32 +25,18 @@ void write_host_file(const std::string& path, const std::string& content) {
   if (!out) throw_errno("write", path);
 }
 
-std::string read_host_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw_errno("read", path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 // Regular files of an image directory whose names end with one of
 // `suffixes`, sorted; empty if the directory does not exist.
 std::vector<std::string> image_dir_files(const RootDir& root, const std::string& dir,
                                          const std::vector<std::string>& suffixes) {
   std::vector<std::string> names;
-  auto st = root.lstat(dir);
-  if (!st) return names;
-  std::string host = root.resolve(dir);
-  DIR* d = ::opendir(host.c_str());
-  if (d == nullptr) throw_errno("list", dir + " in the image");
-  while (auto* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    bool match = std::any_of(suffixes.begin(), suffixes.end(), [&](const std::string& s) {
-      return n.size() > s.size() && n.compare(n.size() - s.size(), s.size(), s) == 0;
-    });
+  for (const auto& n : root.list_dir(dir).value_or(std::vector<std::string>{})) {
+    bool match = std::any_of(suffixes.begin(), suffixes.end(),
+                             [&](const std::string& s) { return n.size() > s.size() && n.ends_with(s); });
     if (!match) continue;
-    auto fst = root.lstat(dir + "/" + n);
-    if (fst && S_ISREG(fst->st_mode)) names.push_back(n);
+    auto st = root.lstat(dir + "/" + n);
+    if (st && S_ISREG(st->st_mode)) names.push_back(n);
   }
-  ::closedir(d);
   std::sort(names.begin(), names.end());
   return names;
 }
@@ -159,8 +145,9 @@ void StagedSources::stage_rpm(const RootDir& root, const std::vector<std::string
       default: break;
     }
   }
-  write_host_file(tree + "/allrepos.repo", render_repo_file(all));
-  log::debug("allrepos.repo:\n{}", render_repo_file(all));
+  std::string allrepos = render_repo_file(all);
+  write_host_file(tree + "/allrepos.repo", allrepos);
+  log::debug("allrepos.repo:\n{}", allrepos);
   binds_.push_back({tree, kRpmReposDir, true});
 }
 

@@ -4,13 +4,12 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <memory>
-#include <sstream>
 
 #include <fmt/format.h>
 
 #include "host/system/error.hpp"
+#include "host/system/host_file.hpp"
 
 namespace imgrecipe::password {
 namespace {
@@ -22,16 +21,6 @@ struct CryptData {
   CryptData() { std::memset(&data, 0, sizeof data); }
   ~CryptData() { explicit_bzero(&data, sizeof data); }
 };
-
-std::string read_password_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw_errno("read password file", path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  std::string text = ss.str();
-  if (in.bad()) throw_errno("read password file", path);
-  return text;
-}
 
 void check_field(std::string_view hash, std::string_view what) {
   // The value itself is never shown: it is a secret.
@@ -87,7 +76,7 @@ std::string shadow_field(Type type, std::string_view value, const std::string& b
     case Type::PlainTextFile:
     case Type::HashedFile: {
       std::string path = !value.empty() && value[0] == '/' ? std::string(value) : base_dir + "/" + std::string(value);
-      secret = read_password_file(path);
+      secret = read_host_file(path, "read password file");
       what = fmt::format("password file '{}'", path);
       // One line, as `openssl passwd -stdin` (ALIC) reads it; a final line
       // break is not part of the password.

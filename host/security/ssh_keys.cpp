@@ -1,10 +1,9 @@
 #include "host/security/ssh_keys.hpp"
 
-#include <fstream>
-
 #include <fmt/format.h>
 
 #include "host/system/error.hpp"
+#include "host/system/host_file.hpp"
 
 namespace imgrecipe {
 namespace {
@@ -21,12 +20,6 @@ void append_lines(std::vector<std::string>& out, const std::string& text) {
   }
 }
 
-std::string read_host_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw_errno("read SSH public key file", path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 }  // namespace
 
 size_t write_authorized_keys(const RootDir& root, const AuthorizedKeys& spec) {
@@ -41,7 +34,7 @@ size_t write_authorized_keys(const RootDir& root, const AuthorizedKeys& spec) {
   if (spec.keep_existing) {
     if (auto existing = root.read_file(file)) append_lines(lines, *existing);
   }
-  for (const auto& path : spec.key_files) append_lines(lines, read_host_file(path));
+  for (const auto& path : spec.key_files) append_lines(lines, read_host_file(path, "read SSH public key file"));
   lines.insert(lines.end(), spec.keys.begin(), spec.keys.end());
 
   if (!root.exists(spec.home)) {

@@ -1,5 +1,7 @@
 #include "host/system/cleanup.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <exception>
 
@@ -44,5 +46,10 @@ void Teardown::release_all() noexcept {
     }
   }
 }
+
+RemoveUnlessKept::RemoveUnlessKept(std::string path)
+    : entry_("remove " + path, [path] { ::unlink(path.c_str()); }) {}
+
+RemoveUnlessKept::~RemoveUnlessKept() { entry_.release(); }
 
 }  // namespace imgrecipe

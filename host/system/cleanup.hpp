@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace imgrecipe {
@@ -57,9 +58,28 @@ class TeardownEntry {
     if (id_ != 0) teardown().forget(id_);
     id_ = 0;
   }
+  // Runs the release now instead (at most once).
+  void release() {
+    if (id_ != 0) teardown().release(std::exchange(id_, 0));
+  }
 
  private:
   Teardown::Id id_ = 0;
+};
+
+// Removes the host file `path` when the scope ends unless keep() was called,
+// so an error or an interruption (which also unwinds) leaves nothing behind.
+// On the teardown stack while it is held.
+class RemoveUnlessKept {
+ public:
+  explicit RemoveUnlessKept(std::string path);
+  ~RemoveUnlessKept();
+  RemoveUnlessKept(const RemoveUnlessKept&) = delete;
+  RemoveUnlessKept& operator=(const RemoveUnlessKept&) = delete;
+  void keep() { entry_.dismiss(); }
+
+ private:
+  TeardownEntry entry_;
 };
 
 }  // namespace imgrecipe

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <string>
+#include <utility>
 
 #include "host/system/error.hpp"
 
@@ -21,6 +22,8 @@ class UniqueFd {
   UniqueFd& operator=(const UniqueFd&) = delete;
 
   int get() const noexcept { return fd_; }
+  // Gives up ownership: the caller closes the returned fd.
+  int release() noexcept { return std::exchange(fd_, -1); }
 
  private:
   int fd_;

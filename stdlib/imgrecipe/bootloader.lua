@@ -28,6 +28,10 @@ end
 ---@field mkconfig string path of grub-mkconfig or grub2-mkconfig in the image
 ---@field config string the grub.cfg it writes
 ---@field family string "debian" | "rpm"
+---@field os_id? string os-release ID
+
+-- In the order they are tried.
+local MKCONFIGS = { { "grub2-mkconfig", "/boot/grub2/grub.cfg" }, { "grub-mkconfig", "/boot/grub/grub.cfg" } }
 
 --- How the image's distribution generates grub.cfg: RPM distributions ship
 --- grub2-mkconfig writing /boot/grub2/grub.cfg, Debian and Ubuntu
@@ -35,11 +39,13 @@ end
 ---@param img imgrecipe.Image
 ---@return imgrecipe.GrubLayout
 function M.layout(img)
-  local family = osrelease.family(osrelease.read(img))
-  local tool = find_tool(img, "grub2-mkconfig")
-  if tool then return { mkconfig = tool, config = "/boot/grub2/grub.cfg", family = family } end
-  tool = find_tool(img, "grub-mkconfig")
-  if tool then return { mkconfig = tool, config = "/boot/grub/grub.cfg", family = family } end
+  for _, m in ipairs(MKCONFIGS) do
+    local tool = find_tool(img, m[1])
+    if tool then
+      local vars = osrelease.read(img)
+      return { mkconfig = tool, config = m[2], family = osrelease.family(vars), os_id = vars.ID }
+    end
+  end
   util.raise("config", "bootloader hard-reset: neither grub2-mkconfig nor grub-mkconfig is installed in the image "
     .. "(Debian/Ubuntu: package grub-common; RPM distributions: grub2-tools)")
 end
@@ -108,9 +114,8 @@ function M.hard_reset(img, opts)
   local layout = M.layout(img)
   local mode = opts.selinux_mode
   if mode == nil or mode == "" then mode = selinux.current_mode(img) end
-  local vars = osrelease.read(img)
   local text = M.default_grub_text({
-    family = layout.family, os_id = vars.ID, selinux_args = selinux.kernel_args(mode), extra_args = opts.extra_args or {},
+    family = layout.family, os_id = layout.os_id, selinux_args = selinux.kernel_args(mode), extra_args = opts.extra_args or {},
   })
   img:write_file(M.DEFAULT_GRUB, text, { mode = "0644" })
   img:write_file(util.dirname(layout.config) .. "/grubenv", M.EMPTY_GRUBENV, { mode = "0644" })

@@ -34,17 +34,13 @@ function Context:step(name, fn)
   log.set_step(name)
   log.info("start")
   local ok, err = pcall(fn)
-  if not ok then
-    log.set_step(previous)
-    if type(err) == "table" then
-      if err.message and not err.message:find("^step '") then
-        err.message = string.format("step '%s': %s", name, err.message)
-      end
-      error(err, 0)
-    end
-    error(string.format("step '%s': %s", name, tostring(err)), 0)
-  end
   log.set_step(previous)
+  if ok then return end
+  if type(err) ~= "table" then error(string.format("step '%s': %s", name, tostring(err)), 0) end
+  if err.message and not err.message:find("^step '") then
+    err.message = string.format("step '%s': %s", name, err.message)
+  end
+  error(err, 0)
 end
 
 --- Opens an input image as a raw working copy in this run's directory.

@@ -30,17 +30,11 @@ function M.copy_dir(img, source, dest, opts)
     util.raise("usage", string.format("source directory '%s' does not exist or is not a directory", source))
   end
   local mode = function(m) return m ~= nil and util.mode(m) or nil end
-  local ok, res = pcall(files.copy_tree, img:_root(), source, dest, {
-    new_dir_mode = mode(opts.new_dir_mode), merged_dir_mode = mode(opts.merged_dir_mode),
-    file_mode = mode(opts.file_mode),
-  })
-  if not ok then
-    if type(res) == "table" and res.message then
-      res.message = string.format("failed to copy directory (source='%s', destination='%s'): %s", source, dest,
-        res.message)
-    end
-    error(res, 0)
-  end
+  local res = util.annotate(string.format("failed to copy directory (source='%s', destination='%s')", source, dest),
+    files.copy_tree, img:_root(), source, dest, {
+      new_dir_mode = mode(opts.new_dir_mode), merged_dir_mode = mode(opts.merged_dir_mode),
+      file_mode = mode(opts.file_mode),
+    })
   log.info("%s -> %s: %d file(s), %d new and %d merged directories", source, dest, res.files, res.dirs_created,
     res.dirs_merged)
   return res

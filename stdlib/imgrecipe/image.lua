@@ -73,14 +73,16 @@ function Image:_root()
   return self._mnt
 end
 
---- Unmounts the OS. Changes to staged FAT filesystems are written back.
-function Image:unmount()
-  if self._mnt then
-    local m = self._mnt
-    self._mnt = nil
-    m:release(true)
+local function release(img, write_back)
+  local m = img._mnt
+  if m then
+    img._mnt = nil
+    m:release(write_back)
   end
 end
+
+--- Unmounts the OS. Changes to staged FAT filesystems are written back.
+function Image:unmount() release(self, true) end
 
 ---@class imgrecipe.FileOpts
 ---@field mode? string|integer permission bits, e.g. "0600"
@@ -303,13 +305,7 @@ function Image:save(path, format)
 end
 
 --- Releases the image without writing anything (mounts, loop devices).
-function Image:close()
-  if self._mnt then
-    local m = self._mnt
-    self._mnt = nil
-    m:release(false)
-  end
-end
+function Image:close() release(self, false) end
 
 -- Accounts, services, kernel modules and directory trees (imgrecipe.users,
 -- imgrecipe.services, imgrecipe.modules, imgrecipe.dirs).

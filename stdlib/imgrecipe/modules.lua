@@ -30,14 +30,18 @@ local function with_newline(text)
   return text .. "\n"
 end
 
+local function blacklists(line, name)
+  local w = words(line)
+  return w[1] == "blacklist" and w[2] == name and #w == 2
+end
+
 --- Whether `text` (modules-disabled.conf) blacklists `name`.
 ---@param text string|nil
 ---@param name string
 ---@return boolean
 function M.is_disabled(text, name)
   for _, line in ipairs(lines(text)) do
-    local w = words(line)
-    if w[1] == "blacklist" and w[2] == name and #w == 2 then return true end
+    if blacklists(line, name) then return true end
   end
   return false
 end
@@ -50,8 +54,7 @@ function M.without_blacklist(text, name)
   if text == nil or not M.is_disabled(text, name) then return text end
   local out = {}
   for _, line in ipairs(lines(text)) do
-    local w = words(line)
-    if not (w[1] == "blacklist" and w[2] == name and #w == 2) then out[#out + 1] = line .. "\n" end
+    if not blacklists(line, name) then out[#out + 1] = line .. "\n" end
   end
   return table.concat(out)
 end

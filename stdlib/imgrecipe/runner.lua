@@ -70,14 +70,14 @@ local function resolve_params(recipe, given, name)
     out[k] = v
   end
   for k, s in pairs(spec) do
-    if out[k] == nil then
-      if type(s) == "table" and s.list and s.default == nil and not s.required then
-        out[k] = {}
-      elseif type(s) == "table" and s.default ~= nil then
+    if out[k] == nil and type(s) == "table" then
+      if s.default ~= nil then
         out[k] = s.default
-      elseif type(s) == "table" and s.required then
+      elseif s.required then
         util.raise("usage", string.format("%s needs parameter '%s'%s (pass --param %s=VALUE)", name, k,
           s.description and (" (" .. s.description .. ")") or "", k))
+      elseif s.list then
+        out[k] = {}
       end
     end
   end

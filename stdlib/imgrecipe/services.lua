@@ -7,8 +7,6 @@ local util = require "imgrecipe.util"
 
 local M = {}
 
-local ErrorMeta = { __tostring = function(e) return e.message end }
-
 local function quote(argv)
   local out = {}
   for i, a in ipairs(argv) do out[i] = util.shell_quote(a) end
@@ -16,15 +14,7 @@ local function quote(argv)
 end
 
 local function systemctl(img, verb, unit)
-  local argv = { "systemctl", verb, "--", unit }
-  local ok, err = pcall(img.run, img, argv)
-  if not ok then
-    if type(err) == "table" and err.message then
-      err.message = string.format("failed to %s service '%s': %s", verb, unit,
-        (err.message:gsub("^step '[^']*': ", "")))
-    end
-    error(err, 0)
-  end
+  util.annotate(string.format("failed to %s service '%s'", verb, unit), img.run, img, { "systemctl", verb, "--", unit })
 end
 
 --- Enables a unit (`systemctl enable`).
@@ -43,12 +33,8 @@ local function enabled_state(img, unit, what)
   local r = img:run(argv, { check = false, quiet = true })
   if r.exit_code == 0 then return true end
   if r.output[#r.output] == "disabled" then return false end
-  error(setmetatable({
-    kind = "command",
-    message = string.format("%s: command `%s` in the image exited with code %d (no such unit?)",
-      what, quote(argv), r.exit_code),
-    command = argv, exit_code = r.exit_code, output = r.output,
-  }, ErrorMeta), 0)
+  util.raise("command", string.format("%s: command `%s` in the image exited with code %d (no such unit?)",
+    what, quote(argv), r.exit_code), { command = argv, exit_code = r.exit_code, output = r.output })
 end
 
 --- Whether a unit is enabled (`systemctl is-enabled`); a unit that does not

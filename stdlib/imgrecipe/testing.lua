@@ -11,6 +11,10 @@ local M = {}
 local T = {}
 T.__index = T
 
+local function error_text(e)
+  return type(e) == "table" and tostring(e.message) or tostring(e)
+end
+
 local function show(v)
   if type(v) == "string" then return string.format("%q", v) end
   return tostring(v)
@@ -32,7 +36,7 @@ end
 function T:raises(fn, needle)
   local ok, err = pcall(fn)
   if ok then error("expected an error", 2) end
-  local text = type(err) == "table" and tostring(err.message) or tostring(err)
+  local text = error_text(err)
   if needle and not text:find(needle, 1, true) then
     error(string.format("error %q does not contain %q", text, needle), 2)
   end
@@ -62,7 +66,7 @@ function M.run_files(files)
           print("ok   " .. name)
         else
           failed = failed + 1
-          print("FAIL " .. name .. ": " .. (type(e) == "table" and tostring(e.message) or tostring(e)))
+          print("FAIL " .. name .. ": " .. error_text(e))
         end
       end
     end

@@ -58,15 +58,9 @@ function M.with_shell(text, name, shell)
   return result
 end
 
--- Runs a command, naming `what` in the error (the step name is added by the caller's step).
+-- Runs a command, naming `what` in the error.
 local function run(img, argv, what)
-  local ok, err = pcall(img.run, img, argv)
-  if not ok then
-    if type(err) == "table" and err.message then
-      err.message = what .. ": " .. err.message:gsub("^step '[^']*': ", "")
-    end
-    error(err, 0)
-  end
+  util.annotate(what, img.run, img, argv)
 end
 
 ---@class imgrecipe.GroupSpec

@@ -27,10 +27,27 @@ function M.usage_error(message)
 end
 
 --- Raises a structured error of `kind`.
----@param kind string usage|config|unsupported|recipe
+---@param kind string usage|config|unsupported|recipe|command
 ---@param message string
-function M.raise(kind, message)
-  error(setmetatable({ kind = kind, message = message }, ErrorMeta), 2)
+---@param fields? table more fields of the error (command=, exit_code=, output=)
+function M.raise(kind, message, fields)
+  local e = fields or {}
+  e.kind, e.message = kind, message
+  error(setmetatable(e, ErrorMeta), 2)
+end
+
+--- Calls `fn(...)` and returns its result; an error's message is prefixed
+--- with `what` (and loses the host's "step '...': " prefix, which the
+--- enclosing step puts back in front of both).
+---@param what string
+---@param fn function
+function M.annotate(what, fn, ...)
+  local ok, res = pcall(fn, ...)
+  if ok then return res end
+  if type(res) == "table" and res.message then
+    res.message = what .. ": " .. res.message:gsub("^step '[^']*': ", "")
+  end
+  error(res, 0)
 end
 
 --- Directory part of a path ("." when none).

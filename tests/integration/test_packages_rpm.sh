@@ -52,9 +52,8 @@ mkrpm tdnf 0.1 "$T_TMP/rpms1"
 mkrpm irtest-b 2.0 "$T_TMP/cfg/repo2"
 mkrpm irtest-c 1.0 "$T_TMP/cfg/repo2"
 createrepo_c --quiet "$T_TMP/cfg/repo2"   # a .repo file names a real repository
-listing() { (cd "$1" && find . -printf '%p %s %T@\n' | sort); }
-before1=$(listing "$T_TMP/rpms1")
-before2=$(listing "$T_TMP/cfg/repo2")
+before1=$(dir_listing "$T_TMP/rpms1")
+before2=$(dir_listing "$T_TMP/cfg/repo2")
 
 # rpmdb RAW -> sorted NAME-VERSION of the image's rpm database at /var/lib/rpm.
 rpmdb() {
@@ -65,7 +64,7 @@ rpmdb() {
     rm -rf "$d"
 }
 no_leftovers() {
-    check_not_contains "$2: no /_localrpms in the image" "$(debugfs -R 'ls /' "$1?offset=$O" 2>/dev/null)" "_localrpms"
+    check "$2: no /_localrpms in the image" fs_lacks "$1" "$O" / _localrpms
     local cached
     cached=$(debugfs -R 'ls -p /var/cache/dnf' "$1?offset=$O" 2>/dev/null | grep -c '\.rpm/\|\.solv/\|repomd' || true)
     check_eq "$2: dnf cache cleaned" "0" "$cached"
@@ -84,7 +83,7 @@ if "$IMGRECIPE" build "$T_TMP/cfg/install.yaml" --image-file "$T_TMP/in.raw" --o
 check_contains "dnf detected" "$(cat "$T_TMP/log1")" "package manager: dnf"
 check_eq "rpm db after install" "irtest-a-1.0 irtest-b-1.0 tdnf-0.1 " "$(rpmdb "$out1")"
 check_eq "irtest-a's file" "irtest-a 1.0" "$(fs_cat "$out1" "$O" /usr/share/irtest/irtest-a)"
-check_eq "the RPM directory is unchanged (no repodata written)" "$before1" "$(listing "$T_TMP/rpms1")"
+check_eq "the RPM directory is unchanged (no repodata written)" "$before1" "$(dir_listing "$T_TMP/rpms1")"
 check_contains "directory source: GPG checks off" "$(cat "$T_TMP/log1")" "local repository, GPG checks off"
 no_leftovers "$out1" "build 1"
 
@@ -112,7 +111,7 @@ check_eq "rpm db after remove/install/update" "irtest-b-2.0 irtest-c-1.0 tdnf-0.
 check_eq "irtest-b's file is v2" "irtest-b 2.0" "$(fs_cat "$out2" "$O" /usr/share/irtest/irtest-b)"
 check_eq "irtest-a's file gone" "" "$(fs_cat "$out2" "$O" /usr/share/irtest/irtest-a)"
 check "order: remove before install before update" awk '/removing packages/{r=NR} /installing packages/{i=NR} /updating packages/{u=NR} END{exit !(r && i && u && r<i && i<u)}' "$T_TMP/log2"
-check_eq "the .repo's repository is unchanged" "$before2" "$(listing "$T_TMP/cfg/repo2")"
+check_eq "the .repo's repository is unchanged" "$before2" "$(dir_listing "$T_TMP/cfg/repo2")"
 no_leftovers "$out2" "build 2"
 
 # --- errors -------------------------------------------------------------------
@@ -148,7 +147,7 @@ if "$IMGRECIPE" build "$T_TMP/cfg/rmpm.yaml" --image-file "$out2" --output-image
 check_contains "the installed manager package was removed with dnf" "$(cat "$T_TMP/log3")" "removing the package manager: tdnf"
 check_eq "tdnf's file gone" "" "$(fs_cat "$out3" "$O" /usr/share/irtest/tdnf)"
 for d in /var/lib/rpm /var/lib/dnf /var/cache/dnf; do
-    check "$d removed" sh -c "debugfs -R 'stat $d' '$out3?offset=$O' 2>&1 | grep -q 'File not found'"
+    check "$d removed" fs_absent "$out3" "$O" "$d"
 done
 # --- 4: the image's own repositories (/etc/yum.repos.d) ---------------------------
 # An image whose repository lives inside it: RPMs + createrepo_c metadata at

@@ -34,13 +34,16 @@ for f in "$T_TMP"/*.yaml; do
 done
 check "docs have config examples ($n)" test "$n" -ge 5
 
+n=0
 while IFS= read -r f; do
     # Package-list files (`packages: [...]`) are read through os.packages.*Lists.
     if grep -qm1 '^packages:' "$f"; then continue; fi
+    n=$((n + 1))
     set +e
     out=$("$IMGRECIPE" validate --validate-resources files "$f" 2>&1)
     rc=$?
     set -e
     check_eq "example ${f#"$REPO_DIR"/} is valid: $out" 0 "$rc"
 done < <(find "$REPO_DIR/examples" -name '*.yaml' | sort)
+check "examples have configs ($n)" test "$n" -ge 1
 t_done

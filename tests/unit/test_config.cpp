@@ -1,8 +1,6 @@
 #include <doctest.h>
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <string>
 
 #include "host/config/config.hpp"
@@ -374,16 +372,16 @@ TEST_CASE("config: unsupported_keys reports the outermost unsupported key once")
 }
 
 TEST_CASE("config: load_file resolves the config directory") {
-  auto dir = std::filesystem::temp_directory_path() / "imgrecipe-test-config";
-  std::filesystem::create_directories(dir);
-  auto file = dir / "cfg.yaml";
-  std::ofstream(file) << "os:\n  hostname: from-file\n";
+  TempDir d;
+  const std::filesystem::path dir = d.path;
+  const auto file = dir / "cfg.yaml";
+  write_file(file, "os:\n  hostname: from-file\n");
   auto cfg = config::load_file(file.string());
   CHECK(cfg.path == file.string());
   CHECK(cfg.dir == dir.string());
   CHECK(get(cfg.root, {"os", "hostname"}).str == "from-file");
 
-  std::ofstream(file) << "os:\n  hostname: a_b\n";
+  write_file(file, "os:\n  hostname: a_b\n");
   try {
     config::load_file(file.string());
     FAIL("expected an error");
@@ -393,7 +391,6 @@ TEST_CASE("config: load_file resolves the config directory") {
                                        ":2:13: os.hostname: invalid hostname 'a_b': expected a DNS name of letters, "
                                        "digits, '-' and '.' (no '_')");
   }
-  std::filesystem::remove_all(dir);
 
   try {
     config::load_file((dir / "missing.yaml").string());

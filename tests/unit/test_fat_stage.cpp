@@ -38,12 +38,14 @@ std::string noise(std::size_t n, unsigned seed) {
   return s;
 }
 
-std::string mtools(std::vector<std::string> argv) {
+RunOptions mtools_opts() {
   RunOptions o;
   o.env = mtools_env();
   o.capture_stdout = true;
-  return run_checked(argv, o).out;
+  return o;
 }
+
+std::string mtools(std::vector<std::string> argv) { return run_checked(argv, mtools_opts()).out; }
 
 std::string fat_spec(const std::string& disk) { return disk + "@@" + std::to_string(kOffset); }
 
@@ -52,10 +54,7 @@ std::string mtype(const std::string& disk, const std::string& path) {
 }
 
 bool fat_exists(const std::string& disk, const std::string& path) {
-  RunOptions o;
-  o.env = mtools_env();
-  o.capture_stdout = true;
-  return run({"mdir", "-b", "-i", fat_spec(disk), "::/" + path}, o).exit_code == 0;
+  return run({"mdir", "-b", "-i", fat_spec(disk), "::/" + path}, mtools_opts()).exit_code == 0;
 }
 
 // fsck.fat has no offset option: check a copy of the partition.
