@@ -220,7 +220,8 @@ mirror_url() {
     # shellcheck disable=SC2016 # $(...) is apt's format syntax
     m=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 2>/dev/null \
         | awk -v s="$SUITE" '$2 == s && $1 !~ /security/ { print $1; exit }') || true
-    printf '%s\n' "${m:-http://deb.debian.org/debian/}"
+    [[ -n $m ]] || ir_die "no apt mirror for '$SUITE' in this machine's apt configuration (apt-get indextargets lists none); configure an apt source or set IMGRECIPE_MIRROR"
+    printf '%s\n' "$m"
 }
 
 # --- debian-base rootfs tarball ----------------------------------------------

@@ -3,7 +3,7 @@
 # local directories with the image's repositories disabled (no network):
 # install, then remove/update/install through list files; nothing of the
 # sources, package lists or downloads stays in the image. Then one install
-# from the image's own repository (deb.debian.org) together with
+# from the image's own repository (the build machine's apt mirror) together with
 # removePackageManager. Everything is read back offline with debugfs.
 set -euo pipefail
 source "$(dirname "$0")/../lib/testlib.sh"
@@ -129,7 +129,7 @@ out3=$T_TMP/out3.raw
 if "$IMGRECIPE" build "$T_TMP/cfg/network.yaml" --image-file "$T_TMP/in.raw" --output-image-file "$out3" \
     --output-image-format raw --build-dir "$BD" >"$T_TMP/log3" 2>&1; then
     t_pass "build 3 (image repository, remove package manager)"; else t_fail "build 3 failed: $(tail -20 "$T_TMP/log3")"; fi
-check_eq "tree installed from deb.debian.org" "install ok installed" "$(pkg_field "$out3" tree Status)"
+check_eq "tree installed from the image's own repository" "install ok installed" "$(pkg_field "$out3" tree Status)"
 check "tree's binary present" sh -c "debugfs -R 'stat /usr/bin/tree' '$out3?offset=$O' 2>/dev/null | grep -q 'Type: regular'"
 check "apt purged" test -z "$(pkg_field "$out3" apt Status | grep 'install ok installed' || true)"
 check "apt-get is gone" fs_absent "$out3" "$O" /usr/bin/apt-get

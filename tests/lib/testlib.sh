@@ -55,7 +55,9 @@ image_env() {
 
 # Mount points under DIR in any namespace we can see (the host's).
 mounts_under() { grep -c -- " $1" /proc/self/mountinfo || true; }
-all_loops() { losetup -a 2>/dev/null | wc -l; }
+# Loop devices backed by files of this test (its build dirs live under
+# T_TMP), so builds running elsewhere on the machine do not disturb the count.
+all_loops() { losetup -l -n -O BACK-FILE 2>/dev/null | grep -c -F -- "$T_TMP" || true; }
 
 # to_raw IMAGE OUT -> converts any output image to raw for inspection.
 to_raw() { qemu-img convert -O raw "$1" "$2"; }

@@ -155,7 +155,7 @@ TEST_CASE("config: string-or-object fields come out in object form") {
       "input:\n"
       "  image:\n"
       "    oci:\n"
-      "      uri: mcr.microsoft.com/azurelinux/3.0/image/minimal-os:latest\n"
+      "      uri: registry.example.invalid/azurelinux/3.0/image/minimal-os:latest\n"
       "      platform: linux/arm64\n"
       "storage:\n"
       "  bootType: efi\n"
@@ -195,9 +195,9 @@ TEST_CASE("config: string-or-object fields come out in object form") {
       "previewFeatures: [input-image-oci]\n"
       "input:\n"
       "  image:\n"
-      "    oci: mcr.microsoft.com/azurelinux/3.0/image/minimal-os:latest\n");
+      "    oci: registry.example.invalid/azurelinux/3.0/image/minimal-os:latest\n");
   CHECK(get(scalar_oci.root, {"input", "image", "oci", "uri"}).str ==
-        "mcr.microsoft.com/azurelinux/3.0/image/minimal-os:latest");
+        "registry.example.invalid/azurelinux/3.0/image/minimal-os:latest");
 }
 
 struct InvalidCase {
@@ -320,7 +320,7 @@ TEST_CASE("config: unsupported_keys reports the outermost unsupported key once")
       "previewFeatures: [input-image-oci]\n"
       "input:\n"
       "  image:\n"
-      "    oci: mcr.microsoft.com/azurelinux/3.0/image/minimal-os:latest\n"
+      "    oci: registry.example.invalid/azurelinux/3.0/image/minimal-os:latest\n"
       "os:\n"
       "  hostname: h\n"
       "  packages:\n"
