@@ -16,6 +16,7 @@
 #include "host/config/resources.hpp"
 #include "host/fs/mount.hpp"
 #include "host/system/cleanup.hpp"
+#include "host/system/disk_space.hpp"
 #include "host/system/error.hpp"
 #include "host/system/log.hpp"
 #include "host/system/signals.hpp"
@@ -162,7 +163,12 @@ int run_with_recipe(const Args& a, lua::RecipeRun run) {
   } release_all;
   run.build_dir = ws.build_dir();
   run.work_dir = ws.path();
-  lua::run_recipe(run);
+  space::set_build_dir(ws.build_dir());
+  try {
+    lua::run_recipe(run);
+  } catch (const Error& e) {
+    throw space::explain(e);  // checked before the run directory (and the working copy) goes
+  }
   return 0;
 }
 

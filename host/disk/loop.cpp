@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "host/system/error.hpp"
+#include "host/system/fault.hpp"
 #include "host/system/log.hpp"
 #include "host/system/unique_fd.hpp"
 
@@ -49,6 +50,7 @@ LoopDevice::LoopDevice(std::string path, std::string file, int fd)
 
 std::unique_ptr<LoopDevice> LoopDevice::attach(const std::string& file, std::uint64_t offset, std::uint64_t size,
                                                bool read_only) {
+  fault::point("attach loop device", file);
   const int mode = read_only ? O_RDONLY : O_RDWR;
   UniqueFd backing = open_or_throw(file, mode);
   UniqueFd control(::open("/dev/loop-control", O_RDWR | O_CLOEXEC));
@@ -81,6 +83,17 @@ std::unique_ptr<LoopDevice> LoopDevice::attach(const std::string& file, std::uin
 }
 
 LoopDevice::~LoopDevice() { detach(); }
+
+void LoopDevice::flush() {
+  if (fd_ < 0) return;
+  if (::fsync(fd_) == 0) return;
+  int err = errno;
+  Error e(ErrorKind::System, fmt::format("loop device {} could not write to {}: {}", path_, file_, std::strerror(err)));
+  e.op = "flush loop device";
+  e.target = path_;
+  e.sys_errno = err;
+  throw e;
+}
 
 void LoopDevice::detach() {
   if (fd_ < 0) return;

@@ -12,6 +12,7 @@
 #include <exception>
 
 #include "host/system/error.hpp"
+#include "host/system/fault.hpp"
 #include "host/system/signals.hpp"
 
 extern char** environ;
@@ -108,6 +109,7 @@ std::string quote_command(const std::vector<std::string>& argv) {
 
 RunResult run(const std::vector<std::string>& argv_in, const RunOptions& opts) {
   if (argv_in.empty()) throw_usage("run: empty command");
+  fault::point("run", argv_in[0]);
   signals::check();
   std::string step = opts.step.empty() ? log::step() : opts.step;
   if (opts.secret_args) log::debug("running {} (arguments hidden)", argv_in[0]);

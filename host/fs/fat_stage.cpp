@@ -21,6 +21,7 @@
 
 #include "host/exec/process.hpp"
 #include "host/system/error.hpp"
+#include "host/system/fault.hpp"
 #include "host/system/log.hpp"
 #include "host/system/signals.hpp"
 #include "host/system/unique_fd.hpp"
@@ -511,6 +512,7 @@ void FatStage::commit() {
 }
 
 void FatStage::write_back() {
+  fault::point("write back FAT stage", dir_);
   check_storable(dir_);
   log::info("writing {} back into the FAT{} filesystem at offset {} of {}", dir_, info_.fat_bits, offset_, image_);
 

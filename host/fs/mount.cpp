@@ -2,17 +2,21 @@
 
 #include <libmount/libmount.h>
 #include <sched.h>
+#include <fcntl.h>
 #include <sys/mount.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "host/system/error.hpp"
+#include "host/system/fault.hpp"
 #include "host/system/log.hpp"
 
 namespace imgrecipe {
@@ -37,15 +41,35 @@ void do_umount(const std::string& target) {
   if (::umount2(target.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) != 0 && errno != EINVAL) throw_errno("unmount", target);
 }
 
+bool has_option(const std::string& options, const std::string& opt) {
+  return ("," + options + ",").find("," + opt + ",") != std::string::npos;
+}
+
+// ext4's error counter for the device (/sys/fs/ext4/loopN/errors_count); -1 if none.
+long long ext4_errors(const std::string& fstype, const std::string& device) {
+  if (fstype.rfind("ext", 0) != 0 || device.rfind("/dev/", 0) != 0) return -1;
+  std::ifstream in("/sys/fs/ext4/" + device.substr(device.rfind('/') + 1) + "/errors_count");
+  long long n = -1;
+  if (!(in >> n)) return -1;
+  return n;
+}
+
 }  // namespace
 
-Mount::Mount(std::string source, std::string target, std::string fstype)
+Mount::Mount(std::string source, std::string target, std::string fstype, const std::string& options)
     : source_(std::move(source)), target_(std::move(target)), fstype_(std::move(fstype)) {
-  entry_ = TeardownEntry("mount " + target_, [t = target_] { do_umount(t); });
+  if (!fstype_.empty() && source_.rfind("/dev/", 0) == 0 && !has_option(options, "ro") &&
+      !has_option(options, "bind")) {
+    sync_fd_ = ::open(target_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (sync_fd_ < 0) log::warn("cannot open {} to check it later: {}", target_, std::strerror(errno));
+    ext4_errors_at_mount_ = ext4_errors(fstype_, source_);
+  }
+  entry_ = TeardownEntry("mount " + target_, [this] { unmount(); });
 }
 
 std::unique_ptr<Mount> Mount::mount(const std::string& source, const std::string& target, const std::string& fstype,
                                     const std::string& options) {
+  fault::point("mount", target);
   libmnt_context* cxt = mnt_new_context();
   if (cxt == nullptr) throw_system("mnt_new_context", target, ENOMEM);
   // No /sbin/mount.<type> helpers and no utab bookkeeping: we own these mounts.
@@ -69,7 +93,12 @@ std::unique_ptr<Mount> Mount::mount(const std::string& source, const std::string
   mnt_free_context(cxt);
   log::debug("mounted {} on {} ({}{})", source, target, fstype.empty() ? "auto" : fstype,
              options.empty() ? "" : ", " + options);
-  return std::unique_ptr<Mount>(new Mount(source, target, fstype));
+  try {
+    return std::unique_ptr<Mount>(new Mount(source, target, fstype, options));
+  } catch (...) {
+    do_umount(target);
+    throw;
+  }
 }
 
 Mount::~Mount() {
@@ -80,10 +109,38 @@ Mount::~Mount() {
   }
 }
 
+void Mount::close_sync_fd() {
+  if (sync_fd_ >= 0) ::close(sync_fd_);  // an open fd would keep the mount busy
+  sync_fd_ = -1;
+}
+
+void Mount::check_health() {
+  if (!mounted_ || sync_fd_ < 0) return;
+  fault::point("sync filesystem", target_);
+  std::vector<std::string> problems;
+  if (::syncfs(sync_fd_) != 0) problems.push_back(fmt::format("writing it out failed ({})", std::strerror(errno)));
+  long long errors = ext4_errors(fstype_, source_);
+  if (errors > ext4_errors_at_mount_ && ext4_errors_at_mount_ >= 0)
+    problems.push_back(fmt::format("the kernel recorded {} new filesystem errors", errors - ext4_errors_at_mount_));
+  struct statvfs st;
+  if (::fstatvfs(sync_fd_, &st) == 0 && (st.f_flag & ST_RDONLY) != 0)
+    problems.push_back("the kernel switched it to read-only after an error");
+  if (problems.empty()) return;
+  std::string list;
+  for (const auto& p : problems) list += (list.empty() ? "" : "; ") + p;
+  Error e(ErrorKind::System, fmt::format("the {} filesystem on {} (mounted at {}) lost writes: {}", fstype_, source_,
+                                         target_, list));
+  e.op = "check filesystem";
+  e.target = target_;
+  e.sys_errno = EIO;
+  throw e;
+}
+
 void Mount::unmount() {
   if (!mounted_) return;
   mounted_ = false;
   entry_.dismiss();
+  close_sync_fd();
   do_umount(target_);
   log::debug("unmounted {}", target_);
 }

@@ -22,12 +22,22 @@ class Mount {
   const std::string& source() const { return source_; }
   const std::string& target() const { return target_; }
   const std::string& fstype() const { return fstype_; }
+  // Flushes a writable filesystem mounted from a device and throws if it
+  // recorded a write error since it was mounted: syncfs fails (its loop device
+  // could not write, e.g. the build directory is full), ext4 counted new
+  // errors, or the kernel made it read-only. A kernel that aborts a journal
+  // lets writes fail silently until then. No-op for bind and read-only mounts.
+  void check_health();
   void unmount();
 
  private:
-  Mount(std::string source, std::string target, std::string fstype);
+  Mount(std::string source, std::string target, std::string fstype, const std::string& options);
+  void close_sync_fd();
   std::string source_, target_, fstype_;
   bool mounted_ = true;
+  // Open from the mount on, so syncfs reports every write error since then.
+  int sync_fd_ = -1;
+  long long ext4_errors_at_mount_ = 0;
   TeardownEntry entry_;
 };
 

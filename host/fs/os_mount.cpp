@@ -1,22 +1,27 @@
 #include "host/fs/os_mount.hpp"
 
 #include <libmount/libmount.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <regex>
 
 #include <fmt/format.h>
 
 #include "host/disk/loop.hpp"
+#include "host/exec/process.hpp"
 #include "host/fs/fat_stage.hpp"
 #include "host/fs/mount.hpp"
 #include "host/system/error.hpp"
 #include "host/system/log.hpp"
 #include "host/system/signals.hpp"
+#include "host/system/unique_fd.hpp"
 
 namespace imgrecipe {
 namespace {
@@ -246,25 +251,92 @@ OsMount::~OsMount() {
   }
 }
 
+namespace {
+
+bool in_path(const std::string& program) {
+  const char* env = std::getenv("PATH");
+  std::string path = std::string(env != nullptr ? env : "") + ":/usr/sbin:/sbin:/usr/bin:/bin";
+  for (size_t i = 0; i <= path.size();) {
+    size_t j = std::min(path.find(':', i), path.size());
+    std::string dir = path.substr(i, j - i);
+    if (!dir.empty() && ::access((dir + "/" + program).c_str(), X_OK) == 0) return true;
+    i = j + 1;
+  }
+  return false;
+}
+
+// The loop devices write through the image file's page cache: its own
+// write-back errors show here.
+void sync_file(const std::string& path) {
+  UniqueFd fd = open_or_throw(path, O_RDONLY);
+  if (::fsync(fd.get()) != 0) throw_errno("write out the working copy", path);
+}
+
+}  // namespace
+
+void check_unmounted_filesystem(const std::string& device, const std::string& fstype, const std::string& what) {
+  std::vector<std::string> argv;
+  if (fstype == "ext4" || fstype == "ext3" || fstype == "ext2") argv = {"e2fsck", "-f", "-n", device};
+  else if (fstype == "xfs") argv = {"xfs_repair", "-n", device};
+  else if (fstype == "btrfs") argv = {"btrfs", "check", "--readonly", device};
+  else return;
+  if (!in_path(argv[0])) {
+    log::warn("{} is not installed: {} not checked", argv[0], what);
+    return;
+  }
+  log::debug("checking {} ({})", what, device);
+  RunResult r = run(argv);
+  if (r.exit_code == 0) return;
+  Error c = command_error(argv, r, "", false);
+  Error e(ErrorKind::Command, fmt::format("{} is damaged: its read-only check {}", what, c.what()));
+  e.op = "check filesystem";
+  e.target = device;
+  e.argv = c.argv;
+  e.exit_code = c.exit_code;
+  e.output_tail = c.output_tail;
+  throw e;
+}
+
 void OsMount::release(bool commit) {
   if (released_) return;
   released_ = true;
   root_.reset();  // its directory fd would keep the root mount busy
+  // With `commit`, nothing may be lost silently: each filesystem is flushed and
+  // its error state checked before it is unmounted, its loop device's writes
+  // checked and the filesystem checked read-only after. Every resource is
+  // released whatever fails; after a failure nothing more is written back.
+  commit = commit && !opts_.read_only;
   std::exception_ptr first;
-  for (auto it = held_.rbegin(); it != held_.rend(); ++it) {
+  auto step = [&](auto&& fn) {
     try {
-      if (it->mount) it->mount->unmount();
-      if (it->stage) {
-        if (commit && !opts_.read_only) it->stage->commit();
-        else it->stage->discard();
-      }
-      if (it->loop) it->loop->detach();
+      fn();
     } catch (...) {
       if (!first) first = std::current_exception();
-      commit = false;  // don't write back anything after a failure
+      commit = false;
+    }
+  };
+  for (size_t i = held_.size(); i-- > 0;) {
+    Held& h = held_[i];
+    std::string fstype = h.mount ? h.mount->fstype() : "";
+    std::string what = i < info_.size() ? fmt::format("partition {} ({}, mounted at {}) of {}", info_[i].partition,
+                                                      info_[i].fstype, info_[i].target, image_)
+                                        : image_;
+    if (h.mount) {
+      if (commit) step([&] { h.mount->check_health(); });
+      step([&] { h.mount->unmount(); });
+    }
+    if (h.stage) {
+      if (commit) step([&] { h.stage->commit(); });
+      step([&] { h.stage->discard(); });
+    }
+    if (h.loop) {
+      if (commit) step([&] { h.loop->flush(); });
+      if (commit) step([&] { check_unmounted_filesystem(h.loop->path(), fstype, what); });
+      step([&] { h.loop->detach(); });
     }
   }
   held_.clear();
+  if (commit) step([&] { sync_file(image_); });
   if (first) std::rethrow_exception(first);
 }
 

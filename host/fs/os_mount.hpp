@@ -49,6 +49,11 @@ struct MountedFs {
   std::string device;   // host block device (loop); empty when staged
 };
 
+// Checks a filesystem that is not mounted, read-only (e2fsck -fn, xfs_repair
+// -n, btrfs check --readonly); throws naming `what` if it is damaged. Other
+// types, and a missing checker (warned), pass.
+void check_unmounted_filesystem(const std::string& device, const std::string& fstype, const std::string& what);
+
 class OsMount {
  public:
   struct Options {
@@ -69,7 +74,11 @@ class OsMount {
   const std::vector<MountedFs>& mounts() const { return info_; }
   const std::vector<DiskPartition>& partitions() const { return parts_; }
   // Unmounts everything in reverse order. With `commit`, staged FAT content
-  // is written back into the image; without, it is discarded.
+  // is written back into the image and every write is verified: each
+  // filesystem is flushed and its error state checked before unmounting,
+  // checked read-only (fsck) after, and the image file synced. Any failure
+  // throws after everything is released; without `commit` nothing is
+  // written back or checked.
   void release(bool commit);
 
  private:

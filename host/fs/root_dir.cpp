@@ -15,6 +15,7 @@
 
 #include "host/fs/copy_tree.hpp"
 #include "host/system/error.hpp"
+#include "host/system/fault.hpp"
 #include "host/system/unique_fd.hpp"
 
 namespace imgrecipe {
@@ -182,6 +183,7 @@ std::optional<std::vector<std::string>> RootDir::list_dir(std::string_view path)
 }
 
 void RootDir::mkdirs(std::string_view path, mode_t mode) const {
+  fault::point("create directory in image", path);
   auto parts = split(image_path(path));
   std::string current = "/";
   for (const auto& part : parts) {
@@ -198,6 +200,7 @@ void RootDir::mkdirs(std::string_view path, mode_t mode) const {
 }
 
 void RootDir::write_file(std::string_view path, std::string_view content, std::optional<mode_t> mode) const {
+  fault::point("write file in image", path);
   std::string leaf;
   UniqueFd parent(open_parent(path, true, leaf));
   (void)parent;
@@ -217,6 +220,7 @@ void RootDir::write_file(std::string_view path, std::string_view content, std::o
 }
 
 void RootDir::copy_from_host(const std::string& host_source, std::string_view path, std::optional<mode_t> mode) const {
+  fault::point("copy file into image", path);
   UniqueFd src(::open(host_source.c_str(), O_RDONLY | O_CLOEXEC));
   if (src.get() < 0) throw_errno("open source file", host_source);
   struct stat st;
@@ -248,6 +252,7 @@ void RootDir::chown(std::string_view path, uid_t uid, gid_t gid) const {
 }
 
 void RootDir::symlink(const std::string& target, std::string_view path) const {
+  fault::point("create symlink in image", path);
   std::string leaf;
   UniqueFd dir(open_parent(path, true, leaf));
   if (symlinkat(target.c_str(), dir.get(), leaf.c_str()) != 0) throw_errno("create symlink in image", std::string(path));

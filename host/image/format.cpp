@@ -19,7 +19,9 @@
 
 #include "host/exec/process.hpp"
 #include "host/system/cleanup.hpp"
+#include "host/system/disk_space.hpp"
 #include "host/system/error.hpp"
+#include "host/system/fault.hpp"
 #include "host/system/log.hpp"
 #include "host/system/unique_fd.hpp"
 
@@ -279,6 +281,8 @@ Format parse_format(std::string_view text) {
 }
 
 void convert_to_raw(const std::string& input, Format format, const std::string& raw_out) {
+  fault::point("convert", input);
+  space::require_for_copy(input, raw_out);
   std::string out = absolute(raw_out);
   struct stat in_st, out_st;
   if (::stat(input.c_str(), &in_st) != 0) throw_errno("stat", input);
@@ -300,6 +304,7 @@ void convert_to_raw(const std::string& input, Format format, const std::string& 
 }
 
 void write_output(const std::string& raw, const std::string& out, Format format) {
+  fault::point("write output", out);
   std::vector<std::string> opts;
   switch (format) {
     case Format::Raw: opts = {"-O", "raw"}; break;
