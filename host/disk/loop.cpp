@@ -39,6 +39,7 @@ void detach_fd(int fd, const std::string& path) {
     log::warn("detaching {}: {}", path, std::strerror(errno));
   }
   ::close(fd);
+  log::debug("detached {}", path);
 }
 
 }  // namespace
@@ -100,7 +101,6 @@ void LoopDevice::detach() {
   entry_.dismiss();
   detach_fd(fd_, path_);
   fd_ = -1;
-  log::debug("detached {}", path_);
 }
 
 }  // namespace imgrecipe
