@@ -257,7 +257,12 @@ RunResult chroot_run(const RootDir& root, const std::vector<std::string>& argv, 
   std::string root_path = root.path();
   ro.child_setup = [root_path, &binds, &opts] { child_enter(root_path, binds, opts.devices); };
   ro.cwd = opts.cwd;
-  return run(argv, ro);
+  RunResult r = run(argv, ro);
+  // Restored here, not only by the destructors (which can merely log), so a
+  // failed restore fails the run instead of leaving our file in the output.
+  if (resolv) resolv->restore();
+  policy.restore();
+  return r;
 }
 
 RunResult chroot_run_checked(const RootDir& root, const std::vector<std::string>& argv, const ChrootOptions& opts) {

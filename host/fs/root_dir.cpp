@@ -237,6 +237,7 @@ void RootDir::copy_from_host(const std::string& host_source, std::string_view pa
 }
 
 void RootDir::chmod(std::string_view path, mode_t mode) const {
+  fault::point("chmod in image", path);
   UniqueFd fd(open_in_root(path, O_PATH, 0));
   if (fd.get() < 0) throw_errno("open in image", std::string(path));
   // fchmod does not work on O_PATH fds; go through the fd's /proc entry.
@@ -246,6 +247,7 @@ void RootDir::chmod(std::string_view path, mode_t mode) const {
 }
 
 void RootDir::chown(std::string_view path, uid_t uid, gid_t gid) const {
+  fault::point("chown in image", path);
   UniqueFd fd(open_in_root(path, O_PATH, 0));
   if (fd.get() < 0) throw_errno("open in image", std::string(path));
   if (fchownat(fd.get(), "", uid, gid, AT_EMPTY_PATH) != 0) throw_errno("chown in image", std::string(path));
@@ -259,6 +261,7 @@ void RootDir::symlink(const std::string& target, std::string_view path) const {
 }
 
 void RootDir::remove(std::string_view path) const {
+  fault::point("remove in image", path);
   std::string leaf;
   int dfd;
   try {
@@ -274,6 +277,7 @@ void RootDir::remove(std::string_view path) const {
 }
 
 void RootDir::rename(std::string_view from, std::string_view to) const {
+  fault::point("rename in image", from);
   std::string from_leaf, to_leaf;
   UniqueFd a(open_parent(from, false, from_leaf));
   UniqueFd b(open_parent(to, true, to_leaf));
