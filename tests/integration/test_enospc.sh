@@ -6,7 +6,8 @@
 # kernel aborts its journal while the script itself succeeds. The build must
 # fail with "no space left in the build directory", write no output, leak
 # nothing (no loop device, no mount, the small filesystem unmounts) and leave
-# the input untouched. Too little space for the working copy at all is refused
+# the input untouched. The same when the staged FAT ESP cannot be written back.
+# Too little space for the working copy at all is refused
 # up front. With enough space the same config builds and its output checks
 # clean.
 set -euo pipefail
@@ -103,14 +104,29 @@ mount_ext4 "$T_TMP/small-ext4" 20m
 build ext4 "$T_TMP/small-ext4/build"
 after_failure ext4 "$T_TMP/small-ext4" "no space left in the build directory $T_TMP/small-ext4/build ("
 
-# 3. Plainly too little for the working copy: refused before converting.
+# 3. The staged FAT ESP's write-back runs out of space (the script's 6 MiB fit in the stage).
+mkdir -p "$T_TMP/fat"
+cat > "$T_TMP/fat/config.yaml" <<YAML
+input: {image: {path: $IMG_PATH}}
+output: {image: {path: $T_TMP/fat/out.vhdx, format: vhdx}}
+scripts:
+  postCustomization:
+    - name: fill-esp
+      content: dd if=/dev/urandom of=/boot/efi/big bs=1M count=6 2>&1
+YAML
+mount_tmpfs "$T_TMP/small-fat" 18m
+build fat "$T_TMP/small-fat/build"
+after_failure fat "$T_TMP/small-fat" "no space left in the build directory $T_TMP/small-fat/build ("
+check_contains "fat: failed in the FAT write-back" "$log" "writing $T_TMP/small-fat/build/"
+
+# 4. Plainly too little for the working copy: refused before converting.
 write_config upfront 1
 mount_tmpfs "$T_TMP/small-upfront" 4m
 build upfront "$T_TMP/small-upfront/build"
 after_failure upfront "$T_TMP/small-upfront" "no space left in the build directory $T_TMP/small-upfront/build ("
 check_contains "upfront: says what needs the space" "$log" "the working copy of $IMG_PATH takes up to"
 
-# 4. Enough space: the same kind of build succeeds and its root checks clean.
+# 5. Enough space: the same kind of build succeeds and its root checks clean.
 write_config roomy 15
 mount_tmpfs "$T_TMP/small-roomy" 64m
 build roomy "$T_TMP/small-roomy/build"
