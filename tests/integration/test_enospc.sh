@@ -7,9 +7,8 @@
 # fail with "no space left in the build directory", write no output, leak
 # nothing (no loop device, no mount, the small filesystem unmounts) and leave
 # the input untouched. The same when the staged FAT ESP cannot be written back.
-# Too little space for the working copy at all is refused
-# up front. With enough space the same config builds and its output checks
-# clean.
+# Too little space for the working copy at all is refused up front. With
+# enough space the same config builds and its output checks clean.
 set -euo pipefail
 # The small filesystems live in a mount namespace of this test: an imgrecipe
 # run elsewhere on the machine that starts meanwhile would otherwise copy them
