@@ -114,7 +114,7 @@ void Mount::close_sync_fd() {
   sync_fd_ = -1;
 }
 
-void Mount::check_health() {
+void Mount::check_health(const std::string& what) {
   if (!mounted_ || sync_fd_ < 0) return;
   fault::point("sync filesystem", target_);
   std::vector<std::string> problems;
@@ -128,8 +128,9 @@ void Mount::check_health() {
   if (problems.empty()) return;
   std::string list;
   for (const auto& p : problems) list += (list.empty() ? "" : "; ") + p;
-  Error e(ErrorKind::System, fmt::format("the {} filesystem on {} (mounted at {}) lost writes: {}", fstype_, source_,
-                                         target_, list));
+  std::string name = what.empty() ? fmt::format("the {} filesystem on {} (mounted at {})", fstype_, source_, target_)
+                                  : what;
+  Error e(ErrorKind::System, fmt::format("{} lost writes: {}", name, list));
   e.op = "check filesystem";
   e.target = target_;
   e.sys_errno = EIO;

@@ -27,7 +27,8 @@ class Mount {
   // could not write, e.g. the build directory is full), ext4 counted new
   // errors, or the kernel made it read-only. A kernel that aborts a journal
   // lets writes fail silently until then. No-op for bind and read-only mounts.
-  void check_health();
+  // `what` names the filesystem in the error (default: type, device, target).
+  void check_health(const std::string& what = "");
   void unmount();
 
  private:

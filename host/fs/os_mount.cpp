@@ -322,7 +322,7 @@ void OsMount::release(bool commit) {
                                                       info_[i].fstype, info_[i].target, image_)
                                         : image_;
     if (h.mount) {
-      if (commit) step([&] { h.mount->check_health(); });
+      if (commit) step([&] { h.mount->check_health(what); });
       step([&] { h.mount->unmount(); });
     }
     if (h.stage) {
