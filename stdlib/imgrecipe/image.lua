@@ -82,7 +82,10 @@ end
 function Image:mount(opts)
   validate("opts", opts, "table", true)
   if self._mnt then return self end
-  self._mnt = host_mount.os(self.raw, self.work_dir .. "/root", self.work_dir .. "/stage", opts or {})
+  -- Errors about the image's content name the input, not the working copy.
+  local o = { input = self.input }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  self._mnt = host_mount.os(self.raw, self.work_dir .. "/root", self.work_dir .. "/stage", o)
   return self
 end
 
