@@ -392,8 +392,9 @@ void OsMount::mount_all() {
                   e.target, where(e), subject());
         continue;
       }
-      fail(fmt::format("{} refers to no partition of this image (/etc/fstab entry '{} {}')", where(e), e.source,
-                       e.target));
+      fail(fmt::format("/etc/fstab{}: '{} {}' refers to no partition of this image{}",
+                       e.line ? fmt::format(" line {}", e.line) : "", e.source, e.target,
+                       e.line ? fmt::format(" (the line: '{}')", e.text) : ""));
     }
     std::string fstype = (e.fstype.empty() || e.fstype == "auto") ? p->fs.type : e.fstype;
     try {
