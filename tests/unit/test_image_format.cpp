@@ -10,6 +10,7 @@
 
 #include "host/exec/process.hpp"
 #include "host/image/header.hpp"
+#include "host/image/output_check.hpp"
 #include "host/image/format.hpp"
 #include "host/system/cleanup.hpp"
 #include "host/system/error.hpp"
@@ -399,4 +400,39 @@ TEST_CASE("inputs naming other files are refused with the name") {
                          doctest::Contains("truncated"), Error);
     CHECK_FALSE(fs::exists(t / "out.raw"));
   }
+}
+
+TEST_CASE("check_output refuses the input as output, bad formats and unusable locations") {
+  TempDir t;
+  make_raw(t / "in.raw", 2 * image::kMiB);
+  fs::create_directory(t / "sub");
+  fs::create_symlink("in.raw", t / "link.raw");
+  fs::create_hard_link(t / "in.raw", t / "hard.raw");
+  std::vector<std::string> in = {t / "in.raw"};
+  auto refused = [&](const std::string& out, const std::string& format, const std::string& why) {
+    try {
+      image::check_output(out, format, in);
+      FAIL("expected " << out << " to be refused");
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::Usage);
+      CHECK_MESSAGE(std::string(e.what()).find(why) != std::string::npos, e.what());
+    }
+  };
+  refused(t / "in.raw", "raw", "it is the input image");
+  refused(t / "link.raw", "raw", "it is the input image");
+  refused(t / "hard.raw", "qcow2", "it is the input image");
+  refused(t / "sub/../in.raw", "raw", "it is the input image");
+  refused(t / "missing/../in.raw", "raw", "it is the input image");  // written lexically normalized
+  refused(t / "out.raw", "vmdk", "unknown image format 'vmdk'");
+  refused(t.path, "raw", "it is a directory");
+  refused(t / "in.raw/x.raw", "raw", "is not a directory");
+  refused(t / "in.raw/a/b/x.raw", "raw", "is not a directory");
+  refused(t / "sub/", "raw", "names a directory");
+  // Fine: a new file, also in directories still to be created; no probe file is left.
+  CHECK_NOTHROW(image::check_output(t / "out.qcow2", "qcow2", in));
+  CHECK_NOTHROW(image::check_output(t / "new/dir/out.vhdx", "vhdx", in));
+  CHECK_NOTHROW(image::check_output(t / "in.raw", "raw", {}));
+  CHECK(fs::is_empty(t / "sub"));
+  CHECK_FALSE(fs::exists(t / "new"));
+  CHECK(std::distance(fs::directory_iterator(t.path), fs::directory_iterator()) == 4);
 }
