@@ -127,6 +127,16 @@ std::optional<std::string> corruption(const Error& e) {
   }
 }
 
+// mtools refusing a FAT filesystem it finds inconsistent (staged FAT).
+std::optional<std::string> fat_corruption(const Error& e) {
+  if (e.kind() != ErrorKind::Command) return std::nullopt;
+  for (const auto& line : e.output_tail) {
+    if (line.find("FAT") != std::string::npos || line.find("Fat") != std::string::npos)
+      return fmt::format("the FAT filesystem is corrupt ({}: {})", e.argv.empty() ? "mtools" : e.argv[0], line);
+  }
+  return std::nullopt;
+}
+
 // fstab's own text for messages: "/etc/fstab line 4 'UUID=... / ext4 defaults 0 1'".
 std::string where(const FstabEntry& e) {
   if (e.line == 0) return fmt::format("/etc/fstab entry '{} {}'", e.source, e.target);
@@ -401,6 +411,7 @@ void OsMount::mount_all() {
       mount_partition(*p, e.target, fstype, e.options, e.source);
     } catch (const Error& err) {
       auto why = corruption(err);
+      if (!why) why = fat_corruption(err);
       if (!why) throw;
       fail(fmt::format("{} for {} ({}) cannot be mounted: {}", describe(*p), e.target, where(e), *why));
     }

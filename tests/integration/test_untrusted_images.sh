@@ -3,7 +3,7 @@
 # data file on the host is refused before qemu-img reads anything, and the
 # host file's content reaches no output. Broken inputs (empty, a directory,
 # random bytes, truncated raw and qcow2, a zeroed superblock, corrupt group
-# descriptors, no /etc/fstab) fail with a message that names the input the
+# descriptors, a corrupt FAT, no /etc/fstab) fail with a message that names the input the
 # user gave and says what is wrong in words, never the scratch copy or a bare
 # "Invalid argument"; an fstab whose root matches no partition is warned about.
 set -euo pipefail
@@ -96,6 +96,18 @@ p=$(copy bad-descriptors.raw)
 # sees ext4, the kernel refuses to mount it.
 dd if=/dev/zero of="$p" bs=1024 count=4 seek=$(( (ROOT_OFFSET + 4096) / 1024 )) conv=notrunc status=none
 refused bad-descriptors "$p" "partition $ROOT_PARTNUM (ext4) cannot be mounted: the filesystem is corrupt"
+
+# Random bytes over the ESP's first FAT (after its reserved sectors): mtools
+# refuses it (where the kernel mounts vfat itself, it would not notice).
+if ! grep -qw vfat /proc/filesystems; then
+    p=$(copy bad-fat.raw)
+    reserved=$(od -An -tu2 -j $(( ESP_OFFSET + 14 )) -N2 "$p" | tr -d ' ')
+    dd if=/dev/urandom of="$p" bs=512 count=64 seek=$(( ESP_OFFSET / 512 + reserved )) conv=notrunc status=none
+    refused bad-fat "$p" "partition $ESP_PARTNUM (vfat) for /boot/efi (/etc/fstab line" \
+        "cannot be mounted: the FAT filesystem is corrupt"
+else
+    t_log "vfat is mountable here: the staged-FAT corruption case is skipped"
+fi
 
 # 5. No root with /etc/fstab.
 p=$(copy no-fstab.raw)
