@@ -1,6 +1,7 @@
 // imgrecipe.host.image: image formats, conversion to the raw working copy and
 // output writing.
 #include "host/image/format.hpp"
+#include "host/image/output_check.hpp"
 #include "lua/boundary.hpp"
 #include "lua/modules.hpp"
 #include "lua/util.hpp"
@@ -37,6 +38,22 @@ int l_inspect(lua_State* L) {
   return 1;
 }
 
+// check_output(path, format[, {input = path | {paths}}])
+int l_check_output(lua_State* L) {
+  std::string out = check_string(L, 1);
+  std::string format = check_string(L, 2);
+  std::vector<std::string> inputs;
+  if (lua_istable(L, 3)) {
+    lua_getfield(L, 3, "input");
+    bool is_list = lua_istable(L, -1);
+    lua_pop(L, 1);
+    if (is_list) inputs = opt_string_list_field(L, 3, "input");
+    else if (auto in = opt_string_field(L, 3, "input")) inputs.push_back(*in);
+  }
+  image::check_output(out, format, inputs);
+  return 0;
+}
+
 int l_parse_format(lua_State* L) {
   lua_pushstring(L, std::string(image::name(image::parse_format(check_string(L, 1)))).c_str());
   return 1;
@@ -44,7 +61,8 @@ int l_parse_format(lua_State* L) {
 
 const luaL_Reg kFns[] = {IMGRECIPE_FN("detect", l_detect),   IMGRECIPE_FN("to_raw", l_to_raw),
                          IMGRECIPE_FN("write", l_write),     IMGRECIPE_FN("inspect", l_inspect),
-                         IMGRECIPE_FN("parse_format", l_parse_format), {nullptr, nullptr}};
+                         IMGRECIPE_FN("parse_format", l_parse_format),
+                         IMGRECIPE_FN("check_output", l_check_output), {nullptr, nullptr}};
 
 }  // namespace
 

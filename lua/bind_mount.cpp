@@ -19,6 +19,7 @@ int l_os(lua_State* L) {
     opts.read_only = opt_bool_field(L, 4, "read_only").value_or(false);
     opts.stage_fat = opt_bool_field(L, 4, "stage_fat").value_or(false);
     opts.root_partition = static_cast<int>(opt_int_field(L, 4, "root_partition").value_or(0));
+    opts.input_name = opt_string_field(L, 4, "input").value_or("");
   }
   push_handle(L, OsMount::mount(image, root_dir, work_dir, opts), kMeta);
   return 1;

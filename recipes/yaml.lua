@@ -10,6 +10,7 @@ local util = require "imgrecipe.util"
 local log = require "imgrecipe.log"
 
 local sys = require "imgrecipe.host.sys"
+local image = require "imgrecipe.image"
 local history = require "imgrecipe.history"
 
 local function resolve(dir, path)
@@ -323,6 +324,8 @@ return {
     if not format then
       util.raise("usage", "no output format: set output.image.format in the config or pass --output-image-format")
     end
+    -- Before any conversion: a bad output fails now, not after the whole build.
+    image.check_output(output, format, { input = input })
 
     local img
     ctx:step("open", function()

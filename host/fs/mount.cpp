@@ -83,11 +83,13 @@ std::unique_ptr<Mount> Mount::mount(const std::string& source, const std::string
   int rc = mnt_context_mount(cxt);
   if (rc != 0) {
     std::string msg = context_error(cxt, rc, "mount");
+    int err = mnt_context_syscall_called(cxt) ? mnt_context_get_syscall_errno(cxt) : 0;
     mnt_free_context(cxt);
     Error e(ErrorKind::System, fmt::format("mount {} on {}{}: {}", source, target,
                                            fstype.empty() ? "" : " (" + fstype + ")", msg));
     e.op = "mount";
     e.target = target;
+    e.sys_errno = err;  // callers tell a corrupt filesystem (EINVAL, EUCLEAN) from other failures
     throw e;
   }
   mnt_free_context(cxt);

@@ -10,9 +10,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <optional>
 #include <regex>
+#include <sstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "host/disk/loop.hpp"
 #include "host/exec/process.hpp"
@@ -63,6 +67,89 @@ bool has_option(const std::string& options, const std::string& opt) {
 
 size_t depth(const std::string& p) { return static_cast<size_t>(std::count(p.begin(), p.end(), '/')); }
 
+// fstab's octal escapes (\040 for a space) in a field.
+std::string unescape_field(const std::string& f) {
+  std::string out;
+  for (size_t i = 0; i < f.size(); ++i) {
+    auto octal = [&](size_t k) { return k < f.size() && f[k] >= '0' && f[k] <= '7'; };
+    if (f[i] == '\\' && octal(i + 1) && octal(i + 2) && octal(i + 3)) {
+      out += static_cast<char>(std::stoi(f.substr(i + 1, 3), nullptr, 8));
+      i += 3;
+    } else {
+      out += f[i];
+    }
+  }
+  return out;
+}
+
+// Gives each parsed entry the line it came from (libmount does not say):
+// entries are in file order, so each is the next content line with its target.
+void number_lines(std::vector<FstabEntry>& entries, const std::string& text) {
+  std::vector<std::string> lines;
+  for (size_t i = 0; i <= text.size();) {
+    size_t j = text.find('\n', i);
+    if (j == std::string::npos) j = text.size();
+    lines.push_back(text.substr(i, j - i));
+    i = j + 1;
+  }
+  size_t next = 0;
+  for (auto& e : entries) {
+    for (size_t n = next; n < lines.size(); ++n) {
+      std::istringstream fields(lines[n]);
+      std::string source, target;
+      fields >> source >> target;
+      if (source.empty() || source[0] == '#' || unescape_field(target) != e.target) continue;
+      e.line = static_cast<int>(n + 1);
+      e.text = lines[n];
+      next = n + 1;
+      break;
+    }
+  }
+}
+
+// The disk size a primary GPT header claims (its backup header's LBA + 1
+// sectors); 0 if there is no header.
+std::uint64_t gpt_disk_size(const std::string& image, std::uint64_t sector) {
+  std::ifstream f(image, std::ios::binary);
+  std::string h(92, '\0');
+  if (!f.seekg(static_cast<std::streamoff>(sector)) || !f.read(h.data(), static_cast<std::streamsize>(h.size())) ||
+      h.compare(0, 8, "EFI PART") != 0)
+    return 0;
+  std::uint64_t backup_lba = 0;
+  for (int i = 7; i >= 0; --i) backup_lba = (backup_lba << 8) | static_cast<unsigned char>(h[32 + i]);
+  return (backup_lba + 1) * sector;
+}
+
+// What a failed mount of an image's filesystem means for the user: a
+// corrupt filesystem ("bad superblock") rather than the syscall's wording.
+std::optional<std::string> corruption(const Error& e) {
+  switch (e.sys_errno) {
+    case EINVAL: return std::string("the filesystem is corrupt (bad superblock)");
+    case EUCLEAN: return std::string("the filesystem is corrupt (structure needs cleaning: run fsck on it)");
+    case EIO: return std::string("the filesystem is corrupt or the image is truncated (I/O error)");
+    case EBADMSG: return std::string("the filesystem is corrupt (bad checksum)");
+    default: return std::nullopt;
+  }
+}
+
+// mtools refusing a FAT filesystem it finds inconsistent (staged FAT).
+std::optional<std::string> fat_corruption(const Error& e) {
+  if (e.kind() != ErrorKind::Command) return std::nullopt;
+  for (const auto& line : e.output_tail) {
+    if (line.find("FAT") != std::string::npos || line.find("Fat") != std::string::npos)
+      return fmt::format("the FAT filesystem is corrupt ({}: {})", e.argv.empty() ? "mtools" : e.argv[0], line);
+  }
+  return std::nullopt;
+}
+
+// fstab's own text for messages: "/etc/fstab line 4 'UUID=... / ext4 defaults 0 1'".
+std::string where(const FstabEntry& e) {
+  if (e.line == 0) return fmt::format("/etc/fstab entry '{} {}'", e.source, e.target);
+  std::string t = e.text;
+  std::replace(t.begin(), t.end(), '\t', ' ');
+  return fmt::format("/etc/fstab line {} '{}'", e.line, t);
+}
+
 }  // namespace
 
 std::vector<DiskPartition> scan_partitions(const std::string& image) {
@@ -100,6 +187,7 @@ std::vector<FstabEntry> parse_fstab(const std::string& text) {
   }
   mnt_free_iter(it);
   mnt_unref_table(tb);
+  number_lines(out, text);
   return out;
 }
 
@@ -144,7 +232,31 @@ std::unique_ptr<OsMount> OsMount::mount(const std::string& image, const std::str
   m->root_dir_ = root_dir;
   m->work_dir_ = work_dir;
   m->opts_ = opts;
-  m->parts_ = scan_partitions(image);
+  PartitionTable table;
+  try {
+    table = read_partition_table(image);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::Usage) throw;  // only "no table" is about the content
+    m->fail("no partition table (GPT or MBR) found (not a disk image?)");
+  }
+  std::uint64_t image_size = std::filesystem::file_size(image);
+  bool protective_only = table.type == "dos" && std::any_of(table.partitions.begin(), table.partitions.end(),
+                                                             [](const Partition& p) { return p.type == "0xee"; });
+  if (protective_only) {
+    // libfdisk fell back to the protective MBR: the GPT headers did not
+    // check out. The primary header's backup-LBA tells a truncated image.
+    std::uint64_t disk = gpt_disk_size(image, table.sector_size);
+    if (disk > image_size)
+      m->fail(fmt::format("the image is truncated: its GPT describes a {}-byte disk but the file has {} bytes",
+                          disk, image_size));
+    m->fail("its GPT partition table is corrupt (only the protective MBR can be read)");
+  }
+  for (const auto& p : table.partitions) {
+    if (p.start + p.size > image_size)
+      m->fail(fmt::format("the image is truncated: partition {} ends at byte {} but the image has only {} bytes",
+                          p.number, p.start + p.size, image_size));
+  }
+  m->parts_ = probe_partitions(image, table);
   std::filesystem::create_directories(root_dir);
   std::filesystem::create_directories(work_dir);
   try {
@@ -154,6 +266,21 @@ std::unique_ptr<OsMount> OsMount::mount(const std::string& image, const std::str
     throw;
   }
   return m;
+}
+
+std::string OsMount::subject() const {
+  return opts_.input_name.empty() ? image_ : "input image " + opts_.input_name;
+}
+
+void OsMount::fail(const std::string& why) const {
+  Error e(ErrorKind::Usage, fmt::format("{}: {}", subject(), why));
+  e.target = opts_.input_name.empty() ? image_ : opts_.input_name;
+  throw e;
+}
+
+std::string OsMount::describe(const DiskPartition& p) {
+  std::string kind = !p.fs.type.empty() ? p.fs.type : !p.part.type_name.empty() ? p.part.type_name : p.part.type;
+  return fmt::format("partition {} ({})", p.part.number, kind);
 }
 
 void OsMount::mount_partition(const DiskPartition& p, const std::string& target, const std::string& fstype,
@@ -191,13 +318,38 @@ void OsMount::mount_all() {
     return is_root_type(a->part.type) && !is_root_type(b->part.type);
   });
   if (candidates.empty()) {
-    throw Error(ErrorKind::Usage, fmt::format("{}: no partition with a Linux filesystem (ext4, xfs, btrfs) found", image_));
+    // Say what each partition holds: a root-typed partition without a
+    // recognizable filesystem is most likely a corrupt one.
+    std::vector<std::string> seen;
+    for (const auto& p : parts_) {
+      if (p.fs.type.empty())
+        seen.push_back(fmt::format("{} holds no recognizable filesystem{}", describe(p),
+                                   is_root_type(p.part.type) ? ": the filesystem is corrupt (bad superblock) or missing"
+                                                             : ""));
+      else
+        seen.push_back(describe(p));
+    }
+    if (opts_.root_partition != 0)
+      fail(fmt::format("there is no partition {} (the image has: {})", opts_.root_partition,
+                       seen.empty() ? "no partitions" : fmt::format("{}", fmt::join(seen, "; "))));
+    fail(fmt::format("no partition holds a Linux filesystem (ext4, xfs, btrfs): {}",
+                     seen.empty() ? "the partition table lists no partitions" : fmt::format("{}", fmt::join(seen, "; "))));
   }
   const DiskPartition* root = nullptr;
   std::string fstab;
+  std::vector<std::string> rejected;  // why each candidate is not the root
   for (const auto* c : candidates) {
     auto loop = LoopDevice::attach(image_, c->part.start, c->part.size, opts_.read_only);
-    auto mnt = Mount::mount(loop->path(), root_dir_, c->fs.type, opts_.read_only ? "ro" : "");
+    std::unique_ptr<Mount> mnt;
+    try {
+      mnt = Mount::mount(loop->path(), root_dir_, c->fs.type, opts_.read_only ? "ro" : "");
+    } catch (const Error& e) {
+      auto why = corruption(e);
+      if (!why) throw;
+      rejected.push_back(fmt::format("{} cannot be mounted: {}", describe(*c), *why));
+      loop->detach();
+      continue;
+    }
     std::optional<std::string> text;
     bool has_os_release = false;
     {
@@ -211,11 +363,13 @@ void OsMount::mount_all() {
       held_.push_back({std::move(loop), std::move(mnt), nullptr});
       break;
     }
+    rejected.push_back(fmt::format("{} has {}", describe(*c), text ? "/etc/fstab but no os-release" : "no /etc/fstab"));
     mnt->unmount();
     loop->detach();
   }
   if (root == nullptr) {
-    throw Error(ErrorKind::Usage, fmt::format("{}: no partition holds an OS root filesystem (with /etc/fstab)", image_));
+    if (rejected.size() == 1 && rejected[0].find("cannot be mounted") != std::string::npos) fail(rejected[0]);
+    fail(fmt::format("no partition holds a root filesystem with /etc/fstab ({})", fmt::join(rejected, "; ")));
   }
   root_ = std::make_unique<RootDir>(root_dir_);
   info_.push_back({"/", fmt::format("partition {}", root->part.number), root->part.number, root->fs.type, false,
@@ -223,6 +377,19 @@ void OsMount::mount_all() {
   log::info("mounted partition {} ({}) at /", root->part.number, root->fs.type);
 
   auto entries = parse_fstab(fstab);
+  // The root was found by its content; an fstab root naming something else
+  // will not boot as written: say so, naming the line.
+  for (const auto& e : entries) {
+    if (e.target != "/") continue;
+    const DiskPartition* named = resolve_fstab_source(e.source, parts_);
+    if (named == nullptr)
+      log::warn("{}: {} names a root that matches no partition of the image; using {}, which holds this "
+                "/etc/fstab (the image may not boot as it is)",
+                subject(), where(e), describe(*root));
+    else if (named != root)
+      log::warn("{}: {} names {} as the root, but /etc/fstab was found on {}", subject(), where(e),
+                describe(*named), describe(*root));
+  }
   std::stable_sort(entries.begin(), entries.end(),
                    [](const FstabEntry& a, const FstabEntry& b) { return depth(a.target) < depth(b.target); });
   for (const auto& e : entries) {
@@ -231,15 +398,28 @@ void OsMount::mount_all() {
     if (p == nullptr) {
       static const char* pseudo[] = {"tmpfs", "proc", "sysfs", "devpts", "overlay", "none", "swap", "nfs", "cifs"};
       bool is_pseudo = std::find(std::begin(pseudo), std::end(pseudo), e.fstype) != std::end(pseudo);
-      if (is_pseudo || has_option(e.options, "nofail") || has_option(e.options, "noauto")) {
+      if (is_pseudo) {
         log::debug("fstab: skipping {} on {} ({})", e.source, e.target, e.fstype);
         continue;
       }
-      throw Error(ErrorKind::Usage, fmt::format("/etc/fstab entry '{} {}' refers to no partition of this image",
-                                                e.source, e.target));
+      if (has_option(e.options, "nofail") || has_option(e.options, "noauto")) {
+        log::warn("fstab: skipping {} on {}: {} matches no partition of {} (it is nofail/noauto)", e.source,
+                  e.target, where(e), subject());
+        continue;
+      }
+      fail(fmt::format("/etc/fstab{}: '{} {}' refers to no partition of this image{}",
+                       e.line ? fmt::format(" line {}", e.line) : "", e.source, e.target,
+                       e.line ? fmt::format(" (the line: '{}')", e.text) : ""));
     }
     std::string fstype = (e.fstype.empty() || e.fstype == "auto") ? p->fs.type : e.fstype;
-    mount_partition(*p, e.target, fstype, e.options, e.source);
+    try {
+      mount_partition(*p, e.target, fstype, e.options, e.source);
+    } catch (const Error& err) {
+      auto why = corruption(err);
+      if (!why) why = fat_corruption(err);
+      if (!why) throw;
+      fail(fmt::format("{} for {} ({}) cannot be mounted: {}", describe(*p), e.target, where(e), *why));
+    }
   }
 }
 

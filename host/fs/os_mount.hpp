@@ -34,6 +34,8 @@ struct FstabEntry {
   std::string target;
   std::string fstype;
   std::string options;
+  int line = 0;         // 1-based line in the file (0 if not found)
+  std::string text;     // that line, for messages
 };
 std::vector<FstabEntry> parse_fstab(const std::string& text);
 
@@ -62,6 +64,9 @@ class OsMount {
     bool stage_fat = false;
     // Root partition number; 0 = find it.
     int root_partition = 0;
+    // The input image as the user named it: errors about the image's content
+    // name it ("input image X: ..."), not the working copy being mounted.
+    std::string input_name;
   };
   // `root_dir` is created if missing; `work_dir` holds staging directories.
   static std::unique_ptr<OsMount> mount(const std::string& image, const std::string& root_dir,
@@ -84,6 +89,11 @@ class OsMount {
  private:
   OsMount() = default;
   void mount_all();
+  // "input image X" (or the image path): what errors about the content name.
+  std::string subject() const;
+  [[noreturn]] void fail(const std::string& why) const;
+  // "partition 2 (ext4)" / "partition 2 (Linux root (x86-64))".
+  static std::string describe(const DiskPartition& p);
   void mount_partition(const DiskPartition& p, const std::string& target, const std::string& fstype,
                        const std::string& options, const std::string& source);
 

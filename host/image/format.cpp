@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <cerrno>
@@ -18,6 +19,7 @@
 #include <fmt/format.h>
 
 #include "host/exec/process.hpp"
+#include "host/image/header.hpp"
 #include "host/system/cleanup.hpp"
 #include "host/system/disk_space.hpp"
 #include "host/system/error.hpp"
@@ -115,12 +117,52 @@ struct Probe {
   bool block_device;
 };
 
+// Input images are untrusted: a reference to any other file (a backing
+// file, an external data file, a parent disk) would make qemu-img read that
+// host file into the working copy, so it is refused with the name it gives.
+void refuse_references(int fd, const std::string& path, Format format, std::uint64_t file_size) {
+  ReadAt read = [&](std::uint64_t offset, std::size_t length) {
+    std::string buf(length, '\0');
+    buf.resize(pread_some(fd, buf.data(), length, offset, path));
+    return buf;
+  };
+  try {
+    if (format == Format::Qcow2) {
+      Qcow2Header h = parse_qcow2_header(read, file_size);
+      if (!h.backing_file.empty())
+        throw bad_input(path, fmt::format("it names a backing file ({}); backing files are refused because input "
+                                          "images are untrusted — flatten it first with qemu-img convert",
+                                          h.backing_file));
+      if (h.external_data || !h.data_file.empty())
+        throw bad_input(path, fmt::format("it uses an external data file ({}); external data files are refused "
+                                          "because input images are untrusted — make it self-contained first "
+                                          "with qemu-img convert",
+                                          h.data_file.empty() ? "name not recorded" : h.data_file));
+      if (h.crypt_method != 0)
+        throw bad_input(path, "it is an encrypted qcow2 image; encrypted inputs are not supported");
+    } else if (format == Format::Vhdx) {
+      VhdxInfo v = parse_vhdx_metadata(read);
+      if (v.has_parent)
+        throw bad_input(path, fmt::format("it is a differencing VHDX (parent: {}); parent disks are refused "
+                                          "because input images are untrusted, and qemu cannot read differencing "
+                                          "VHDX — merge it into a self-contained image first",
+                                          v.parent.empty() ? "not recorded" : v.parent));
+    }
+  } catch (const HeaderError& e) {
+    throw bad_input(path, e.what());
+  }
+}
+
 Probe probe(const std::string& path) {
   UniqueFd fd = open_or_throw(path, O_RDONLY);
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) throw_errno("stat", path);
+  if (S_ISDIR(st.st_mode)) throw bad_input(path, "it is a directory, not a disk image file");
+  if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+    throw bad_input(path, "it is neither a regular file nor a block device");
   Probe p{Format::Raw, static_cast<std::uint64_t>(st.st_size), std::nullopt, S_ISBLK(st.st_mode)};
   if (p.block_device && ::ioctl(fd.get(), BLKGETSIZE64, &p.file_size) != 0) throw_errno("get size of", path);
+  if (p.file_size == 0) throw bad_input(path, "it is empty (0 bytes)");
   std::array<unsigned char, kVhdFooterSize> head{};
   std::size_t n = pread_some(fd.get(), head.data(), head.size(), 0, path);
   auto starts = [&](std::string_view magic, std::size_t at = 0) {
@@ -137,7 +179,19 @@ Probe probe(const std::string& path) {
   } else if ((p.vhd = read_vhd_footer(fd.get(), path, p.file_size, head.data(), n))) {
     p.format = p.vhd->disk_type == kVhdFixed ? Format::VhdFixed : Format::Vhd;
   }
+  refuse_references(fd.get(), path, p.format, p.file_size);
   return p;
+}
+
+// A JSON string literal (qemu's json: filenames).
+std::string json_string(const std::string& v) {
+  std::string out = "\"";
+  for (unsigned char c : v) {
+    if (c == '"' || c == '\\') out += fmt::format("\\{}", static_cast<char>(c));
+    else if (c < 0x20) out += fmt::format("\\u{:04x}", c);
+    else out += static_cast<char>(c);
+  }
+  return out + "\"";
 }
 
 // qemu's -o/--image-opts syntax: a literal comma is written twice.
@@ -153,24 +207,31 @@ std::string escape_opt(const std::string& v) {
 std::string absolute(const std::string& path) { return fs::absolute(path).lexically_normal().string(); }
 
 struct Source {
-  std::string opts;        // for --image-opts: no protocol prefixes are parsed from the filename
+  // A json: filename with every node spelled out: the driver is never probed,
+  // no protocol prefix is parsed from the file name, and "backing": null
+  // keeps qemu from opening any backing file, even one named in a header we
+  // misread (refuse_references is the first line, this the second).
+  std::string spec;
   std::uint64_t size = 0;  // the expected raw size, 0 if qemu knows best
 };
 
 // How qemu should open `path` (probed as `p`) as `format`, read-only.
 Source source_for(const std::string& path, Format format, const Probe& p) {
-  std::string file = fmt::format("file.driver={},file.filename={}", p.block_device ? "host_device" : "file",
-                                 escape_opt(absolute(path)));
+  std::string file = fmt::format("\"file\":{{\"driver\":\"{}\",\"filename\":{}}}",
+                                 p.block_device ? "host_device" : "file", json_string(absolute(path)));
+  auto spec = [&](const std::string& driver_opts) {
+    return fmt::format("json:{{{},\"backing\":null,{}}}", driver_opts, file);
+  };
   bool is_vhd = format == Format::Vhd || format == Format::VhdFixed;
   if (is_vhd && p.format != format)
     throw bad_input(path, fmt::format("expected a {} image, found {}", name(format), name(p.format)));
   switch (format) {
-    case Format::Raw: return {"driver=raw," + file};
-    case Format::Qcow2: return {"driver=qcow2," + file};
-    case Format::Vhdx: return {"driver=vhdx," + file};
+    case Format::Raw: return {spec("\"driver\":\"raw\"")};
+    case Format::Qcow2: return {spec("\"driver\":\"qcow2\"")};
+    case Format::Vhdx: return {spec("\"driver\":\"vhdx\"")};
     case Format::Vhd:
       // The footer's size, not qemu's CHS-geometry guess for old creators.
-      return {"driver=vpc,force_size_calc=current_size," + file, p.vhd->current_size};
+      return {spec("\"driver\":\"vpc\",\"force_size_calc\":\"current_size\""), p.vhd->current_size};
     case Format::VhdFixed: {
       // A fixed VHD is the raw disk followed by the footer (qemu reports it as
       // raw, footer included): read it as raw, cut at the footer's size.
@@ -178,7 +239,7 @@ Source source_for(const std::string& path, Format format, const Probe& p) {
       if (sz % 512 != 0 || sz > p.file_size - kVhdFooterSize)
         throw bad_input(path, fmt::format("fixed VHD footer size {} does not fit the file ({} bytes)", sz,
                                           p.file_size));
-      return {fmt::format("driver=raw,size={},{}", sz, file), sz};
+      return {spec(fmt::format("\"driver\":\"raw\",\"size\":{}", sz)), sz};
     }
   }
   throw Error(ErrorKind::Internal, "unknown image format");
@@ -259,6 +320,27 @@ std::optional<std::uint64_t> json_u64(std::string_view json, std::string_view ke
   return out;
 }
 
+// qemu reads past the end of a truncated qcow2 as zeros and "succeeds"; its
+// check sees the clusters beyond the end (metadata only: fast).
+void check_qcow2(const std::string& input, const Source& src, std::uint64_t file_size) {
+  RunOptions opts;
+  opts.capture_stdout = true;
+  opts.tail_lines = 3;
+  RunResult r = run({"qemu-img", "check", "--output=json", src.spec}, opts);
+  auto end = json_u64(r.out, "image-end-offset");
+  bool past_end = std::any_of(r.tail.begin(), r.tail.end(),
+                              [](const std::string& l) { return l.find("end of the file") != std::string::npos; });
+  if ((end && *end > file_size) || past_end)
+    throw bad_input(input, fmt::format("the qcow2 image is truncated: the file has {} bytes and its tables point "
+                                       "beyond that (incomplete download or copy?)",
+                                       file_size));
+  if (r.exit_code == 1 || r.exit_code == 2) {
+    std::string last = r.tail.empty() ? "" : ": " + r.tail.back();
+    throw bad_input(input, fmt::format("the qcow2 image is corrupt (qemu-img check found {} errors{})",
+                                       json_u64(r.out, "corruptions").value_or(0), last));
+  }
+}
+
 }  // namespace
 
 Format detect_format(const std::string& path) { return probe(path).format; }
@@ -292,10 +374,12 @@ void convert_to_raw(const std::string& input, Format format, const std::string& 
     if (!S_ISREG(out_st.st_mode)) throw_usage(fmt::format("{} exists and is not a regular file", raw_out));
     if (::unlink(out.c_str()) != 0) throw_errno("remove", out);  // created fresh, never reused
   }
-  Source src = source_for(input, format, probe(input));
+  Probe p = probe(input);
+  Source src = source_for(input, format, p);
+  if (p.format == Format::Qcow2) check_qcow2(input, src, p.file_size);
   log::info("converting {} ({}) to the raw working copy {}", input, name(format), out);
   RemoveUnlessKept guard(out);
-  run_checked({"qemu-img", "convert", "--image-opts", src.opts, "-O", "raw", out});
+  run_checked({"qemu-img", "convert", src.spec, "-O", "raw", out});
   std::uint64_t got = file_size(out);
   if (src.size != 0 && got != src.size)
     throw Error(ErrorKind::Internal,
@@ -352,7 +436,7 @@ void write_output(const std::string& raw, const std::string& out, Format format)
 ImageInfo inspect(const std::string& path) {
   Probe p = probe(path);
   Source src = source_for(path, p.format, p);
-  std::string json = capture({"qemu-img", "info", "--output=json", "--image-opts", src.opts});
+  std::string json = capture({"qemu-img", "info", "--output=json", src.spec});
   auto virtual_size = json_u64(json, "virtual-size");
   if (!virtual_size)
     throw Error(ErrorKind::Internal, fmt::format("qemu-img info {}: no virtual-size in its output", path));

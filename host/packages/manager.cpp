@@ -74,8 +74,10 @@ Argv remove_command(const CommandContext& c, const std::vector<std::string>& nam
     a = rpm_base(c);
     append(a, {"remove", "--assumeyes", "--disablerepo", "*"});
   } else {
+    // purge, not remove: remove leaves the package in dpkg's "rc" state with
+    // its conffiles in the image; rpm's erase already takes them.
     a = apt_base(c);
-    a.push_back("remove");
+    a.push_back("purge");
   }
   append(a, names);
   return a;

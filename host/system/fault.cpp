@@ -2,7 +2,6 @@
 
 #include <unistd.h>
 
-#include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
@@ -64,7 +63,8 @@ void point(std::string_view op, std::string_view target) {
   Error e(ErrorKind::System, fmt::format("injected fault at host operation {} ({} {})", s.seen, op, target));
   e.op = std::string(op);
   e.target = std::string(target);
-  e.sys_errno = EIO;
+  // No errno: no handler may take it for a specific condition (EIO reads as
+  // a corrupt filesystem when mounting) and reword it.
   throw e;
 }
 

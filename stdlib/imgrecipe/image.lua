@@ -35,14 +35,38 @@ local M = {}
 function M.open(path, work_dir)
   validate("path", path, "string")
   validate("work_dir", work_dir, "string")
-  if sys.kind(path) ~= "file" then
-    util.raise("usage", string.format("input image '%s' does not exist or is not a file", path))
+  local kind = sys.kind(path)
+  if kind == nil then
+    util.raise("usage", string.format("input image %s: it does not exist", path))
+  elseif kind == "directory" then
+    util.raise("usage", string.format("input image %s: it is a directory, not a disk image file", path))
+  elseif kind ~= "file" then
+    util.raise("usage", string.format("input image %s: it is not a regular file", path))
   end
   sys.mkdir(work_dir)
   local fmt = host_image.detect(path)
   local raw = work_dir .. "/image.raw"
   host_image.to_raw(path, fmt, raw)
   return setmetatable({ input = path, input_format = fmt, raw = raw, work_dir = work_dir }, Image)
+end
+
+---@class imgrecipe.CheckOutputOpts
+---@field input? string|string[] input image(s) the output must not replace
+
+--- Checks an output path before a build starts: the format is known, the
+--- path is not the input image (compared as files, so symlinks, hard links
+--- and `..` spellings are caught), not a directory, and its directory exists
+--- and is writable or can be created. Call it as soon as the paths are known,
+--- so a bad output fails in a second instead of after the customization;
+--- `Image:save` calls it too.
+---@param path string
+---@param format string raw, qcow2, vhd, vhd-fixed or vhdx
+---@param opts? imgrecipe.CheckOutputOpts
+function M.check_output(path, format, opts)
+  validate("path", path, "string")
+  validate("format", format, "string")
+  validate("opts", opts, "table", true)
+  host_image.check_output(path, format, opts or {})
 end
 
 ---@class imgrecipe.MountOpts
@@ -58,7 +82,10 @@ end
 function Image:mount(opts)
   validate("opts", opts, "table", true)
   if self._mnt then return self end
-  self._mnt = host_mount.os(self.raw, self.work_dir .. "/root", self.work_dir .. "/stage", opts or {})
+  -- Errors about the image's content name the input, not the working copy.
+  local o = { input = self.input }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  self._mnt = host_mount.os(self.raw, self.work_dir .. "/root", self.work_dir .. "/stage", o)
   return self
 end
 
@@ -299,6 +326,7 @@ function Image:save(path, format)
   validate("path", path, "string")
   validate("format", format, "string")
   format = host_image.parse_format(format)
+  M.check_output(path, format, { input = self.input })
   self:unmount()
   log.debug(string.format("saving as %s", format))
   host_image.write(self.raw, path, format)

@@ -22,6 +22,10 @@ mkdeb() {
     printf 'Package: %s\nVersion: %s\nArchitecture: all\nMaintainer: imgrecipe tests <t@example.invalid>\nDescription: imgrecipe test package\n' \
         "$1" "$2" >"$d/DEBIAN/control"
     echo "$1 $2" >"$d/usr/share/$1/version"
+    # A conffile: apt's `remove` would leave it (and an "rc" entry) behind.
+    mkdir -p "$d/etc"
+    echo "setting=$2" >"$d/etc/$1.conf"
+    echo "/etc/$1.conf" >"$d/DEBIAN/conffiles"
     dpkg-deb --root-owner-group -b "$d" "$3/$1_$2_all.deb" >/dev/null
     rm -rf "$d"
 }
@@ -85,6 +89,9 @@ if "$IMGRECIPE" build "$T_TMP/cfg/change.yaml" --image-file "$out1" --output-ima
     t_pass "build 2 (remove, install, update from two sources)"; else t_fail "build 2 failed: $(tail -20 "$T_TMP/log2")"; fi
 check_eq "irtest-a removed" "" "$(pkg_field "$out2" irtest-a Status | grep 'install ok installed' || true)"
 check_eq "irtest-a's file gone" "" "$(fs_cat "$out2" "$O" /usr/share/irtest-a/version)"
+check_eq "irtest-a purged: no dpkg entry left (no rc state)" "" "$(pkg_field "$out2" irtest-a Status)"
+check "irtest-a's conffile purged" fs_absent "$out2" "$O" /etc/irtest-a.conf
+check_eq "irtest-b's conffile kept" "setting=2.0" "$(fs_cat "$out2" "$O" /etc/irtest-b.conf)"
 check_eq "irtest-b updated to 2.0" "2.0" "$(pkg_field "$out2" irtest-b Version)"
 check_eq "irtest-b's new file" "irtest-b 2.0" "$(fs_cat "$out2" "$O" /usr/share/irtest-b/version)"
 check_eq "irtest-c installed from the list" "install ok installed" "$(pkg_field "$out2" irtest-c Status)"

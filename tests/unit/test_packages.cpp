@@ -77,7 +77,7 @@ TEST_CASE("apt-get command lines") {
     return v;
   };
   CHECK(refresh_command(c) == with({"update"}));
-  CHECK(remove_command(c, {"a"}) == with({"remove", "a"}));
+  CHECK(remove_command(c, {"a"}) == with({"purge", "a"}));
   REQUIRE(autoremove_command(c).has_value());
   CHECK(*autoremove_command(c) == with({"autoremove"}));
   CHECK(update_existing_command(c) == with({"upgrade"}));
