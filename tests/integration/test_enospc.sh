@@ -29,7 +29,7 @@ unmount_small() {
         if mountpoint -q "$m"; then umount "$m" || true; fi
     done
 }
-trap 'rc=$?; unmount_small; (exit $rc); t_cleanup' EXIT
+trap 'rc=$?; set +e; unmount_small; (exit $rc); t_cleanup' EXIT
 
 mount_tmpfs() {  # mount_tmpfs DIR SIZE
     mkdir -p "$1"
