@@ -11,6 +11,12 @@
 
 namespace imgrecipe::config {
 
+// Limits that keep a small file from growing without bound: sequences and
+// maps nested at most kMaxDepth deep, and at most kMaxExpandedNodes values
+// copied by aliases, anchors and merge keys (a "billion laughs" file).
+inline constexpr size_t kMaxDepth = 64;
+inline constexpr size_t kMaxExpandedNodes = 100'000;
+
 struct RawKey {
   std::string text;
   Mark mark;
@@ -33,8 +39,9 @@ struct RawDocument {
   RawNode root;
 };
 
-// Parses the first YAML document of `text`. Syntax errors are added to
-// `problems` (and `present` stays false); a text with no document adds none.
+// Parses the first YAML document of `text`. Syntax errors, a NUL byte, a text
+// larger than kMaxConfigBytes and the limits above are added to `problems`
+// (and `present` stays false); a text with no document adds none.
 // Later documents are ignored with a warning, as ALIC only reads the first.
 RawDocument read_yaml(const std::string& text, const std::string& display_path, Problems& problems);
 
