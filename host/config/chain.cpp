@@ -10,6 +10,7 @@
 #include "host/config/merge.hpp"
 #include "host/config/parse.hpp"
 #include "host/config/source.hpp"
+#include "host/security/names.hpp"
 #include "host/system/error.hpp"
 
 namespace imgrecipe::config {
@@ -78,7 +79,7 @@ class ChainLoader {
       std::error_code ec;
       if (!fs::is_regular_file(absolute, ec)) {
         including.problems.add(path->mark, field,
-                               fmt::format("base config '{}' not found", display));
+                               fmt::format("base config '{}' not found", names::shown(display, 200)));
         continue;
       }
       visited_.insert(absolute.string());

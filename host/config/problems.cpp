@@ -4,9 +4,18 @@
 
 #include <fmt/format.h>
 
+#include "host/security/names.hpp"
+
 namespace imgrecipe::config {
 
 void Problems::add(Mark mark, std::string path, std::string message) {
+  // A path is made of the config's own keys, which may be huge or hold
+  // control characters.
+  if (path.size() > 200 || std::any_of(path.begin(), path.end(), [](char c) {
+        return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+      })) {
+    path = names::shown(path, 200);
+  }
   list_.push_back({mark, std::move(path), std::move(message)});
 }
 

@@ -165,3 +165,20 @@ TEST_CASE("config limits: only regular files are read") {
   CHECK(read_host_file(small) == "hello\n");
   CHECK(read_host_file("/proc/self/comm").size() > 0);  // size 0 in stat, read to the end
 }
+
+TEST_CASE("config limits: huge values are cut in error messages") {
+  const std::string name(10000, 'a');
+  const std::string cut = std::string(100, 'a') + "… (10000 bytes)";
+  CHECK(problems("os:\n  hostname: " + name + "_\n") ==
+        "cfg.yaml:2:13: os.hostname: invalid hostname '" + std::string(100, 'a') +
+            "… (10001 bytes)': expected a DNS name of letters, digits, '-' and '.' (no '_')");
+  // YAML keys are at most 1024 characters long.
+  CHECK(problems("os:\n  " + std::string(500, 'k') + ": 1\n") ==
+        "cfg.yaml:2:3: os." + std::string(197, 'k') + "… (503 bytes): unknown key");
+  CHECK(problems("os:\n  users: [{name: \"" + name + "\"}]\n") ==
+        "cfg.yaml:2:18: os.users[0].name: invalid user name '" + cut + "': longer than 32 characters");
+  // Control characters are shown escaped, never written to the terminal.
+  CHECK(problems("os:\n  users: [{name: \"a\\nb\\e[2J\"}]\n") ==
+        "cfg.yaml:2:18: os.users[0].name: invalid user name 'a\\nb\\x1b[2J': must not contain a newline (allowed: "
+        "letters, digits, '_', '.', '-', and '$' at the end)");
+}
