@@ -94,6 +94,11 @@ class Checker {
       problems_.add(value.mark, path, fmt::format("'{}' is a directory, not a file", names::shown(value.str)));
       return false;
     }
+    // A FIFO or a device would block or never end when imgrecipe reads it.
+    if (want == Want::File && !fs::is_regular_file(st)) {
+      problems_.add(value.mark, path, fmt::format("'{}' is not a regular file", names::shown(value.str)));
+      return false;
+    }
     return true;
   }
 

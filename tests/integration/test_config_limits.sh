@@ -80,10 +80,29 @@ check "/dev/zero config: at once (${ms} ms)" fast
 printf 'os:\n  packages:\n    installLists: [/dev/zero, fifo.yaml, big.yaml]\n' > lists.yaml
 run validate lists.yaml --validate-resources files
 check_eq "package lists: invalid" 1 "$rc"
-check_contains "package list /dev/zero refused" "$out" "/dev/zero is not a regular file (a character device)"
-check_contains "package list FIFO refused" "$out" "fifo.yaml is not a regular file (a FIFO)"
+check_contains "package list /dev/zero refused" "$out" "os.packages.installLists[0]: '/dev/zero' is not a regular file"
+check_contains "package list FIFO refused" "$out" "os.packages.installLists[1]: 'fifo.yaml' is not a regular file"
 check_contains "package list size limit" "$out" "big.yaml is larger than the limit of 4 MiB"
 check "package lists: at once (${ms} ms)" fast
+
+printf 'previewFeatures: [base-configs]\nbaseConfigs: [{path: fifo.yaml}, {path: /dev/zero}]\n' > bases.yaml
+run validate bases.yaml
+check_eq "FIFO and /dev/zero base configs: invalid" 1 "$rc"
+check_contains "FIFO base config named" "$out" "bases.yaml:2:22: baseConfigs[0].path: base config 'fifo.yaml' is not a regular file"
+check_contains "/dev/zero base config named" "$out" "baseConfigs[1].path: base config '/dev/zero' is not a regular file"
+check "base configs: at once (${ms} ms)" fast
+
+cat > files.yaml <<'YAML'
+os:
+  additionalFiles: [{source: fifo.yaml, destination: /a}]
+  users: [{name: u, sshPublicKeyPaths: [/dev/zero], password: {type: plain-text-file, value: fifo.yaml}}]
+YAML
+run validate files.yaml --validate-resources files
+check_eq "FIFO and device resources: invalid" 1 "$rc"
+check_contains "additionalFiles FIFO source" "$out" "os.additionalFiles[0].source: 'fifo.yaml' is not a regular file"
+check_contains "SSH key file /dev/zero" "$out" "os.users[0].sshPublicKeyPaths[0]: '/dev/zero' is not a regular file"
+check_contains "password file FIFO" "$out" "os.users[0].password.value: 'fifo.yaml' is not a regular file"
+check "resources: at once (${ms} ms)" fast
 
 # Names: refused by validate, and by build before any image work.
 cat > names.yaml <<'YAML'
