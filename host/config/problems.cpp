@@ -28,7 +28,12 @@ std::string Problems::render(const std::string& file) const {
   std::stable_sort(sorted.begin(), sorted.end(),
                    [&](const Problem& a, const Problem& b) { return key(a.mark) < key(b.mark); });
   std::string out;
+  size_t shown = 0;
   for (const Problem& p : sorted) {
+    if (shown++ == kMaxShown) {
+      out += fmt::format("\n{}: {} more problems not shown", file, sorted.size() - kMaxShown);
+      break;
+    }
     if (!out.empty()) out += '\n';
     out += file;
     if (p.mark.line > 0) out += fmt::format(":{}:{}", p.mark.line, p.mark.column);

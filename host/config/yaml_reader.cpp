@@ -136,6 +136,10 @@ class Builder : public YAML::EventHandler {
   }
 
   void finish(RawNode n, YAML::anchor_t anchor) {
+    if (++values_ > kMaxValues) {
+      problems_.add(n.mark, "", fmt::format("more than {} values in one file", kMaxValues));
+      throw LimitReached{};
+    }
     if (anchor != 0) {
       // Each anchor keeps its own copy of its value; nested anchors copy
       // their contents again, so they share the expansion budget.
@@ -231,6 +235,7 @@ class Builder : public YAML::EventHandler {
   std::vector<Open> stack_;
   std::map<YAML::anchor_t, RawNode> anchors_;
   size_t expanded_ = 0;  // values copied for aliases, anchors and merge keys
+  size_t values_ = 0;    // scalars, sequences, maps and aliases in the text
   RawNode root_;
   bool has_root_ = false;
 };

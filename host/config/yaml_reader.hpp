@@ -11,11 +11,13 @@
 
 namespace imgrecipe::config {
 
-// Limits that keep a small file from growing without bound: sequences and
-// maps nested at most kMaxDepth deep, and at most kMaxExpandedNodes values
-// copied by aliases, anchors and merge keys (a "billion laughs" file).
+// Limits that keep a file from growing without bound in memory: sequences
+// and maps nested at most kMaxDepth deep, at most kMaxExpandedNodes values
+// copied by aliases, anchors and merge keys (a "billion laughs" file), and at
+// most kMaxValues values written in the text (about 150 MiB in memory).
 inline constexpr size_t kMaxDepth = 64;
 inline constexpr size_t kMaxExpandedNodes = 100'000;
+inline constexpr size_t kMaxValues = 500'000;
 
 struct RawKey {
   std::string text;

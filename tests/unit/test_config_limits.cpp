@@ -182,3 +182,21 @@ TEST_CASE("config limits: huge values are cut in error messages") {
         "cfg.yaml:2:18: os.users[0].name: invalid user name 'a\\nb\\x1b[2J': must not contain a newline (allowed: "
         "letters, digits, '_', '.', '-', and '$' at the end)");
 }
+
+TEST_CASE("config limits: at most 500000 values, and 100 problems shown") {
+  std::string wide = "os:\n  packages:\n    install: [";
+  for (int i = 0; i < 600000; ++i) wide += i ? ",x" : "x";
+  wide += "]\n";
+  REQUIRE(wide.size() < config::kMaxConfigBytes);
+  std::string out;
+  double seconds = timed_with_memory_cap([&] { out = problems(wide); });
+  CHECK(seconds < 2.0);
+  CHECK(out == "cfg.yaml:3:1000009: more than 500000 values in one file");
+
+  std::string many = "os:\n";
+  for (int i = 0; i < 150; ++i) many += "  k" + std::to_string(i) + ": 1\n";
+  out = problems(many);
+  CHECK(out.find("cfg.yaml:2:3: os.k0: unknown key\n") == 0);
+  CHECK(out.find("cfg.yaml:101:3: os.k99: unknown key\ncfg.yaml: 50 more problems not shown") != std::string::npos);
+  CHECK(out.find("os.k100:") == std::string::npos);
+}
