@@ -1,6 +1,9 @@
 // imgrecipe.host.exec: commands inside an image root.
+#include <fmt/format.h>
+
 #include "host/exec/chroot.hpp"
 #include "host/exec/image_devices.hpp"
+#include "host/security/names.hpp"
 #include "host/system/log.hpp"
 #include "lua/boundary.hpp"
 #include "lua/modules.hpp"
@@ -8,6 +11,18 @@
 
 namespace imgrecipe::lua {
 namespace {
+
+// "K=V" for the command's environment; a bad name ("A=B", "") would set a
+// different variable than asked, a NUL would cut the value.
+std::string env_entry(const std::string& key, const std::string& value) {
+  if (auto why = names::env_name(key)) {
+    throw Error(ErrorKind::Usage, fmt::format("env: invalid environment variable name '{}': {}", names::shown(key), *why));
+  }
+  if (auto why = names::env_value(value)) {
+    throw Error(ErrorKind::Usage, fmt::format("env: value of {}: {}", key, *why));
+  }
+  return key + "=" + value;
+}
 
 // exec.chroot(root, argv, opts) -> {exit_code=, output={last lines}}
 // opts: step, env = {K = V}, binds = {{host=, image=, read_only=}}, cwd,
@@ -35,7 +50,7 @@ int l_chroot(lua_State* L) {
         if (lua_type(L, -2) != LUA_TSTRING || !lua_isstring(L, -1)) {
           throw Error(ErrorKind::Usage, "env: expected a table of string keys and string values");
         }
-        o.env.push_back(std::string(lua_tostring(L, -2)) + "=" + lua_tostring(L, -1));
+        o.env.push_back(env_entry(check_string(L, -2), check_string(L, -1)));
         lua_pop(L, 1);
       }
     }

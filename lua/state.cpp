@@ -114,6 +114,7 @@ struct State {
     preload(L, "imgrecipe.host.sys", open_sys);
     preload(L, "imgrecipe.host.packages", open_packages);
     preload(L, "imgrecipe.host.users", open_users);
+    preload(L, "imgrecipe.host.names", open_names);
   }
   ~State() { lua_close(L); }
 };

@@ -10,6 +10,7 @@
 #include "host/config/merge.hpp"
 #include "host/config/parse.hpp"
 #include "host/config/source.hpp"
+#include "host/security/names.hpp"
 #include "host/system/error.hpp"
 
 namespace imgrecipe::config {
@@ -76,9 +77,15 @@ class ChainLoader {
         continue;
       }
       std::error_code ec;
-      if (!fs::is_regular_file(absolute, ec)) {
+      const fs::file_status st = fs::status(absolute, ec);
+      if (!fs::exists(st)) {
         including.problems.add(path->mark, field,
-                               fmt::format("base config '{}' not found", display));
+                               fmt::format("base config '{}' not found", names::shown(display, 200)));
+        continue;
+      }
+      if (!fs::is_regular_file(st)) {
+        including.problems.add(path->mark, field,
+                               fmt::format("base config '{}' is not a regular file", names::shown(display, 200)));
         continue;
       }
       visited_.insert(absolute.string());

@@ -30,7 +30,10 @@ Result subvolume_path(std::string_view v);
 Result module_name(std::string_view v);
 Result module_option_value(std::string_view v);
 Result not_blank(std::string_view v);
-Result kernel_argument(std::string_view v);
+Result kernel_argument(std::string_view v);  // host/security/names.hpp's rules
+Result user_name(std::string_view v);        // as useradd: host/security/names.hpp
+Result group_name(std::string_view v);
+Result optional_group_name(std::string_view v);  // "" = unset
 Result service_name(std::string_view v);
 Result pxe_url(std::string_view v);
 Result snapshot_time(std::string_view v);

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "host/config/checks.hpp"
+#include "host/security/names.hpp"
 
 namespace imgrecipe::config::checks {
 namespace {
@@ -64,7 +65,7 @@ void unique_in_list(const Node& list, const std::string& list_path, std::string_
     auto [it, inserted] = seen.emplace(v->str, v->mark.line);
     if (!inserted) {
       p.add(v->mark, fmt::format("{}[{}].{}", list_path, i, key),
-            fmt::format("duplicate {} '{}' (also at line {})", what, v->str, it->second));
+            fmt::format("duplicate {} '{}' (also at line {})", what, names::shown(v->str), it->second));
     }
   }
 }
@@ -78,6 +79,14 @@ void additional_file(const Node& o, const std::string& path, Problems& p) {
 
 void script(const Node& o, const std::string& path, Problems& p) {
   exactly_one(o, path, p, "path", !str(o, "path").empty(), "content", !str(o, "content").empty());
+  if (const Node* env = o.find("environmentVariables")) {
+    for (const auto& [key, value] : env->fields) {
+      if (auto why = names::env_name(key)) {
+        p.add(value.key_mark, fmt::format("{}.environmentVariables.{}", path, names::shown(key)),
+              fmt::format("invalid environment variable name '{}': {}", names::shown(key), *why));
+      }
+    }
+  }
 }
 
 void password(const Node& o, const std::string& path, Problems& p) {
@@ -97,7 +106,7 @@ void module(const Node& o, const std::string& path, Problems& p) {
       p.add(value.key_mark, path + ".options", "option names must not be empty");
     } else if (key.find_first_of(" \n") != std::string::npos) {
       p.add(value.key_mark, fmt::format("{}.options.{}", path, key),
-            fmt::format("invalid option name '{}': must not contain spaces or newlines", key));
+            fmt::format("invalid option name '{}': must not contain spaces or newlines", names::shown(key)));
     }
   }
 }
@@ -114,11 +123,11 @@ void os(const Node& o, const std::string& path, Problems& p) {
 void overlay(const Node& o, const std::string& path, Problems& p) {
   std::string_view upper = str(o, "upperDir"), work = str(o, "workDir");
   if (upper == work) {
-    p.add(o.find("workDir")->mark, path + ".workDir", fmt::format("must differ from upperDir ('{}')", upper));
+    p.add(o.find("workDir")->mark, path + ".workDir", fmt::format("must differ from upperDir ('{}')", names::shown(upper)));
   } else if (is_subdir(work, upper)) {
-    p.add(o.find("upperDir")->mark, path + ".upperDir", fmt::format("must not be inside workDir ('{}')", work));
+    p.add(o.find("upperDir")->mark, path + ".upperDir", fmt::format("must not be inside workDir ('{}')", names::shown(work)));
   } else if (is_subdir(upper, work)) {
-    p.add(o.find("workDir")->mark, path + ".workDir", fmt::format("must not be inside upperDir ('{}')", upper));
+    p.add(o.find("workDir")->mark, path + ".workDir", fmt::format("must not be inside upperDir ('{}')", names::shown(upper)));
   }
 }
 

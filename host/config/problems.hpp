@@ -21,8 +21,11 @@ class Problems {
   size_t size() const { return list_.size(); }
   const std::vector<Problem>& list() const { return list_; }
   // One line per problem, in document order:
-  // "<file>:<line>:<column>: <path>: <message>".
+  // "<file>:<line>:<column>: <path>: <message>"; after kMaxShown problems,
+  // one line says how many more there are.
   std::string render(const std::string& file) const;
+
+  static constexpr size_t kMaxShown = 100;
 
  private:
   std::vector<Problem> list_;

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "host/config/problems.hpp"
+#include "host/security/names.hpp"
 #include "host/system/error.hpp"
 
 namespace imgrecipe::config {
@@ -82,15 +83,20 @@ class Checker {
     const std::string full = resolve(value.str);
     fs::file_status st = fs::status(full, ec);
     if (ec || !fs::exists(st)) {
-      problems_.add(value.mark, path, fmt::format("'{}' does not exist", value.str));
+      problems_.add(value.mark, path, fmt::format("'{}' does not exist", names::shown(value.str)));
       return false;
     }
     if (want == Want::Dir && !fs::is_directory(st)) {
-      problems_.add(value.mark, path, fmt::format("'{}' is not a directory", value.str));
+      problems_.add(value.mark, path, fmt::format("'{}' is not a directory", names::shown(value.str)));
       return false;
     }
     if (want == Want::File && fs::is_directory(st)) {
-      problems_.add(value.mark, path, fmt::format("'{}' is a directory, not a file", value.str));
+      problems_.add(value.mark, path, fmt::format("'{}' is a directory, not a file", names::shown(value.str)));
+      return false;
+    }
+    // A FIFO or a device would block or never end when imgrecipe reads it.
+    if (want == Want::File && !fs::is_regular_file(st)) {
+      problems_.add(value.mark, path, fmt::format("'{}' is not a regular file", names::shown(value.str)));
       return false;
     }
     return true;

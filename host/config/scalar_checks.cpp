@@ -10,6 +10,7 @@
 
 #include "host/config/checks.hpp"
 #include "host/config/paths.hpp"
+#include "host/security/names.hpp"
 
 namespace imgrecipe::config::checks {
 namespace {
@@ -47,14 +48,14 @@ Result parse_size(std::string_view v, std::string_view expected, unsigned long l
   while (digits < v.size() && is_digit(v[digits])) ++digits;
   std::string_view number = v.substr(0, digits), unit = v.substr(digits);
   if (digits == 0 || unit.size() > 1 || (unit.size() == 1 && std::string_view("KMGT").find(unit[0]) == std::string_view::npos)) {
-    return fmt::format("invalid size '{}': expected {}", v, expected);
+    return fmt::format("invalid size '{}': expected {}", names::shown(v), expected);
   }
-  if (unit.empty()) return fmt::format("invalid size '{}': missing unit suffix (K, M, G or T)", v);
+  if (unit.empty()) return fmt::format("invalid size '{}': missing unit suffix (K, M, G or T)", names::shown(v));
   int shift = unit[0] == 'K' ? 10 : unit[0] == 'M' ? 20 : unit[0] == 'G' ? 30 : 40;
   auto n = parse_number<unsigned long long>(number);
-  if (!n || *n > (~0ULL >> shift)) return fmt::format("invalid size '{}': too large", v);
+  if (!n || *n > (~0ULL >> shift)) return fmt::format("invalid size '{}': too large", names::shown(v));
   *bytes = *n << shift;
-  if (*bytes % kMiB != 0) return fmt::format("invalid size '{}': must be a multiple of 1 MiB", v);
+  if (*bytes % kMiB != 0) return fmt::format("invalid size '{}': must be a multiple of 1 MiB", names::shown(v));
   return std::nullopt;
 }
 
@@ -183,9 +184,9 @@ Node map_node(Mark mark) {
 
 Result hostname(std::string_view v) {
   if (v.empty()) return std::nullopt;
-  if (is_ipv4(v)) return fmt::format("invalid hostname '{}': an IP address is not a hostname", v);
+  if (is_ipv4(v)) return fmt::format("invalid hostname '{}': an IP address is not a hostname", names::shown(v));
   if (!is_dns_name(v) || v.find('_') != std::string_view::npos) {
-    return fmt::format("invalid hostname '{}': expected a DNS name of letters, digits, '-' and '.' (no '_')", v);
+    return fmt::format("invalid hostname '{}': expected a DNS name of letters, digits, '-' and '.' (no '_')", names::shown(v));
   }
   return std::nullopt;
 }
@@ -194,8 +195,8 @@ Result permissions(std::string_view v) {
   auto mode = std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '7'; })
                   ? parse_number<unsigned int>(v, 8)
                   : std::nullopt;
-  if (v.empty() || !mode) return fmt::format("invalid permissions '{}': expected an octal mode such as 0644", v);
-  if (*mode > 0777) return fmt::format("invalid permissions '{}': only permission bits are allowed (at most 0777)", v);
+  if (v.empty() || !mode) return fmt::format("invalid permissions '{}': expected an octal mode such as 0644", names::shown(v));
+  if (*mode > 0777) return fmt::format("invalid permissions '{}': only permission bits are allowed (at most 0777)", names::shown(v));
   return std::nullopt;
 }
 
@@ -207,7 +208,7 @@ Result size(std::string_view v) {
 Result positive_size(std::string_view v) {
   unsigned long long bytes = 0;
   if (auto error = parse_size(v, kSizeForms, &bytes)) return error;
-  if (bytes == 0) return fmt::format("invalid size '{}': must be greater than zero", v);
+  if (bytes == 0) return fmt::format("invalid size '{}': must be greater than zero", names::shown(v));
   return std::nullopt;
 }
 
@@ -221,7 +222,7 @@ Result partition_size(std::string_view v) {
   if (v.empty() || v == "grow") return std::nullopt;
   unsigned long long bytes = 0;
   if (auto error = parse_size(v, "'grow' or <number><K|M|G|T> such as 100M or 1G", &bytes)) return error;
-  if (bytes == 0) return fmt::format("invalid size '{}': must be greater than zero", v);
+  if (bytes == 0) return fmt::format("invalid size '{}': must be greater than zero", names::shown(v));
   return std::nullopt;
 }
 
@@ -235,34 +236,34 @@ Result partition_type(std::string_view v) {
   return fmt::format(
       "invalid partition type '{}': expected one of esp, bios-grub, home, linux-generic, root, root-verity, srv, "
       "swap, tmp, usr, usr-verity, var, xbootldr, or a GUID",
-      v);
+      names::shown(v));
 }
 
 Result partition_label(std::string_view v) {
   if (std::any_of(v.begin(), v.end(), [](char c) { return static_cast<unsigned char>(c) > 0x7f; })) {
-    return fmt::format("invalid partition label '{}': must be ASCII", v);
+    return fmt::format("invalid partition label '{}': must be ASCII", names::shown(v));
   }
-  if (v.size() > 35) return fmt::format("invalid partition label '{}': longer than 35 characters", v);
+  if (v.size() > 35) return fmt::format("invalid partition label '{}': longer than 35 characters", names::shown(v));
   return std::nullopt;
 }
 
 Result mount_path(std::string_view v) {
   if (v.empty()) return "must not be empty";
   if (has_any(v, " \t\n:,")) {
-    return fmt::format("invalid path '{}': must not contain spaces, tabs, newlines, ':' or ','", v);
+    return fmt::format("invalid path '{}': must not contain spaces, tabs, newlines, ':' or ','", names::shown(v));
   }
-  if (v.front() != '/') return fmt::format("invalid path '{}': must be absolute", v);
+  if (v.front() != '/') return fmt::format("invalid path '{}': must be absolute", names::shown(v));
   return std::nullopt;
 }
 
 Result mount_options(std::string_view v) {
-  if (has_any(v, " \t\n")) return fmt::format("invalid options '{}': must not contain spaces, tabs or newlines", v);
+  if (has_any(v, " \t\n")) return fmt::format("invalid options '{}': must not contain spaces, tabs or newlines", names::shown(v));
   return std::nullopt;
 }
 
 Result verity_name(std::string_view v) {
   if (v.empty() || !std::all_of(v.begin(), v.end(), [](char c) { return c >= 'a' && c <= 'z'; })) {
-    return fmt::format("invalid verity name '{}': expected lowercase letters only, such as root or usr", v);
+    return fmt::format("invalid verity name '{}': expected lowercase letters only, such as root or usr", names::shown(v));
   }
   return std::nullopt;
 }
@@ -271,14 +272,14 @@ Result hash_signature_path(std::string_view v) {
   if (v.empty()) return std::nullopt;
   if (auto error = mount_path(v)) return error;
   std::string cleaned = clean_path(v);
-  if (cleaned != v) return fmt::format("invalid path '{}': not normalized (use '{}')", v, cleaned);
-  if (cleaned.rfind("/boot/", 0) != 0) return fmt::format("invalid path '{}': must be under /boot/", v);
+  if (cleaned != v) return fmt::format("invalid path '{}': not normalized (use '{}')", names::shown(v), cleaned);
+  if (cleaned.rfind("/boot/", 0) != 0) return fmt::format("invalid path '{}': must be under /boot/", names::shown(v));
   return std::nullopt;
 }
 
 Result subvolume_path(std::string_view v) {
   if (v.empty()) return "must not be empty";
-  auto bad = [&](std::string_view why) { return fmt::format("invalid subvolume path '{}': {}", v, why); };
+  auto bad = [&](std::string_view why) { return fmt::format("invalid subvolume path '{}': {}", names::shown(v), why); };
   if (v.front() == '/') return bad("must not start with '/'");
   if (v.back() == '/') return bad("must not end with '/'");
   for (std::string_view part : split(v, '/')) {
@@ -290,13 +291,13 @@ Result subvolume_path(std::string_view v) {
 }
 
 Result module_name(std::string_view v) {
-  if (has_any(v, " \n")) return fmt::format("invalid module name '{}': must not contain spaces or newlines", v);
+  if (has_any(v, " \n")) return fmt::format("invalid module name '{}': must not contain spaces or newlines", names::shown(v));
   return std::nullopt;
 }
 
 Result module_option_value(std::string_view v) {
   if (v.empty()) return "option value must not be empty";
-  if (has_any(v, " \n")) return fmt::format("invalid option value '{}': must not contain spaces or newlines", v);
+  if (has_any(v, " \n")) return fmt::format("invalid option value '{}': must not contain spaces or newlines", names::shown(v));
   return std::nullopt;
 }
 
@@ -309,8 +310,21 @@ Result not_blank(std::string_view v) {
 
 Result kernel_argument(std::string_view v) {
   if (v.empty()) return "kernel argument must not be empty";
+  if (auto why = names::kernel_argument(v)) return fmt::format("invalid kernel argument '{}': {}", names::shown(v), *why);
   return std::nullopt;
 }
+
+Result user_name(std::string_view v) {
+  if (auto why = names::account_name(v)) return fmt::format("invalid user name '{}': {}", names::shown(v), *why);
+  return std::nullopt;
+}
+
+Result group_name(std::string_view v) {
+  if (auto why = names::account_name(v)) return fmt::format("invalid group name '{}': {}", names::shown(v), *why);
+  return std::nullopt;
+}
+
+Result optional_group_name(std::string_view v) { return v.empty() ? std::nullopt : group_name(v); }
 
 Result service_name(std::string_view v) {
   if (v.empty()) return "service name must not be empty";
@@ -323,21 +337,21 @@ Result pxe_url(std::string_view v) {
   bool known = std::any_of(std::begin(kSchemes), std::end(kSchemes), [&](std::string_view s) { return v.starts_with(s); });
   bool control = std::any_of(v.begin(), v.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
   if (!known || control) {
-    return fmt::format("invalid URL '{}': expected an ftp://, http://, https://, nfs:// or tftp:// URL", v);
+    return fmt::format("invalid URL '{}': expected an ftp://, http://, https://, nfs:// or tftp:// URL", names::shown(v));
   }
   return std::nullopt;
 }
 
 Result snapshot_time(std::string_view v) {
   if (v.empty() || is_date(v) || is_rfc3339(v)) return std::nullopt;
-  return fmt::format("invalid snapshot time '{}': expected YYYY-MM-DD or RFC 3339 such as 2024-05-20T15:04:05Z", v);
+  return fmt::format("invalid snapshot time '{}': expected YYYY-MM-DD or RFC 3339 such as 2024-05-20T15:04:05Z", names::shown(v));
 }
 
 Result azure_linux_variant(std::string_view v) {
   if (is_path_component(v)) return std::nullopt;
   return fmt::format("invalid variant '{}': expected lowercase letters and digits joined by '.', '_' or '-', "
                      "such as minimal-os",
-                     v);
+                     names::shown(v));
 }
 
 Result azure_linux_version(std::string_view v) {
@@ -345,14 +359,14 @@ Result azure_linux_version(std::string_view v) {
   if ((parts.size() == 2 || parts.size() == 3) && std::all_of(parts.begin(), parts.end(), all_digits)) {
     return std::nullopt;
   }
-  return fmt::format("invalid version '{}': expected <MAJOR>.<MINOR>[.<DATE>] such as 3.0 or 3.0.20250910", v);
+  return fmt::format("invalid version '{}': expected <MAJOR>.<MINOR>[.<DATE>] such as 3.0 or 3.0.20250910", names::shown(v));
 }
 
 // What oras' registry.ParseReference accepts, roughly:
 // <registry>/<repository>[:<tag> | @<algorithm>:<hex>].
 Result oci_uri(std::string_view v) {
   auto bad = [&] {
-    return fmt::format("invalid OCI URI '{}': expected <registry>/<repository>[:<tag>|@<digest>]", v);
+    return fmt::format("invalid OCI URI '{}': expected <registry>/<repository>[:<tag>|@<digest>]", names::shown(v));
   };
   size_t slash = v.find('/');
   if (slash == std::string_view::npos || slash == 0) return bad();
@@ -385,21 +399,21 @@ Result oci_uri(std::string_view v) {
 Result script_path(std::string_view v) {
   if (v.empty() || is_local_path(v)) return std::nullopt;
   if (v.front() == '/') {
-    return fmt::format("invalid script path '{}': must be relative to the config file's directory", v);
+    return fmt::format("invalid script path '{}': must be relative to the config file's directory", names::shown(v));
   }
-  return fmt::format("invalid script path '{}': must stay inside the config file's directory", v);
+  return fmt::format("invalid script path '{}': must stay inside the config file's directory", names::shown(v));
 }
 
 Result absolute_path(std::string_view v) {
   if (v.empty() || v.front() == '/') return std::nullopt;
-  return fmt::format("invalid path '{}': must be absolute", v);
+  return fmt::format("invalid path '{}': must be absolute", names::shown(v));
 }
 
 Result artifact_item(std::string_view v) {
   static constexpr std::string_view kItems[] = {"ukis", "shim", "bootloader", "verity-hash"};
   if (v.empty() || std::find(std::begin(kItems), std::end(kItems), v) != std::end(kItems)) return std::nullopt;
   if (v == "uki-addons") return "invalid value 'uki-addons': UKI addons are exported with 'ukis'";
-  return fmt::format("invalid value '{}': expected one of ukis, shim, bootloader, verity-hash", v);
+  return fmt::format("invalid value '{}': expected one of ukis, shim, bootloader, verity-hash", names::shown(v));
 }
 
 std::optional<Node> mount_point_from_scalar(const Node& scalar, std::string&) {
@@ -417,7 +431,7 @@ std::optional<Node> oci_image_from_scalar(const Node& scalar, std::string&) {
 std::optional<Node> oci_platform_from_scalar(const Node& scalar, std::string& error) {
   auto parts = split(scalar.str, '/');
   if (parts.size() > 2) {
-    error = fmt::format("invalid platform '{}': expected OS[/ARCH] such as linux/amd64", scalar.str);
+    error = fmt::format("invalid platform '{}': expected OS[/ARCH] such as linux/amd64", names::shown(scalar.str));
     return std::nullopt;
   }
   Node n = map_node(scalar.mark);

@@ -247,8 +247,13 @@ constexpr Field kDirConfigFields[] = {
 constexpr Type kDirConfig{.kind = Kind::Object, .fields = kDirConfigFields};
 constexpr Type kDirConfigList{.kind = Kind::List, .item = &kDirConfig};
 
+constexpr Type kUserName{.check = c::user_name};
+constexpr Type kGroupName{.check = c::group_name};
+constexpr Type kGroupNameList{.kind = Kind::List, .item = &kGroupName};
+constexpr Type kOptionalGroupName{.check = c::optional_group_name};
+
 constexpr Field kGroupFields[] = {
-    {.name = "name", .type = &kNotBlank, .required = true, .supported = true},
+    {.name = "name", .type = &kGroupName, .required = true, .supported = true},
     {.name = "gid", .type = &kId, .supported = true},
 };
 constexpr Type kGroup{.kind = Kind::Object, .fields = kGroupFields};
@@ -262,14 +267,14 @@ constexpr Type kPassword{.kind = Kind::Object, .fields = kPasswordFields, .rule 
 
 constexpr Type kPasswordExpiresDays{.kind = Kind::Int, .min = -1, .max = 99999};
 constexpr Field kUserFields[] = {
-    {.name = "name", .type = &kNotBlank, .required = true, .supported = true},
+    {.name = "name", .type = &kUserName, .required = true, .supported = true},
     {.name = "uid", .type = &kId, .supported = true},
     {.name = "password", .type = &kPassword, .supported = true},
     {.name = "passwordExpiresDays", .type = &kPasswordExpiresDays, .supported = true},
     {.name = "sshPublicKeyPaths", .type = &kStringList, .supported = true},
     {.name = "sshPublicKeys", .type = &kStringList, .supported = true},
-    {.name = "primaryGroup", .type = &kString, .supported = true},
-    {.name = "secondaryGroups", .type = &kStringList, .supported = true},
+    {.name = "primaryGroup", .type = &kOptionalGroupName, .supported = true},
+    {.name = "secondaryGroups", .type = &kGroupNameList, .supported = true},
     {.name = "startupCommand", .type = &kString, .supported = true},
     {.name = "homeDirectory", .type = &kString, .supported = true},
 };

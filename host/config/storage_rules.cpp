@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "host/config/checks.hpp"
+#include "host/security/names.hpp"
 
 namespace imgrecipe::config {
 namespace {
@@ -118,7 +119,7 @@ class StorageRules {
           auto [it, inserted] = labels.emplace(label->str, label->mark.line);
           if (!inserted) {
             p_.add(label->mark, fmt::format("storage.disks[0].partitions[{}].label", i),
-                   fmt::format("more than one partition has the label '{}' (also at line {})", label->str, it->second));
+                   fmt::format("more than one partition has the label '{}' (also at line {})", names::shown(label->str), it->second));
           }
         }
       }
@@ -135,7 +136,7 @@ class StorageRules {
     if (!id || id->str.empty()) return;
     auto [it, inserted] = devices_.emplace(id->str, Device{partition, id->mark.line});
     if (!inserted) {
-      p_.add(id->mark, path, fmt::format("duplicate id '{}' (also at line {})", id->str, it->second.line));
+      p_.add(id->mark, path, fmt::format("duplicate id '{}' (also at line {})", names::shown(id->str), it->second.line));
     }
   }
 
@@ -147,7 +148,7 @@ class StorageRules {
       const std::string ref_path = fmt::format("{}.{}", path, key);
       auto device = devices_.find(ref->str);
       if (device == devices_.end() || !device->second.partition) {
-        p_.add(ref->mark, ref_path, fmt::format("partition '{}' not found in storage.disks[0].partitions", ref->str));
+        p_.add(ref->mark, ref_path, fmt::format("partition '{}' not found in storage.disks[0].partitions", names::shown(ref->str)));
       }
       use(ref->str, ref->mark, path, ref_path);
     }
@@ -159,7 +160,7 @@ class StorageRules {
   void use(const std::string& id, Mark mark, const std::string& owner, const std::string& path) {
     auto [it, inserted] = users_.emplace(id, User{owner, path});
     if (!inserted && it->second.owner != owner) {
-      p_.add(mark, path, fmt::format("device '{}' is used by more than one thing (also by {})", id, it->second.path));
+      p_.add(mark, path, fmt::format("device '{}' is used by more than one thing (also by {})", names::shown(id), it->second.path));
     }
   }
 
@@ -174,7 +175,7 @@ class StorageRules {
       if (device && !device->str.empty()) {
         if (!devices_.contains(device->str)) {
           p_.add(device->mark, path + ".deviceId",
-                 fmt::format("device '{}' not found: no partition or verity device has this id", device->str));
+                 fmt::format("device '{}' not found: no partition or verity device has this id", names::shown(device->str)));
         } else {
           use(device->str, device->mark, path, path + ".deviceId");
         }
@@ -185,13 +186,13 @@ class StorageRules {
         auto [it, inserted] = mount_paths.emplace(mpath->str, mpath->mark.line);
         if (!inserted) {
           p_.add(mpath->mark, path + ".mountPoint.path",
-                 fmt::format("duplicate mount path '{}' (also at line {})", mpath->str, it->second));
+                 fmt::format("duplicate mount path '{}' (also at line {})", names::shown(mpath->str), it->second));
         }
         if (str(*mp, "idType") == "part-label" && device && partitions_) {
           for (const Node& part : partitions_->items) {
             if (str(part, "id") == device->str && str(part, "label").empty()) {
               p_.add(mp->find("idType")->mark, path + ".mountPoint.idType",
-                     fmt::format("idType is set to 'part-label' but partition '{}' has no label", device->str));
+                     fmt::format("idType is set to 'part-label' but partition '{}' has no label", names::shown(device->str)));
             }
           }
         }

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "host/config/suggest.hpp"
+#include "host/security/names.hpp"
 
 namespace imgrecipe::config {
 namespace {
@@ -123,7 +124,7 @@ class Typer {
     if (type.kind == Kind::Enum && !(raw.value.empty() && type.allow_empty) &&
         std::find(type.values.begin(), type.values.end(), raw.value) == type.values.end()) {
       problem(raw.mark, path,
-              fmt::format("invalid value '{}': expected one of {}", raw.value, expected_values(type.values)));
+              fmt::format("invalid value '{}': expected one of {}", names::shown(raw.value), expected_values(type.values)));
       return std::nullopt;
     }
     if (type.check) {

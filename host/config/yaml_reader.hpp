@@ -11,6 +11,14 @@
 
 namespace imgrecipe::config {
 
+// Limits that keep a file from growing without bound in memory: sequences
+// and maps nested at most kMaxDepth deep, at most kMaxExpandedNodes values
+// copied by aliases, anchors and merge keys (a "billion laughs" file), and at
+// most kMaxValues values written in the text (about 150 MiB in memory).
+inline constexpr size_t kMaxDepth = 64;
+inline constexpr size_t kMaxExpandedNodes = 100'000;
+inline constexpr size_t kMaxValues = 500'000;
+
 struct RawKey {
   std::string text;
   Mark mark;
@@ -33,8 +41,9 @@ struct RawDocument {
   RawNode root;
 };
 
-// Parses the first YAML document of `text`. Syntax errors are added to
-// `problems` (and `present` stays false); a text with no document adds none.
+// Parses the first YAML document of `text`. Syntax errors, a NUL byte, a text
+// larger than kMaxConfigBytes and the limits above are added to `problems`
+// (and `present` stays false); a text with no document adds none.
 // Later documents are ignored with a warning, as ALIC only reads the first.
 RawDocument read_yaml(const std::string& text, const std::string& display_path, Problems& problems);
 

@@ -221,7 +221,7 @@ void RootDir::write_file(std::string_view path, std::string_view content, std::o
 
 void RootDir::copy_from_host(const std::string& host_source, std::string_view path, std::optional<mode_t> mode) const {
   fault::point("copy file into image", path);
-  UniqueFd src(::open(host_source.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd src(::open(host_source.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
   if (src.get() < 0) throw_errno("open source file", host_source);
   struct stat st;
   if (fstat(src.get(), &st) != 0) throw_errno("stat", host_source);

@@ -3,6 +3,7 @@
 -- Handles configs written by grub-mkconfig and by hand, in /boot/grub or
 -- /boot/grub2, and /etc/default/grub.
 -- @module imgrecipe.grub
+local names = require "imgrecipe.host.names"
 local util = require "imgrecipe.util"
 
 local map_lines = util.map_lines
@@ -40,6 +41,32 @@ local function edit_kernel_lines(text, pattern, edit)
   return new, count
 end
 
+--- Raises a usage error unless every item of `args` is a string the kernel
+--- command line can hold (host/security/names.hpp, the rules of the config's
+--- os.kernelCommandLine.extraCommandLine): no control characters (a newline
+--- would add grub.cfg lines), balanced double quotes, no GRUB or shell
+--- metacharacters.
+---@param args string[]
+function M.check_kernel_args(args)
+  util.validate("args", args, "table")
+  for i, a in ipairs(args) do
+    if type(a) ~= "string" then
+      util.raise("usage", string.format("kernel argument %d: expected a string, got %s", i, type(a)))
+    end
+    local why = names.kernel_argument(a)
+    if why then util.raise("usage", string.format("invalid kernel argument '%s': %s", names.shown(a), why)) end
+  end
+end
+
+-- `args` as words inside a `quote`d shell string of /etc/default/grub: in
+-- "...", a double quote (the kernel's own quoting, foo="a b") is escaped.
+local function shell_words(args, quote)
+  if quote ~= '"' then return args end
+  local out = {}
+  for i, a in ipairs(args) do out[i] = a:gsub('"', '\\"') end
+  return out
+end
+
 local function var_assignment(line, var)
   return line:match("^%s*" .. var .. "=([\"']?)(.-)%1%s*$")
 end
@@ -54,14 +81,14 @@ local function edit_default_var(text, var, first_only, edit)
     if not q or (first_only and found) then return line end
     found = true
     local quote = q ~= "" and q or '"'
-    return var .. "=" .. quote .. table.concat(edit(split_words(value)), " ") .. quote
+    return var .. "=" .. quote .. table.concat(edit(split_words(value), quote), " ") .. quote
   end)
   return new, found
 end
 
 local function add_default_var(text, var, args)
   if text ~= "" and text:sub(-1) ~= "\n" then text = text .. "\n" end
-  return text .. var .. '="' .. table.concat(args, " ") .. '"\n'
+  return text .. var .. '="' .. table.concat(shell_words(args, '"'), " ") .. '"\n'
 end
 
 --- Appends kernel arguments to every `linux`/`linuxefi`/`linux16` line of a
@@ -71,6 +98,7 @@ end
 ---@return string new_text
 ---@return integer lines number of kernel lines changed
 function M.append_kernel_args(text, args)
+  M.check_kernel_args(args)
   return edit_kernel_lines(text, "^(%s*)(linux%w*)(%s.*)$", function(line, _, _, rest)
     local words = split_words(rest)
     local add = {}
@@ -100,8 +128,9 @@ end
 ---@param args string[]
 ---@return string
 function M.append_default_var(text, var, args)
-  local result, found = edit_default_var(text, var, true, function(words)
-    for _, a in ipairs(args) do
+  M.check_kernel_args(args)
+  local result, found = edit_default_var(text, var, true, function(words, quote)
+    for _, a in ipairs(shell_words(args, quote)) do
       if not contains(words, a) then words[#words + 1] = a end
     end
     return words
@@ -134,6 +163,7 @@ end
 ---@return string new_text
 ---@return integer lines number of kernel lines
 function M.replace_kernel_args(text, names, args)
+  M.check_kernel_args(args)
   return edit_kernel_lines(text, "^(%s*)(linux%w*)(%s+)(%S+)(.*)$", function(_, indent, cmd, sep, kernel, rest)
     local words = replace_named(split_words(rest), names, args)
     return indent .. cmd .. sep .. kernel .. (#words > 0 and (" " .. table.concat(words, " ")) or "")
@@ -162,8 +192,9 @@ end
 ---@param args string[]
 ---@return string
 function M.replace_default_var_args(text, var, names, args)
-  local result, found = edit_default_var(text, var, false, function(words)
-    return replace_named(words, names, args)
+  M.check_kernel_args(args)
+  local result, found = edit_default_var(text, var, false, function(words, quote)
+    return replace_named(words, names, shell_words(args, quote))
   end)
   if not found and #args > 0 then result = add_default_var(result, var, args) end
   return result

@@ -3,6 +3,7 @@
 --- expiry and SSH keys are written by the host into /etc/shadow and
 --- ~/.ssh/authorized_keys, so secrets never appear in a command line or a log.
 -- @module imgrecipe.users
+local host_names = require "imgrecipe.host.names"
 local host_users = require "imgrecipe.host.users"
 local log = require "imgrecipe.log"
 local util = require "imgrecipe.util"
@@ -58,6 +59,19 @@ function M.with_shell(text, name, shell)
   return result
 end
 
+--- Raises a usage error unless `name` is a user or group name that useradd
+--- and groupadd accept without --badname (host/security/names.hpp): a name
+--- such as "../../root" would otherwise reach paths (home, ~/.ssh) and
+--- colon-separated account files.
+---@param what string "user" or "group"
+---@param name string
+function M.check_name(what, name)
+  local why = host_names.account_name(name)
+  if why then
+    util.raise("usage", string.format("invalid %s name '%s': %s", what, host_names.shown(name), why))
+  end
+end
+
 -- Runs a command, naming `what` in the error.
 local function run(img, argv, what)
   util.annotate(what, img.run, img, argv)
@@ -76,6 +90,7 @@ function M.add_group(img, spec)
   validate("spec", spec, "table")
   validate("spec.name", spec.name, "string")
   validate("spec.gid", spec.gid, "number", true)
+  M.check_name("group", spec.name)
   if M.find_entry(img:read_file("/etc/group"), spec.name) then
     if spec.gid then
       util.raise("config", string.format("cannot set GID on a group that already exists (GID='%d', group='%s')",
@@ -128,6 +143,13 @@ function M.add_user(img, spec, base_dir)
   validate("spec.primary_group", spec.primary_group, "string", true)
   validate("spec.startup_command", spec.startup_command, "string", true)
   validate("base_dir", base_dir, "string", true)
+  validate("spec.secondary_groups", spec.secondary_groups, "table", true)
+  M.check_name("user", spec.name)
+  if spec.primary_group and spec.primary_group ~= "" then M.check_name("group", spec.primary_group) end
+  for _, g in ipairs(spec.secondary_groups or {}) do
+    validate("spec.secondary_groups[]", g, "string")
+    M.check_name("group", g)
+  end
   local name = spec.name
   local exists = M.find_entry(img:read_file("/etc/passwd"), name) ~= nil
   local home = spec.home_directory ~= "" and spec.home_directory or nil

@@ -62,4 +62,34 @@ return {
     t:ok(grub.is_generated(generated))
     t:ok(not grub.is_generated("menuentry x {\n linux /v\n}\n"))
   end,
+  test_newline_in_an_argument_is_refused = function(t)
+    -- Used to add a whole menuentry to grub.cfg.
+    local evil = "quiet\n}\nmenuentry 'evil' {\n\tlinux /evil"
+    t:raises(function() grub.append_kernel_args(generated, { evil }) end,
+      "invalid kernel argument 'quiet\\n}\\nmenuentry 'evil' {\\n\\tlinux /evil': must not contain a newline")
+    t:raises(function() grub.append_default_var("", "GRUB_CMDLINE_LINUX_DEFAULT", { "a\rb" }) end,
+      "must not contain a carriage return")
+    t:raises(function() grub.replace_kernel_args(generated, {}, { "a\0b" }) end, "must not contain a NUL byte")
+    t:raises(function() grub.replace_default_var_args("", "V", {}, { "x\27[2J" }) end,
+      "must not contain an escape character")
+  end,
+  test_metacharacters_and_unbalanced_quotes_are_refused = function(t)
+    for _, bad in ipairs({ "a;b", "$(reboot)", "`reboot`", "a'b", "a\\b", "a|b", "a&b", "a>b", "{", "}" }) do
+      t:raises(function() grub.append_kernel_args(generated, { bad }) end, "special to GRUB and to /etc/default/grub")
+    end
+    t:raises(function() grub.append_kernel_args(generated, { 'a="b c' }) end, "unbalanced double quote")
+    t:raises(function() grub.append_kernel_args(generated, { "" }) end, "invalid kernel argument '': must not be empty")
+    t:raises(function() grub.append_kernel_args(generated, { 1 }) end, "kernel argument 1: expected a string")
+  end,
+  test_quoted_values_reach_both_files_intact = function(t)
+    local out = grub.append_kernel_args(generated, { 'dyndbg="file a.c +p"' })
+    t:ok(out:find('console=ttyS0,115200n8 dyndbg="file a.c +p"\n', 1, true), "grub.cfg keeps GRUB's quoting")
+    -- In /etc/default/grub (shell) the quotes are escaped inside "...".
+    t:eq(grub.append_default_var('GRUB_CMDLINE_LINUX_DEFAULT="quiet"\n', "GRUB_CMDLINE_LINUX_DEFAULT",
+      { 'dyndbg="file a.c +p"' }), 'GRUB_CMDLINE_LINUX_DEFAULT="quiet dyndbg=\\"file a.c +p\\""\n')
+    t:eq(grub.append_default_var("GRUB_CMDLINE_LINUX_DEFAULT='quiet'\n", "GRUB_CMDLINE_LINUX_DEFAULT",
+      { 'a="b"' }), "GRUB_CMDLINE_LINUX_DEFAULT='quiet a=\"b\"'\n")
+    t:eq(grub.append_default_var("", "V", { 'a="b"' }), 'V="a=\\"b\\""\n')
+  end,
 }
+
