@@ -22,9 +22,10 @@ class LoopDevice {
 
   const std::string& path() const { return path_; }
   const std::string& backing_file() const { return file_; }
-  // Writes the device's cached blocks through to the backing file and throws
-  // if any write through this device failed since it was attached (the
-  // backing file's filesystem is full, for one).
+  // Writes the device's cached blocks through to the backing file (its page
+  // cache; no flush to the disk) and throws if any write through this device
+  // failed since it was attached (the backing file's filesystem is full, for
+  // one).
   void flush();
   void detach();
 

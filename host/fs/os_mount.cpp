@@ -1,7 +1,6 @@
 #include "host/fs/os_mount.hpp"
 
 #include <libmount/libmount.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,7 +24,6 @@
 #include "host/system/error.hpp"
 #include "host/system/log.hpp"
 #include "host/system/signals.hpp"
-#include "host/system/unique_fd.hpp"
 
 namespace imgrecipe {
 namespace {
@@ -445,13 +443,6 @@ bool in_path(const std::string& program) {
   return false;
 }
 
-// The loop devices write through the image file's page cache: its own
-// write-back errors show here.
-void sync_file(const std::string& path) {
-  UniqueFd fd = open_or_throw(path, O_RDONLY);
-  if (::fsync(fd.get()) != 0) throw_errno("write out the working copy", path);
-}
-
 }  // namespace
 
 void check_unmounted_filesystem(const std::string& device, const std::string& fstype, const std::string& what) {
@@ -516,7 +507,6 @@ void OsMount::release(bool commit) {
     }
   }
   held_.clear();
-  if (commit) step([&] { sync_file(image_); });
   if (first) std::rethrow_exception(first);
 }
 

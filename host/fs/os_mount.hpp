@@ -80,10 +80,10 @@ class OsMount {
   const std::vector<DiskPartition>& partitions() const { return parts_; }
   // Unmounts everything in reverse order. With `commit`, staged FAT content
   // is written back into the image and every write is verified: each
-  // filesystem is flushed and its error state checked before unmounting,
-  // checked read-only (fsck) after, and the image file synced. Any failure
-  // throws after everything is released; without `commit` nothing is
-  // written back or checked.
+  // filesystem is synced and its error state checked before unmounting, its
+  // loop device's writes checked and the filesystem checked read-only (fsck)
+  // after. Any failure throws after everything is released; without `commit`
+  // nothing is written back or checked.
   void release(bool commit);
 
  private:
