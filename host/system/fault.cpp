@@ -6,10 +6,16 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 
+#include "host/system/disk_space.hpp"
 #include "host/system/error.hpp"
 #include "host/system/log.hpp"
 
@@ -24,6 +30,57 @@ struct State {
   std::uint64_t seen = 0;
   pid_t owner = 0;  // a forked child must not report the parent's count
 };
+State& state();
+
+// Mount points in this process's namespace and loop devices whose backing
+// file is at or below `dir`.
+std::vector<std::string> left_behind(const std::string& dir) {
+  std::vector<std::string> out;
+  auto under = [&](const std::string& p) { return p == dir || p.starts_with(dir + "/"); };
+  std::ifstream mi("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(mi, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, devno, root, raw;
+    fields >> id >> parent >> devno >> root >> raw;
+    std::string mp;
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] == '\\' && i + 3 < raw.size()) {
+        mp += static_cast<char>(std::stoi(raw.substr(i + 1, 3), nullptr, 8));
+        i += 3;
+      } else {
+        mp += raw[i];
+      }
+    }
+    if (under(mp)) out.push_back("mount " + mp);
+  }
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/sys/block", ec)) {
+    std::string name = e.path().filename().string();
+    if (!name.starts_with("loop")) continue;
+    std::ifstream in(e.path() / "loop" / "backing_file");
+    std::string file;
+    if (std::getline(in, file) && under(file.substr(0, file.rfind(" (deleted)")))) out.push_back(fmt::format("/dev/{} ({})", name, file));
+  }
+  return out;
+}
+
+void at_exit() {
+  const State& s = state();
+  if (::getpid() != s.owner) return;
+  if (s.mode == Mode::Count)
+    std::fprintf(stderr, "imgrecipe: fault injection: %llu host operations\n", static_cast<unsigned long long>(s.seen));
+  const std::string& dir = space::build_dir();
+  if (dir.empty()) return;
+  // A loop device the kernel still holds (a just-exited command's mount
+  // namespace going away) clears itself (autoclear) moments later.
+  auto left = left_behind(dir);
+  for (int i = 0; i < 40 && !left.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    left = left_behind(dir);
+  }
+  for (const auto& what : left) std::fprintf(stderr, "imgrecipe: fault injection: left behind: %s\n", what.c_str());
+}
 
 State& state() {
   static State s = [] {
@@ -31,13 +88,10 @@ State& state() {
     const char* v = std::getenv("IMGRECIPE_FAULT_INJECT");
     if (v == nullptr || *v == '\0') return st;
     st.owner = ::getpid();
+    (void)space::build_dir();  // constructed first, so still alive in at_exit
+    std::atexit(at_exit);
     if (std::strcmp(v, "count") == 0) {
       st.mode = Mode::Count;
-      std::atexit([] {
-        const State& s = state();
-        if (::getpid() == s.owner) std::fprintf(stderr, "imgrecipe: fault injection: %llu host operations\n",
-                                                static_cast<unsigned long long>(s.seen));
-      });
       return st;
     }
     std::string_view text(v);

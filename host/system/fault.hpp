@@ -7,7 +7,9 @@
 //                                 "injected fault at host operation N (<op> <target>)"
 //   IMGRECIPE_FAULT_INJECT=count  nothing fails; the total is printed to
 //                                 stderr at exit ("imgrecipe: fault injection: N host operations")
-// When set, each operation is also logged at debug level with its number.
+// When set, each operation is also logged at debug level with its number,
+// and at exit whatever is still mounted or attached from the build directory
+// is printed ("imgrecipe: fault injection: left behind: ...").
 // tests/integration/test_fault_injection.sh fails every N in turn.
 #pragma once
 
