@@ -1,7 +1,8 @@
 // Fault injection for tests, off unless IMGRECIPE_FAULT_INJECT is set. Every
-// host operation that acquires or writes something (mount, loop attach, file
-// write in the image, command run, conversion, filesystem sync, FAT
-// write-back) calls point() first; operations are numbered from 1 in the
+// host operation that acquires or writes something (mount, loop attach;
+// write, copy, mkdir, symlink, chmod, chown, remove and rename in the image;
+// command run, conversion, output writing, filesystem sync before unmount,
+// FAT write-back) calls point() first; operations are numbered from 1 in the
 // order they happen.
 //   IMGRECIPE_FAULT_INJECT=N      operation N throws an imgrecipe::Error
 //                                 "injected fault at host operation N (<op> <target>)"
