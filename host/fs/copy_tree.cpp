@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "host/system/error.hpp"
+#include "host/system/fault.hpp"
 #include "host/system/unique_fd.hpp"
 #include "host/system/signals.hpp"
 
@@ -35,6 +36,7 @@ std::optional<struct stat> stat_in_image(const RootDir& root, const std::string&
 }
 
 void create_dir(const RootDir& root, const std::string& path, mode_t mode) {
+  fault::point("create directory in image", path);
   size_t slash = path.rfind('/');
   std::string parent = slash == 0 ? "/" : path.substr(0, slash);
   std::string leaf = path.substr(slash + 1);
@@ -86,6 +88,7 @@ std::vector<std::string> sorted_entries(int dirfd, const std::string& host_dir) 
 
 void copy_one_file(const RootDir& root, int src_dirfd, const std::string& name, const std::string& src_path,
                    const std::string& dest, mode_t mode) {
+  fault::point("copy file into image", dest);
   UniqueFd src(openat(src_dirfd, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
   if (src.get() < 0) throw_errno("open source file", src_path);
   struct stat st;

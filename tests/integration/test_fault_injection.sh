@@ -3,8 +3,9 @@
 # IMGRECIPE_FAULT_INJECT=N the N-th host operation (mount, loop attach, file
 # write in the image, command run, conversion, filesystem sync, FAT
 # write-back) fails; this loops over every N of a representative build on the
-# tiny image (hostname, an additional file, a script that also writes into the
-# staged FAT ESP, vhdx output) and checks each time: non-zero exit, a message
+# tiny image (hostname, a kernel argument, an additional file and directory,
+# a script that also writes into the staged FAT ESP, a finalize script, vhdx
+# output) and checks each time: non-zero exit, a message
 # naming the injected fault, no loop device or mount left, the input
 # byte-identical, no output or temporary output file, no run directory left,
 # nothing left mounted or attached inside the build's own mount namespace (the
@@ -16,22 +17,32 @@ image_env tiny
 before=$(sha256sum "$IMG_PATH" | cut -d' ' -f1)
 loops0=$(all_loops)
 
-mkdir -p "$T_TMP/files" "$T_TMP/out"
+mkdir -p "$T_TMP/files" "$T_TMP/out" "$T_TMP/tree/sub"
 echo "hello from the fault test" > "$T_TMP/files/greeting.txt"
+echo "tree file" > "$T_TMP/tree/a.txt"
+echo "nested file" > "$T_TMP/tree/sub/b.txt"
 cat > "$T_TMP/config.yaml" <<YAML
 input: {image: {path: $IMG_PATH}}
 output: {image: {path: $T_TMP/out/out.vhdx, format: vhdx}}
 os:
   hostname: faulty
+  kernelCommandLine:
+    extraCommandLine: [fault.test=1]
   additionalFiles:
     - source: files/greeting.txt
       destination: /etc/greeting.txt
+  additionalDirs:
+    - source: tree
+      destination: /opt/tree
 scripts:
   postCustomization:
     - name: touch-esp
       content: |
         echo "written by the script" > /boot/efi/fault-test.txt
         echo done
+  finalizeCustomization:
+    - name: finalize
+      content: echo finalized > /etc/finalized
 YAML
 
 build() {  # build FAULT -> rc, log
@@ -86,5 +97,8 @@ check_eq "success: input unchanged" "$before" "$(sha256sum "$IMG_PATH" | cut -d'
 to_raw "$T_TMP/out/out.vhdx" "$T_TMP/out.raw"
 check_eq "success: hostname" "faulty" "$(fs_cat "$T_TMP/out.raw" "$ROOT_OFFSET" /etc/hostname)"
 check_eq "success: additional file" "hello from the fault test" "$(fs_cat "$T_TMP/out.raw" "$ROOT_OFFSET" /etc/greeting.txt)"
+check_eq "success: additional dir" "nested file" "$(fs_cat "$T_TMP/out.raw" "$ROOT_OFFSET" /opt/tree/sub/b.txt)"
+check_contains "success: kernel argument" "$(fs_cat "$T_TMP/out.raw" "$ROOT_OFFSET" /boot/grub/grub.cfg)" "fault.test=1"
+check_eq "success: finalize script ran" "finalized" "$(fs_cat "$T_TMP/out.raw" "$ROOT_OFFSET" /etc/finalized)"
 check_eq "success: file written into the FAT ESP" "written by the script" "$(fat_cat "$T_TMP/out.raw" "$ESP_OFFSET" /fault-test.txt)"
 t_done
