@@ -5,12 +5,13 @@
 # write-back) fails; this loops over every N of a representative build on the
 # tiny image (hostname, a kernel argument, an additional file and directory,
 # a script that also writes into the staged FAT ESP, a finalize script, vhdx
-# output) and checks each time: non-zero exit, a message
-# naming the injected fault, no loop device or mount left, the input
-# byte-identical, no output or temporary output file, no run directory left,
-# nothing left mounted or attached inside the build's own mount namespace (the
-# build reports that at exit under fault injection), and no release that went
-# wrong on the way (lazy unmount, failed teardown, unremovable files). One past the last operation the build succeeds.
+# output) and checks each time: non-zero exit, a message naming the injected
+# fault, no loop device or mount left, the input byte-identical, no output or
+# temporary output file, no run directory left, nothing left mounted or
+# attached inside the build's own mount namespace (the build reports that at
+# exit under fault injection), and no release that went wrong on the way
+# (lazy unmount, failed teardown, unremovable files). One past the last
+# operation the build succeeds.
 set -euo pipefail
 source "$(dirname "$0")/../lib/testlib.sh"
 image_env tiny
