@@ -5,7 +5,6 @@
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -60,7 +59,8 @@ std::vector<std::string> left_behind(const std::string& dir) {
     if (!name.starts_with("loop")) continue;
     std::ifstream in(e.path() / "loop" / "backing_file");
     std::string file;
-    if (std::getline(in, file) && under(file.substr(0, file.rfind(" (deleted)")))) out.push_back(fmt::format("/dev/{} ({})", name, file));
+    if (std::getline(in, file) && under(file.substr(0, file.rfind(" (deleted)"))))
+      out.push_back(fmt::format("/dev/{} ({})", name, file));
   }
   return out;
 }
@@ -87,20 +87,20 @@ State& state() {
     State st;
     const char* v = std::getenv("IMGRECIPE_FAULT_INJECT");
     if (v == nullptr || *v == '\0') return st;
+    std::string_view text(v);
+    if (text == "count") {
+      st.mode = Mode::Count;
+    } else {
+      auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), st.fail_at);
+      if (ec != std::errc() || p != text.data() + text.size() || st.fail_at == 0) {
+        log::warn("IMGRECIPE_FAULT_INJECT={}: expected a positive number or 'count'; fault injection is off", text);
+        return st;
+      }
+      st.mode = Mode::Fail;
+    }
     st.owner = ::getpid();
     (void)space::build_dir();  // constructed first, so still alive in at_exit
     std::atexit(at_exit);
-    if (std::strcmp(v, "count") == 0) {
-      st.mode = Mode::Count;
-      return st;
-    }
-    std::string_view text(v);
-    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), st.fail_at);
-    if (ec != std::errc() || p != text.data() + text.size() || st.fail_at == 0) {
-      log::warn("IMGRECIPE_FAULT_INJECT={}: expected a positive number or 'count'; fault injection is off", text);
-      return st;
-    }
-    st.mode = Mode::Fail;
     return st;
   }();
   return s;
