@@ -8,6 +8,16 @@
 set -euo pipefail
 source "$(dirname "$0")/../lib/testlib.sh"
 image_env tiny
+# Background processes of this test die with it, whatever fails.
+bg_pids=()
+stop_bg() {
+    local rc=$?
+    for p in "${bg_pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    (exit "$rc")
+    t_cleanup
+}
+trap stop_bg EXIT
 
 build_dir=$T_TMP/build
 out_dir=$T_TMP/out
@@ -54,9 +64,11 @@ run_mounts() { cat /proc/[0-9]*/mountinfo 2>/dev/null | grep -c -F -- "$build_di
 # --- two runs with long scripts in one build dir; one gets SIGKILL ---
 "$IMGRECIPE" build "$T_TMP/cfg/long.yaml" --build-dir "$build_dir" > "$T_TMP/killed.log" 2>&1 &
 killed=$!
+bg_pids+=("$killed")
 check "the long script started" wait_started "$T_TMP/killed.log" "$killed"
 "$IMGRECIPE" build "$T_TMP/cfg/live.yaml" --build-dir "$build_dir" > "$T_TMP/live.log" 2>&1 &
 live=$!
+bg_pids+=("$live")
 check "a concurrent live run started" wait_started "$T_TMP/live.log" "$live"
 check_eq "the scripts' processes run" 3 "$(script_procs)"
 check "the run to kill holds a loop device" test "$(run_loops "$killed")" -gt 0
@@ -79,6 +91,7 @@ echo partial > "$stale_tmp"
 echo writing > "$live_tmp"
 flock "$live_tmp" sleep 600 > /dev/null 2>&1 &
 holder=$!
+bg_pids+=("$holder")
 sleep 0.3
 
 # --- a later run cleans up after the killed one only ---
