@@ -155,7 +155,12 @@ int run_with_recipe(const Args& a, lua::RecipeRun run) {
   require_root(a.command);
   signals::install();
   enter_private_mount_namespace();
-  Workspace ws(flag(a, "build-dir", "/var/tmp/imgrecipe"), a.keep);
+  std::string build_dir = flag(a, "build-dir", "/var/tmp/imgrecipe");
+  std::error_code ec;
+  if (std::filesystem::exists(build_dir, ec) && !std::filesystem::is_directory(build_dir, ec)) {
+    throw_usage(fmt::format("--build-dir {} is not a directory", build_dir));
+  }
+  Workspace ws(build_dir, a.keep);
   // Destroyed before `ws`: everything is released, also on an error, before
   // the run directory goes.
   struct ReleaseAll {

@@ -1,16 +1,25 @@
 #include "host/exec/chroot.hpp"
 
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -137,17 +146,168 @@ void setup_dev(const std::string& root, const std::vector<ChrootDevice>& devices
   }
 }
 
+// /proc is the run's own (its PID namespace), but some of its files act on
+// the whole host: make those read-only and hide the ones that leak kernel
+// state, as container runtimes do.
+void protect_proc(const std::string& proc) {
+  for (const char* p : {"sys", "sysrq-trigger", "irq", "bus", "fs"}) {
+    std::string path = proc + "/" + p;
+    if (access(path.c_str(), F_OK) != 0) continue;
+    mount_or_throw(path.c_str(), path, nullptr, MS_BIND | MS_REC, nullptr);
+    mount_or_throw(nullptr, path, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                   nullptr);
+  }
+  for (const char* p : {"kcore", "keys", "timer_list", "sched_debug", "kallsyms"}) {
+    std::string path = proc + "/" + p;
+    if (access(path.c_str(), F_OK) == 0) mount_or_throw("/dev/null", path, nullptr, MS_BIND, nullptr);
+  }
+  for (const char* p : {"acpi", "scsi"}) {
+    std::string path = proc + "/" + p;
+    if (access(path.c_str(), F_OK) == 0) mount_or_throw("tmpfs", path, "tmpfs", MS_RDONLY, "mode=0555");
+  }
+}
+
+// Makes `root` the root of the mount namespace with pivot_root and detaches
+// the host's root: unlike chroot, nothing (a second chroot, fchdir, "..")
+// leads back to it.
+void pivot_into(const std::string& root) {
+  if (chdir(root.c_str()) != 0) throw_errno("chdir", root);
+  // new_root == put_old: the old root ends up stacked on "/" and is detached.
+  if (syscall(SYS_pivot_root, ".", ".") != 0) {
+    throw_errno("pivot_root into the image (is imgrecipe itself running in a chroot?)", root);
+  }
+  if (umount2(".", MNT_DETACH) != 0) throw_errno("detach the host root", "/");
+  if (chdir("/") != 0) throw_errno("chdir", "/");
+}
+
+// Capabilities nothing in an image customization needs, and each a way to
+// act on the host: kernel modules, raw I/O, reboot, the clock, device nodes
+// (a host disk), open_by_handle_at (host files through a bind mount), the
+// host's network configuration (the network is shared), accounting, the
+// kernel log, BPF and perf, MAC policy overrides.
+constexpr int kDroppedCaps[] = {CAP_SYS_MODULE,    CAP_SYS_RAWIO,       CAP_SYS_BOOT,     CAP_SYS_TIME,
+                                CAP_MKNOD,         CAP_DAC_READ_SEARCH, CAP_NET_ADMIN,    CAP_SYS_PACCT,
+                                CAP_SYSLOG,        CAP_WAKE_ALARM,      CAP_BLOCK_SUSPEND, CAP_AUDIT_CONTROL,
+                                CAP_AUDIT_READ,    CAP_SYS_TTY_CONFIG,  CAP_MAC_OVERRIDE, CAP_BPF,
+                                CAP_PERFMON,       CAP_CHECKPOINT_RESTORE};
+
+void drop_capabilities() {
+  // Bounding set: nothing executed later can gain them back (root's execve
+  // grants exactly the bounding set).
+  for (int cap : kDroppedCaps) {
+    // EINVAL: a capability this kernel does not know, so nobody has it.
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) throw_errno("drop capability", std::to_string(cap));
+  }
+  // Effective, permitted and inheritable sets of this process.
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+  if (syscall(SYS_capget, &hdr, data) != 0) throw_errno("capget", "");
+  for (int cap : kDroppedCaps) {
+    uint32_t bit = 1u << (cap % 32);
+    auto& d = data[cap / 32];
+    d.effective &= ~bit;
+    d.permitted &= ~bit;
+    d.inheritable &= ~bit;
+  }
+  if (syscall(SYS_capset, &hdr, data) != 0) throw_errno("capset", "");
+  // Ambient capabilities must be inheritable, so none survive anyway; clear
+  // them explicitly for kernels and callers that set some.
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) {
+    throw_errno("clear ambient capabilities", "");
+  }
+}
+
+// CAP_SYS_ADMIN stays: sethostname (own UTS namespace) and security.*
+// attributes (setfiles) need it. What it would allow beyond the sandbox is
+// refused by this seccomp filter (EPERM): mounting (which could undo the
+// read-only /proc/sys and /sys or mount a fresh proc or sysfs), entering or
+// creating namespaces, swap, the kernel keyring (shared with the host's
+// root), kernel modules, kexec, reboot, the clock, BPF, perf, open by
+// handle, and the terminal ioctls that push input (TIOCSTI) or take the
+// console (TIOCCONS). Other ABIs (i386, x32) could bypass the syscall
+// numbers, so they are refused entirely.
+void install_seccomp_filter() {
+#if defined(__x86_64__)
+  constexpr std::uint32_t kArch = AUDIT_ARCH_X86_64;
+#elif defined(__aarch64__)
+  constexpr std::uint32_t kArch = AUDIT_ARCH_AARCH64;
+#else
+#error "seccomp filter: add this architecture's AUDIT_ARCH"
+#endif
+  const int blocked[] = {
+    __NR_mount, __NR_umount2, __NR_pivot_root, __NR_move_mount, __NR_open_tree, __NR_fsopen, __NR_fsconfig,
+    __NR_fsmount, __NR_fspick, __NR_mount_setattr, __NR_setns, __NR_unshare, __NR_swapon, __NR_swapoff,
+    __NR_keyctl, __NR_add_key, __NR_request_key, __NR_init_module, __NR_finit_module, __NR_delete_module,
+    __NR_kexec_load, __NR_kexec_file_load, __NR_reboot, __NR_settimeofday, __NR_clock_settime,
+    __NR_clock_adjtime, __NR_adjtimex, __NR_bpf, __NR_perf_event_open, __NR_open_by_handle_at, __NR_syslog,
+    __NR_acct, __NR_quotactl, __NR_fanotify_init,
+#if defined(__x86_64__)
+    __NR_iopl, __NR_ioperm,
+#endif
+  };
+  constexpr std::uint32_t kDeny = SECCOMP_RET_ERRNO | EPERM;
+  constexpr std::uint32_t kNewNamespaces = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET |
+                                           CLONE_NEWUSER | CLONE_NEWCGROUP | CLONE_NEWTIME;
+  auto ld = [](std::uint32_t off) { return sock_filter BPF_STMT(BPF_LD | BPF_W | BPF_ABS, off); };
+  auto ret = [](std::uint32_t v) { return sock_filter BPF_STMT(BPF_RET | BPF_K, v); };
+  auto jeq = [](std::uint32_t k, std::uint8_t jt, std::uint8_t jf) {
+    return sock_filter BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, k, jt, jf);
+  };
+  // Low 32 bits of argument i (little endian).
+  auto arg = [](int i) { return static_cast<std::uint32_t>(offsetof(seccomp_data, args) + 8 * i); };
+  std::vector<sock_filter> f;
+  f.push_back(ld(offsetof(seccomp_data, arch)));
+  f.push_back(jeq(kArch, 1, 0));
+  f.push_back(ret(kDeny));
+  f.push_back(ld(offsetof(seccomp_data, nr)));
+#if defined(__x86_64__)
+  f.push_back(sock_filter BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, __X32_SYSCALL_BIT, 0, 1));
+  f.push_back(ret(kDeny));
+#endif
+  for (int nr : blocked) {
+    f.push_back(jeq(static_cast<std::uint32_t>(nr), 0, 1));
+    f.push_back(ret(kDeny));
+  }
+  // clone3 passes its flags in memory the filter cannot read: ENOSYS makes
+  // glibc fall back to clone, whose flags it can.
+  f.push_back(jeq(__NR_clone3, 0, 1));
+  f.push_back(ret(SECCOMP_RET_ERRNO | ENOSYS));
+  f.push_back(jeq(__NR_clone, 0, 4));
+  f.push_back(ld(arg(0)));
+  f.push_back(sock_filter BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, kNewNamespaces, 0, 1));
+  f.push_back(ret(kDeny));
+  f.push_back(ret(SECCOMP_RET_ALLOW));
+  f.push_back(jeq(__NR_ioctl, 0, 5));
+  f.push_back(ld(arg(1)));
+  f.push_back(jeq(TIOCSTI, 2, 0));
+  f.push_back(jeq(TIOCCONS, 1, 0));
+  f.push_back(ret(SECCOMP_RET_ALLOW));
+  f.push_back(ret(kDeny));
+  f.push_back(ret(SECCOMP_RET_ALLOW));
+  sock_fprog prog{static_cast<unsigned short>(f.size()), f.data()};
+  if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0) throw_errno("install seccomp filter", "");
+}
+
 void child_enter(const std::string& root, const std::vector<std::pair<std::string, BindMount>>& binds,
                  const std::vector<ChrootDevice>& devices) {
-  // UTS too: `hostname` in an image script must not rename the build host.
-  if (unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS) != 0) throw_errno("unshare", "mount+pid+uts namespace");
+  // UTS: `hostname` in an image script must not rename the build host. IPC:
+  // no System V IPC or POSIX message queues shared with host processes.
+  if (unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC) != 0) {
+    throw_errno("unshare", "mount+pid+uts+ipc namespace");
+  }
+  // Closed (by exit) when this process dies: the namespace init checks it
+  // after its own PR_SET_PDEATHSIG, for the case that we died before that.
+  int alive[2];
+  if (pipe2(alive, O_CLOEXEC) != 0) throw_errno("pipe", "chroot");
   // The first child in the new PID namespace becomes its init: when it exits
   // the kernel kills every process the command left behind, so nothing keeps
   // the image busy.
   pid_t pid = fork();
   if (pid < 0) throw_errno("fork", "chroot");
   if (pid > 0) {
-    // Intermediate process (old namespace): relay the exit status.
+    // Intermediate process (old namespace): relay the exit status. It dies
+    // with imgrecipe (PR_SET_PDEATHSIG set by run()) and takes init along.
+    ::close(alive[0]);
     static pid_t child;
     child = pid;
     struct sigaction sa;
@@ -161,22 +321,39 @@ void child_enter(const std::string& root, const std::vector<std::pair<std::strin
     if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
     _exit(128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0));
   }
+  ::close(alive[1]);
+  // Killing init kills the whole namespace. getppid() cannot tell whether
+  // the parent already died (it is 0 across the namespace border): the pipe
+  // can, as its write end is gone then.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+  pollfd p{alive[0], POLLIN, 0};
+  if (poll(&p, 1, 0) > 0 && (p.revents & POLLHUP) != 0) _exit(127);
+  ::close(alive[0]);
+
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) throw_errno("make mounts private", "/");
+  // The image root, with its own mounts (ESP, /boot...), as a mount of its
+  // own: pivot_root needs one. Everything below is mounted onto this copy.
+  mount_or_throw(root.c_str(), root, nullptr, MS_BIND | MS_REC, nullptr);
   setup_dev(root, devices);
   ensure_dir(root + "/proc");
   mount_or_throw("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
+  protect_proc(root + "/proc");
+  // A fresh read-only sysfs, without the host's submounts (cgroups, efivars,
+  // debugfs...) that a recursive bind would bring along writable.
   ensure_dir(root + "/sys");
-  mount_or_throw("/sys", root + "/sys", nullptr, MS_BIND | MS_REC, nullptr);
-  mount_or_throw(nullptr, root + "/sys", nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr);
+  mount_or_throw("sysfs", root + "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
   ensure_dir(root + "/run");
   mount_or_throw("tmpfs", root + "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
   for (const auto& [target, b] : binds) {
     mount_or_throw(b.host_path.c_str(), target, nullptr, MS_BIND | (b.recursive ? MS_REC : 0), nullptr);
     if (b.read_only) mount_or_throw(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr);
   }
-  if (chroot(root.c_str()) != 0) throw_errno("chroot", root);
-  if (chdir("/") != 0) throw_errno("chdir", "/");
+  pivot_into(root);
+  // A session of its own: no controlling terminal (that of the user who
+  // started imgrecipe), so /dev/tty leads nowhere.
+  if (setsid() < 0) throw_errno("setsid", "");
+  drop_capabilities();
+  install_seccomp_filter();
 }
 
 }  // namespace

@@ -1,7 +1,11 @@
-// Runs commands inside a mounted image: private mount, PID and UTS namespaces
-// with fresh /dev, /dev/pts, /proc, /sys, a tmpfs /run, a clean fixed
-// environment, the host's resolv.conf in place for the run and no service
-// starts. Nothing it mounts is visible outside the command.
+// Runs commands inside a mounted image, in a container sandbox: its own
+// mount namespace entered with pivot_root (no way back to the host's root),
+// PID, UTS and IPC namespaces, capabilities that act on the host dropped,
+// a seccomp filter refusing mounts, namespaces and other host-wide calls,
+// a minimal /dev, its own /proc with the host-wide parts read-only, a
+// read-only /sys, a tmpfs /run, a clean fixed environment, the host's
+// resolv.conf in place for the run and no service starts. Nothing it mounts
+// is visible outside the command. docs/security.md says what is isolated.
 #pragma once
 
 #include <optional>

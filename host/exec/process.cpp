@@ -2,7 +2,9 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <linux/close_range.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -134,10 +136,15 @@ RunResult run(const std::vector<std::string>& argv_in, const RunOptions& opts) {
   if (opts.capture_stdout) cap.emplace();
   if (opts.stdin_data) in.emplace();
 
+  const pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) throw_errno("fork", argv[0]);
   if (pid == 0) {
     // Child. Single-threaded parent, so running C++ here is safe.
+    // Dies with imgrecipe, even on SIGKILL; if imgrecipe died before the
+    // prctl took effect, we have been reparented already.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
     setpgid(0, 0);
     signal(SIGPIPE, SIG_DFL);
     for (int sig : {SIGINT, SIGTERM, SIGHUP}) signal(sig, SIG_DFL);
@@ -149,6 +156,9 @@ RunResult run(const std::vector<std::string>& argv_in, const RunOptions& opts) {
     try {
       if (opts.child_setup) opts.child_setup();
       if (!opts.cwd.empty() && chdir(opts.cwd.c_str()) != 0) throw_errno("chdir", opts.cwd);
+      // No descriptor of ours (a directory on the host, a loop device, a
+      // lock) may reach the command, whatever flags it was opened with.
+      if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) throw_errno("close_range", "");
     } catch (const std::exception& e) {
       std::string msg = std::string("imgrecipe: ") + e.what() + "\n";
       write_all(2, msg.data(), msg.size());

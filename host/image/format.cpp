@@ -25,6 +25,7 @@
 #include "host/system/error.hpp"
 #include "host/system/fault.hpp"
 #include "host/system/log.hpp"
+#include "host/system/owner_lock.hpp"
 #include "host/system/unique_fd.hpp"
 
 namespace imgrecipe::image {
@@ -411,9 +412,10 @@ void write_output(const std::string& raw, const std::string& out, Format format)
   std::error_code ec;
   fs::create_directories(target.parent_path(), ec);
   if (ec) throw_system("create output directory", dir, ec.value());
-  std::string tmp = (target.parent_path() / ("." + target.filename().string() + ".tmp-XXXXXX")).string();
-  int fd = ::mkstemp(tmp.data());
-  if (fd < 0) throw_errno("create a temporary output file in", dir);
+  // Locked while this run lives; temporaries of killed runs are removed.
+  OwnedTempFile owned(target.string());
+  std::string tmp = owned.path();
+  int fd = owned.dup_fd();
   RemoveUnlessKept guard(tmp);
   // mkstemp makes 0600; an output file gets the usual mode.
   int rc = ::fchmod(fd, 0666 & ~current_umask());

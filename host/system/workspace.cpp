@@ -45,24 +45,42 @@ void remove_tree_one_fs(const std::string& path, bool keep_root) {
 }
 
 Workspace::Workspace(const std::string& build_dir, bool keep) : keep_(keep) {
-  std::filesystem::create_directories(build_dir);
+  struct stat st;
+  if (::stat(build_dir.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
+    throw_system("use as build directory", build_dir, ENOTDIR);
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(build_dir, ec);
+  if (ec) throw_system("create build directory", build_dir, ec.value());
   char buf[PATH_MAX];
   if (::realpath(build_dir.c_str(), buf) == nullptr) throw_errno("resolve build dir", build_dir);
   build_dir_ = buf;
   path_ = fmt::format("{}/run-{}", build_dir_, getpid());
+  // The lock exists before the directory and goes after it.
+  claim_.emplace(path_);
   remove_tree_one_fs(path_);  // a stale directory of an earlier run with this pid
   if (::mkdir(path_.c_str(), 0700) != 0) throw_errno("create run directory", path_);
-  if (!keep_) entry_ = TeardownEntry("run directory " + path_, [p = path_] { remove_tree_one_fs(p); });
+  entry_ = TeardownEntry("run directory " + path_, [this] { finish(); });
+  try {
+    remove_stale_runs(build_dir_);
+  } catch (const Error& e) {
+    log::warn("removing what killed runs left in {}: {}", build_dir_, e.what());
+  }
+}
+
+void Workspace::finish() {
+  if (!claim_) return;
+  if (keep_) log::info("kept the build directory {}", path_);
+  else remove_tree_one_fs(path_);
+  // Without its lock file a kept directory is never taken for stale.
+  claim_->release();
+  claim_.reset();
 }
 
 Workspace::~Workspace() {
-  if (keep_) {
-    log::info("kept the build directory {}", path_);
-    return;
-  }
   entry_.dismiss();
   try {
-    remove_tree_one_fs(path_);
+    finish();
   } catch (const std::exception& e) {
     log::error("{}", e.what());
   }

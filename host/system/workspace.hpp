@@ -1,11 +1,15 @@
 // The per-run directory inside --build-dir. Removed when the run ends unless
 // kept for debugging; removal never crosses into a mounted filesystem, so a
-// mount left behind by a bug can never cost data.
+// mount left behind by a bug can never cost data. The run holds a lock on it
+// for its whole life (see owner_lock.hpp), and a new workspace first removes
+// the directories of runs that were killed (SIGKILL, power loss).
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "host/system/cleanup.hpp"
+#include "host/system/owner_lock.hpp"
 
 namespace imgrecipe {
 
@@ -17,8 +21,10 @@ class Workspace {
   const std::string& path() const { return path_; }
 
  private:
+  void finish();
   std::string build_dir_, path_;
   bool keep_;
+  std::optional<RunClaim> claim_;
   TeardownEntry entry_;
 };
 

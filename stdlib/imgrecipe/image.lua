@@ -215,9 +215,10 @@ end
 ---@field quiet? boolean log output at debug level only
 ---@field secret? boolean never log the arguments
 
---- Runs a command inside the image: a private mount and PID namespace with
---- /dev, /proc, /sys and /run, a clean environment, working DNS and no
---- service starts. A string runs through /bin/sh -c.
+--- Runs a command inside the image, in a sandbox (docs/security.md): its own
+--- mount (pivot_root), PID, UTS and IPC namespaces, host-affecting
+--- capabilities dropped, /dev, /proc, /sys and /run, a clean environment,
+--- working DNS and no service starts. A string runs through /bin/sh -c.
 ---@param command string|string[]
 ---@param opts? imgrecipe.RunOpts
 ---@return {exit_code: integer, output: string[]}
