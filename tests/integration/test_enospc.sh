@@ -65,7 +65,9 @@ build_loops() { losetup -l -n -O BACK-FILE 2>/dev/null | grep -c -F -- "$1" || t
 
 build() {  # build NAME BUILD-DIR -> sets rc and log
     set +e
-    log=$("$IMGRECIPE" build "$T_TMP/$1/config.yaml" --build-dir "$2" 2>&1)
+    # count: nothing injected, but the build reports at exit anything of its
+    # build dir still mounted or attached inside its own mount namespace.
+    log=$(IMGRECIPE_FAULT_INJECT=count "$IMGRECIPE" build "$T_TMP/$1/config.yaml" --build-dir "$2" 2>&1)
     rc=$?
     set -e
 }
@@ -76,6 +78,7 @@ after_failure() {  # after_failure NAME SMALL-DIR EXPECTED-MESSAGE
     check_contains "$name: clear message" "$log" "$msg"
     check_eq "$name: no loop device left" 0 "$(build_loops "$small/")"
     check_eq "$name: no mount left under the build dir" 0 "$(mounts_under "$small/")"
+    check_not_contains "$name: nothing left inside the build's namespace" "$log" "left behind:"
     check_eq "$name: input unchanged" "$before" "$(sha256sum "$IMG_PATH" | cut -d' ' -f1)"
     check "$name: no output file" test ! -e "$T_TMP/$name/out.vhdx"
     check_eq "$name: no temp output left" "" "$(ls -A "$T_TMP/$name" | grep -v -e '^config.yaml$' || true)"
