@@ -71,6 +71,10 @@ void require_for_copy(const std::string& input, const std::string& raw_out) {
 Error explain(const Error& e) {
   const std::string& b = build_dir();
   if (b.empty() || std::string_view(e.what()).starts_with(kPrefix)) return e;
+  // A config mistake, a bad argument or an interruption is never about space.
+  if (e.kind() == ErrorKind::Config || e.kind() == ErrorKind::Usage || e.kind() == ErrorKind::Interrupted ||
+      e.kind() == ErrorKind::Unsupported)
+    return e;
   auto in_build_dir = [&](const std::string& p) { return p == b || p.starts_with(b + "/"); };
   // A write into the build directory that ran out of space, although the
   // space is back now (the partial file was removed).

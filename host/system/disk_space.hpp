@@ -34,6 +34,7 @@ void require_for_copy(const std::string& input, const std::string& raw_out);
 // `e` unchanged, or with the no-space message in front of it when the build
 // directory is nearly full (below kLowWater) or `e` is a write into it that
 // failed for lack of space (ENOSPC, or a command on a file in it saying so).
+// Config, usage, interruption and unsupported-feature errors stay as they are.
 Error explain(const Error& e);
 
 }  // namespace imgrecipe::space

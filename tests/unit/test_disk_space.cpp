@@ -63,6 +63,11 @@ TEST_CASE("explain attributes a failed write into the build directory to the lac
   CHECK(out2.kind() == ErrorKind::Command);
   CHECK(out2.output_tail == cmd.output_tail);
 
+  Error config(ErrorKind::Config, "config.yaml:1:1: unknown key");
+  config.sys_errno = ENOSPC;
+  config.target = b.path;
+  CHECK(std::string(space::explain(config).what()) == config.what());
+
   // The image's own filesystem being full is not the build directory's problem.
   Error inside(ErrorKind::Command, "command `/tmp/script` in the image exited with code 1");
   inside.argv = {"/bin/sh", "/tmp/script"};
