@@ -21,6 +21,7 @@
 #include "host/exec/process.hpp"
 #include "host/fs/fat_stage.hpp"
 #include "host/fs/mount.hpp"
+#include "host/system/disk_space.hpp"
 #include "host/system/error.hpp"
 #include "host/system/log.hpp"
 #include "host/system/signals.hpp"
@@ -477,6 +478,7 @@ void OsMount::release(bool commit) {
   // checked and the filesystem checked read-only after. Every resource is
   // released whatever fails; after a failure nothing more is written back.
   commit = commit && !opts_.read_only;
+  const bool checked = commit;
   std::exception_ptr first;
   auto step = [&](auto&& fn) {
     try {
@@ -507,7 +509,15 @@ void OsMount::release(bool commit) {
     }
   }
   held_.clear();
-  if (first) std::rethrow_exception(first);
+  if (!first) return;
+  // The working copy may live outside the build directory (a Lua recipe's
+  // own work_dir): name a full filesystem wherever it is.
+  try {
+    std::rethrow_exception(first);
+  } catch (const Error& e) {
+    if (checked) throw space::attribute(e, image_);
+    throw;
+  }
 }
 
 }  // namespace imgrecipe

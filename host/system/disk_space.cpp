@@ -13,7 +13,7 @@
 namespace imgrecipe::space {
 namespace {
 
-constexpr const char* kPrefix = "no space left in the build directory ";
+constexpr std::string_view kPrefix = "no space left in the ";
 
 std::string& dir_storage() {
   static std::string dir;
@@ -31,6 +31,28 @@ std::string existing_dir(const std::string& path) {
   return p.empty() ? "/" : p.string();
 }
 
+bool in_build_dir(const std::string& p) {
+  const std::string& b = build_dir();
+  return !b.empty() && (p == b || p.starts_with(b + "/"));
+}
+
+// `e`'s kind and context with `message`.
+Error reworded(const Error& e, const std::string& message) {
+  Error out(e.kind(), message);
+  out.op = e.op;
+  out.target = e.target;
+  out.sys_errno = e.sys_errno;
+  out.argv = e.argv;
+  out.exit_code = e.exit_code;
+  out.output_tail = e.output_tail;
+  return out;
+}
+
+bool never_about_space(const Error& e) {
+  return std::string_view(e.what()).starts_with(kPrefix) || e.kind() == ErrorKind::Config ||
+         e.kind() == ErrorKind::Usage || e.kind() == ErrorKind::Interrupted || e.kind() == ErrorKind::Unsupported;
+}
+
 }  // namespace
 
 void set_build_dir(const std::string& dir) { dir_storage() = dir; }
@@ -45,14 +67,15 @@ std::uint64_t free_bytes(const std::string& path) {
 
 Error no_space_error(const std::string& path, const std::string& what) {
   std::string dir = existing_dir(path);
-  const std::string& b = build_dir();
-  if (!b.empty() && (dir == b || dir.starts_with(b + "/"))) dir = b;
+  bool build = in_build_dir(dir);
+  if (build) dir = build_dir();
   std::uint64_t free = 0;
   try {
     free = free_bytes(dir);
   } catch (const Error&) {
   }
-  Error e(ErrorKind::System, fmt::format("{}{} ({} free): {}", kPrefix, dir, mib(free), what));
+  Error e(ErrorKind::System,
+          fmt::format("{}{} {} ({} free): {}", kPrefix, build ? "build directory" : "directory", dir, mib(free), what));
   e.op = "write";
   e.target = dir;
   e.sys_errno = ENOSPC;
@@ -68,33 +91,27 @@ void require_for_copy(const std::string& input, const std::string& raw_out) {
                                               "and the changes come on top", input, mib(allocated)));
 }
 
+Error attribute(const Error& e, const std::string& path) {
+  if (never_about_space(e)) return e;
+  try {
+    if (free_bytes(path) >= kLowWater) return e;
+  } catch (const Error&) {
+    return e;
+  }
+  return reworded(e, no_space_error(path, e.what()).what());
+}
+
 Error explain(const Error& e) {
   const std::string& b = build_dir();
-  if (b.empty() || std::string_view(e.what()).starts_with(kPrefix)) return e;
-  // A config mistake, a bad argument or an interruption is never about space.
-  if (e.kind() == ErrorKind::Config || e.kind() == ErrorKind::Usage || e.kind() == ErrorKind::Interrupted ||
-      e.kind() == ErrorKind::Unsupported)
-    return e;
-  auto in_build_dir = [&](const std::string& p) { return p == b || p.starts_with(b + "/"); };
+  if (b.empty() || never_about_space(e)) return e;
   // A write into the build directory that ran out of space, although the
   // space is back now (the partial file was removed).
   bool enospc = e.sys_errno == ENOSPC && in_build_dir(e.target);
   if (!enospc && std::any_of(e.argv.begin(), e.argv.end(), in_build_dir)) {
     for (const auto& line : e.output_tail) enospc = enospc || line.find("No space left on device") != std::string::npos;
   }
-  try {
-    if (!enospc && free_bytes(b) >= kLowWater) return e;
-  } catch (const Error&) {
-    return e;
-  }
-  Error out(e.kind(), no_space_error(b, e.what()).what());
-  out.op = e.op;
-  out.target = e.target;
-  out.sys_errno = e.sys_errno;
-  out.argv = e.argv;
-  out.exit_code = e.exit_code;
-  out.output_tail = e.output_tail;
-  return out;
+  if (enospc) return reworded(e, no_space_error(b, e.what()).what());
+  return attribute(e, b);
 }
 
 }  // namespace imgrecipe::space

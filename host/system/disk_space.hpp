@@ -22,14 +22,20 @@ const std::string& build_dir();
 // Bytes root may still write on the filesystem holding `path`.
 std::uint64_t free_bytes(const std::string& path);
 
-// "no space left in the build directory DIR (N MiB free): WHAT". DIR is the
-// build directory if `path` is inside it, else `path`'s directory.
+// "no space left in the build directory DIR (N MiB free): WHAT" if `path` is
+// inside the build directory, else "... in the directory DIR ..." naming
+// `path`'s directory.
 Error no_space_error(const std::string& path, const std::string& what);
 
 // Before making the working copy `raw_out` of `input`: the input's allocated
 // size must be free. The copy may take less (qemu-img leaves zero blocks out),
 // but the customization writes on top of it: less is plainly too little.
 void require_for_copy(const std::string& input, const std::string& raw_out);
+
+// `e` with the no-space message for `path` in front when the filesystem
+// holding `path` has less than kLowWater free; else (and for the kinds below)
+// `e` unchanged.
+Error attribute(const Error& e, const std::string& path);
 
 // `e` unchanged, or with the no-space message in front of it when the build
 // directory is nearly full (below kLowWater) or `e` is a write into it that

@@ -88,3 +88,14 @@ TEST_CASE("require_for_copy refuses a build directory smaller than the input's a
     CHECK(std::string(e.what()).find("the working copy of " + input + " takes up to 1 MiB") != std::string::npos);
   }
 }
+
+TEST_CASE("attribute names a full directory outside the build directory as a directory") {
+  TempBuildDir b;
+  Error e(ErrorKind::System, "partition 2 lost writes");
+  // /proc has no free space at all.
+  CHECK(std::string(space::attribute(e, "/proc/image.raw").what()) ==
+        "no space left in the directory /proc (0 MiB free): partition 2 lost writes");
+  CHECK(std::string(space::attribute(e, b.path + "/image.raw").what()) == e.what());  // room there
+  Error usage(ErrorKind::Usage, "bad argument");
+  CHECK(std::string(space::attribute(usage, "/proc/image.raw").what()) == usage.what());
+}
