@@ -20,6 +20,9 @@
 #include "host/exec/process.hpp"
 #include "host/fs/mkfs.hpp"
 #include "host/fs/mount.hpp"
+#include "host/fs/fs_uuid.hpp"
+#include "host/fs/shrink.hpp"
+#include "host/disk/probe.hpp"
 #include "host/system/cleanup.hpp"
 #include "host/system/error.hpp"
 #include "test_support.hpp"
@@ -90,6 +93,21 @@ std::string make_disk(const TempDir& dir) {
   data.id = "data";
   data.grow = true;
   l.partitions = {esp, root, data};
+  write_partition_table(d->path(), l, TargetArch::X86_64);
+  return d->path();
+}
+
+// A GPT disk with partitions of these sizes.
+std::string gpt_disk(const TempDir& dir, std::vector<std::uint64_t> sizes, std::uint64_t disk_size) {
+  auto d = DiskFile::create(dir / "disk.raw", disk_size);
+  d->keep();
+  DiskLayout l;
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    PartitionSpec p;
+    p.id = "p" + std::to_string(i + 1);
+    p.size = sizes[i];
+    l.partitions.push_back(p);
+  }
   write_partition_table(d->path(), l, TargetArch::X86_64);
   return d->path();
 }
@@ -218,6 +236,23 @@ TEST_CASE("mkfs: xfs and btrfs (with subvolumes) in regions of a disk file, thro
   }
   CHECK_FALSE(loop_attached(d->path()));
   CHECK(fs::is_empty(dir / "work"));  // unmounted
+
+  // New UUIDs in the regions (through loop devices).
+  const std::string xo = blk(pv.start, "UUID"), bo = blk(ph.start, "UUID");
+  CHECK(reset_filesystem_uuid(d->path(), pv.start, pv.size) != xo);
+  CHECK(reset_filesystem_uuid(d->path(), ph.start, ph.size, "0badc0de-0000-4000-8000-0000000000b7") ==
+        "0badc0de-0000-4000-8000-0000000000b7");
+  CHECK(blk(ph.start, "UUID") != bo);
+  CHECK(blk(pv.start, "LABEL") == "var");
+  CHECK(blk(ph.start, "LABEL") == "home");
+  CHECK_FALSE(loop_attached(d->path()));
+  {
+    auto lv = LoopDevice::attach(d->path(), pv.start, pv.size, true);
+    CHECK(exit_of({"xfs_repair", "-n", lv->path()}) == 0);
+    auto lb = LoopDevice::attach(d->path(), ph.start, ph.size, true);
+    CHECK(exit_of({"btrfs", "check", "--readonly", lb->path()}) == 0);
+  }
+  CHECK(exit_of({"sfdisk", "--verify", d->path()}) == 0);
 }
 
 TEST_CASE("whole_disk: partitions a killed run left on the loop device are replaced") {
@@ -262,4 +297,47 @@ TEST_CASE("whole_disk: partitions a killed run left on the loop device are repla
     CHECK_FALSE(loop_attached(d->path()));
   }
   CHECK(exercised);
+}
+
+TEST_CASE("shrink: ext4 to its minimum, the partition end with it, data intact") {
+  TempDir dir;
+  const std::string disk = gpt_disk(dir, {8 * MiB, 120 * MiB, 8 * MiB}, 140 * MiB);
+  PartitionTable t = read_partition_table(disk);
+  const Partition p = t.partitions[1];
+  MkfsOptions o;
+  o.label = "shrinkme";
+  make_filesystem({disk, p.start, p.size}, o);
+  const std::string spec = disk + "?offset=" + std::to_string(p.start);
+  write_file(dir / "payload", std::string(3 * MiB, 'x') + "end\n");
+  run_checked({"debugfs", "-w", "-R", "write " + (dir / "payload") + " payload", spec});
+
+  ShrinkResult r = shrink_ext_partition(disk, 2);
+  CHECK(r.old_size == 120 * MiB);
+  CHECK(r.new_size < 40 * MiB);
+  CHECK(r.new_size > 3 * MiB);
+  PartitionTable after = read_partition_table(disk);
+  CHECK(after.partitions[1].start == p.start);
+  CHECK(after.partitions[1].size == r.new_size);
+  CHECK(after.partitions[1].uuid == p.uuid);
+  CHECK(after.partitions[2].start == t.partitions[2].start);  // nothing else moved
+  CHECK(exit_of({"e2fsck", "-fn", spec}) == 0);
+  std::string header = out_of({"dumpe2fs", "-h", spec});
+  CHECK(header.find(fmt::format("Block count:              {}\n", r.new_size / 4096)) != std::string::npos);
+  CHECK(out_of({"debugfs", "-R", "cat payload", spec}) == std::string(3 * MiB, 'x') + "end\n");
+  CHECK(probe_filesystem(disk, p.start, r.new_size).label == "shrinkme");
+  CHECK(exit_of({"sfdisk", "--verify", disk}) == 0);
+  CHECK(fs::file_size(disk) == 140 * MiB);  // resize2fs did not truncate the image
+  CHECK_FALSE(loop_attached(disk));
+
+  // Already minimal: a second shrink changes (almost) nothing and stays clean.
+  ShrinkResult again = shrink_ext_partition(disk, 2);
+  CHECK(again.new_size <= r.new_size);
+  CHECK(exit_of({"e2fsck", "-fn", spec}) == 0);
+
+  MkfsOptions v;
+  v.type = FsType::Vfat;
+  make_filesystem({disk, t.partitions[0].start, t.partitions[0].size}, v);
+  CHECK_THROWS_WITH_AS(shrink_ext_partition(disk, 1), doctest::Contains("only ext2/3/4 can be shrunk, it holds vfat"),
+                       Error);
+  CHECK_THROWS_WITH_AS(shrink_ext_partition(disk, 3), doctest::Contains("it holds no filesystem"), Error);
 }
