@@ -20,6 +20,7 @@
 #include "host/exec/process.hpp"
 #include "host/fs/mkfs.hpp"
 #include "host/fs/mount.hpp"
+#include "host/fs/fat_stage.hpp"
 #include "host/fs/fs_uuid.hpp"
 #include "host/fs/shrink.hpp"
 #include "host/disk/probe.hpp"
@@ -151,8 +152,18 @@ TEST_CASE("whole_disk: partitions appear as block devices at the right place; no
       CHECK(is_block(wd->partition_device(2)));
       m->unmount();
     }
+    // FAT on a partition device: mkfs.fat takes the hidden sectors from the kernel.
+    MkfsOptions fat;
+    fat.type = FsType::Vfat;
+    fat.label = "ESP";
+    make_filesystem({wd->partition_device(1), 0, 0}, fat);
     run_checked({"sync"});
     wd->release();
+    FatInfo fi = read_fat_info(disk, wd->table().partitions[0].start);
+    CHECK(fi.fat_bits == 16);
+    CHECK(fi.hidden_sectors == wd->table().partitions[0].start / 512);
+    CHECK(fi.bytes() == 8 * MiB);
+    CHECK(fi.label == "ESP");
     CHECK_FALSE(fs::exists(loop + "p1"));
     CHECK_FALSE(fs::exists(loop + "p2"));
     CHECK_FALSE(fs::exists(fmt::format("/sys/block/{0}/{0}p1", name)));

@@ -5,6 +5,7 @@
 #include <doctest.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include <fmt/format.h>
 
@@ -157,6 +158,7 @@ TEST_CASE("mkfs: ext4 in a partition of a disk file, pinned features, backup GPT
   CHECK(header.find("Inode size:\t          256") != std::string::npos);
   CHECK(header.find(fmt::format("Block count:              {}", part.size / 4096)) != std::string::npos);
   CHECK(exit_of({"sfdisk", "--verify", disk}) == 0);  // the backup GPT was not overwritten
+  CHECK(std::filesystem::file_size(disk) == 80 * MiB);
 }
 
 TEST_CASE("mkfs: an 8 MiB ESP (FAT16) and a 40 MiB FAT32 that mtools and fsck.fat read") {
@@ -202,6 +204,7 @@ TEST_CASE("mkfs: an 8 MiB ESP (FAT16) and a 40 MiB FAT32 that mtools and fsck.fa
     CHECK(exit_of({"fsck.fat", "-n", copy}) == 0);
   }
   CHECK(exit_of({"sfdisk", "--verify", disk}) == 0);
+  CHECK(std::filesystem::file_size(disk) == 64 * MiB);
 }
 
 TEST_CASE("mkfs: xfs and btrfs on whole image files, checked by their own tools") {
