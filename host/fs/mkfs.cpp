@@ -74,6 +74,11 @@ void check_subvolume(const std::string& p) {
   if (bad) throw_usage(fmt::format("btrfs subvolume path '{}' must be relative without '.', '..' or empty parts", p));
 }
 
+bool is_block_device(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISBLK(st.st_mode);
+}
+
 std::uint64_t device_size(const std::string& path) {
   UniqueFd fd = open_or_throw(path, O_RDONLY);
   struct stat st;
@@ -115,7 +120,8 @@ FatGeometry fat_geometry(std::uint64_t size) {
   g.sectors_per_cluster = mib < 260 ? 1 : mib < 8192 ? 8 : mib < 16384 ? 16 : mib < 32768 ? 32 : 64;
   g.reserved_sectors = 32;
   g.clusters = clusters_for(sectors, 32, 0, g.sectors_per_cluster, 32);
-  if (g.clusters >= kFat32MinClusters) return g;
+  // A small margin: mkfs.fat's own count may come out a few clusters lower.
+  if (g.clusters >= kFat32MinClusters + 64) return g;
   // FAT16/FAT12: one reserved sector, a 512-entry root directory (32 sectors).
   g.reserved_sectors = 1;
   g.root_entries = 512;
@@ -232,7 +238,7 @@ void make_filesystem(const FsTarget& target, const MkfsOptions& opts) {
   // a loop device over the region.
   std::unique_ptr<LoopDevice> loop;
   const bool needs_loop = (t.offset != 0 && (opts.type == FsType::Xfs || opts.type == FsType::Btrfs)) ||
-                          !opts.btrfs_subvolumes.empty();
+                          (!opts.btrfs_subvolumes.empty() && !is_block_device(t.path));
   FsTarget cmd_target = t;
   std::string device = t.path;
   if (needs_loop) {

@@ -76,6 +76,35 @@ TEST_CASE("mkfs: FAT geometry is valid for the size (FAT32 only with its minimum
   CHECK_THROWS_AS(fat_geometry(512 * 1024), Error);
 }
 
+TEST_CASE("mkfs: FAT made at sizes around each type's limits follows the specification") {
+  TempDir dir;
+  const std::uint64_t KiB = 1024;
+  for (std::uint64_t size : {1536 * KiB, 2 * MiB, 2560 * KiB, 3 * MiB, 8 * MiB, 31 * MiB, 32 * MiB, 32 * MiB + 512 * KiB,
+                             33 * MiB, 34 * MiB, 259 * MiB, 260 * MiB, 261 * MiB}) {
+    CAPTURE(size);
+    const std::string f = dir / ("fat" + std::to_string(size));
+    DiskFile::create(f, size)->keep();
+    MkfsOptions o;
+    o.type = FsType::Vfat;
+    make_filesystem({f, 0, 0}, o);
+    FatInfo fi = read_fat_info(f, 0);
+    FatGeometry g = fat_geometry(size);
+    CHECK(fi.fat_bits == g.fat_bits);
+    CHECK(fi.cluster_sectors == g.sectors_per_cluster);
+    // The FAT type is what the cluster count says it is.
+    if (fi.fat_bits == 32) CHECK(fi.clusters >= 65525);
+    if (fi.fat_bits == 16) CHECK((fi.clusters >= 4085 && fi.clusters < 65525));
+    if (fi.fat_bits == 12) CHECK(fi.clusters < 4085);
+    CHECK(exit_of({"fsck.fat", "-n", f}) == 0);
+    RunOptions mt;
+    mt.env = mtools_env();
+    mt.capture_stdout = true;
+    CHECK(run({"mmd", "-i", f, "::/EFI"}, mt).exit_code == 0);
+    CHECK(run({"mdir", "-i", f, "::/EFI"}, mt).exit_code == 0);
+    std::filesystem::remove(f);
+  }
+}
+
 TEST_CASE("mkfs: argument sets are pinned, not the host's defaults") {
   MkfsOptions o;
   o.type = FsType::Ext4;
