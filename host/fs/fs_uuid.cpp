@@ -95,11 +95,14 @@ std::string reset_filesystem_uuid(const std::string& image, std::uint64_t offset
     if (fs.type.rfind("ext", 0) == 0) {
       // tune2fs wants a freshly checked filesystem before it rewrites the
       // checksums; both open IMG?offset=N themselves.
+      require_tool("tune2fs", "e2fsprogs");
       const std::string spec = offset == 0 ? image : fmt::format("{}?offset={}", image, offset);
       RunResult r = run({"e2fsck", "-fy", spec}, ro);
       if (r.exit_code != 0 && r.exit_code != 1) throw command_error({"e2fsck", "-fy", spec}, r, "", false);
       run_checked({"tune2fs", "-U", value, spec}, ro);
     } else {
+      if (fs.type == "xfs") require_tool("xfs_admin", "xfsprogs");
+      else require_tool("btrfstune", "btrfs-progs");
       // Neither tool takes an offset: a region of a file goes through a loop device.
       std::unique_ptr<LoopDevice> loop;
       std::string dev = image;

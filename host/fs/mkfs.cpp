@@ -5,7 +5,10 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <cctype>
 #include <filesystem>
 #include <memory>
@@ -221,7 +224,30 @@ std::vector<std::string> mkfs_command(const MkfsOptions& o, const FsTarget& t, c
   return a;
 }
 
+void require_tool(const std::string& tool, const std::string& package) {
+  const char* path = std::getenv("PATH");
+  std::string dirs = path != nullptr ? path : "/usr/sbin:/usr/bin:/sbin:/bin";
+  for (std::size_t b = 0; b <= dirs.size();) {
+    std::size_t e = dirs.find(':', b);
+    if (e == std::string::npos) e = dirs.size();
+    std::string dir = dirs.substr(b, e - b);
+    if (!dir.empty() && ::access((dir + "/" + tool).c_str(), X_OK) == 0) return;
+    b = e + 1;
+  }
+  throw Error(ErrorKind::Unsupported,
+              fmt::format("{} is not installed on this host (Debian package {})", tool, package));
+}
+
 void make_filesystem(const FsTarget& target, const MkfsOptions& opts) {
+  switch (opts.type) {
+    case FsType::Ext4: require_tool("mke2fs", "e2fsprogs"); break;
+    case FsType::Xfs: require_tool("mkfs.xfs", "xfsprogs"); break;
+    case FsType::Vfat: require_tool("mkfs.fat", "dosfstools"); break;
+    case FsType::Btrfs:
+      require_tool("mkfs.btrfs", "btrfs-progs");
+      if (!opts.btrfs_subvolumes.empty()) require_tool("btrfs", "btrfs-progs");
+      break;
+  }
   for (const auto& s : opts.btrfs_subvolumes) check_subvolume(s);
   if (!opts.btrfs_subvolumes.empty() && opts.work_dir.empty()) throw_usage("btrfs subvolumes need a work directory");
   FsTarget t = target;

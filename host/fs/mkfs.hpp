@@ -80,6 +80,10 @@ std::vector<std::string> mkfs_command(const MkfsOptions& opts, const FsTarget& t
 // The environment mkfs runs with (MKE2FS_CONFIG pinned, LC_ALL=C).
 std::vector<std::string> mkfs_env();
 
+// Throws ErrorKind::Unsupported naming the Debian package when `tool` is not
+// an executable on PATH (checked before a disk is touched).
+void require_tool(const std::string& tool, const std::string& package);
+
 // Makes the filesystem. A region of a file is written in place by mke2fs
 // and mkfs.fat; xfs and btrfs have no offset option, so the region is
 // attached as a loop device for them (root needed). Subvolumes are created

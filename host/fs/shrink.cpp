@@ -48,6 +48,7 @@ ShrinkResult shrink_ext_partition(const std::string& disk, int number) {
     throw_usage(fmt::format("{} partition {}: only ext2/3/4 can be shrunk, it holds {}", disk, number,
                             fs.type.empty() ? "no filesystem" : fs.type));
   }
+  require_tool("resize2fs", "e2fsprogs");
   // A loop device over the partition, not IMG?offset=N: resize2fs truncates
   // a regular file to the new filesystem size, ignoring the offset (it would
   // cut the disk image off after the filesystem's length).

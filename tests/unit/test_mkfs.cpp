@@ -5,6 +5,7 @@
 #include <doctest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -267,6 +268,25 @@ TEST_CASE("mkfs: xfs and btrfs on whole image files, checked by their own tools"
   CHECK(super.find("NO_HOLES") != std::string::npos);
   CHECK(super.find("MIXED_GROUPS") == std::string::npos);
   CHECK(super.find("FREE_SPACE_TREE") != std::string::npos);
+}
+
+TEST_CASE("mkfs: a missing tool is named with its package before the disk is touched") {
+  TempDir dir;
+  const std::string disk = new_file(dir, "disk.raw", 16 * MiB);
+  const std::string saved = std::getenv("PATH");
+  ::setenv("PATH", dir.path.c_str(), 1);  // nothing in there
+  MkfsOptions o;
+  o.type = FsType::Xfs;
+  try {
+    make_filesystem({disk, 0, 0}, o);
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::Unsupported);
+    CHECK(std::string(e.what()) == "mkfs.xfs is not installed on this host (Debian package xfsprogs)");
+  }
+  ::setenv("PATH", saved.c_str(), 1);
+  CHECK(allocated(disk) == 0);
+  require_tool("mkfs.btrfs", "btrfs-progs");  // installed by scripts/setup.sh
 }
 
 TEST_CASE("mkfs: a region past the end of the file is refused; a failing mkfs names the command") {
