@@ -248,7 +248,7 @@ void make_filesystem(const FsTarget& target, const MkfsOptions& opts) {
       if (!opts.btrfs_subvolumes.empty()) require_tool("btrfs", "btrfs-progs");
       break;
   }
-  for (const auto& s : opts.btrfs_subvolumes) check_subvolume(s);
+  for (const auto& s : opts.btrfs_subvolumes) check_subvolume(s.path);
   if (!opts.btrfs_subvolumes.empty() && opts.work_dir.empty()) throw_usage("btrfs subvolumes need a work directory");
   FsTarget t = target;
   const std::uint64_t whole = device_size(t.path);
@@ -279,10 +279,20 @@ void make_filesystem(const FsTarget& target, const MkfsOptions& opts) {
   if (!opts.btrfs_subvolumes.empty()) {
     std::filesystem::create_directories(opts.work_dir);
     auto m = Mount::mount(device, opts.work_dir, "btrfs", "");
+    bool quota = false;
     for (const auto& s : opts.btrfs_subvolumes) {
-      std::filesystem::path p = std::filesystem::path(opts.work_dir) / s;
+      std::filesystem::path p = std::filesystem::path(opts.work_dir) / s.path;
       std::filesystem::create_directories(p.parent_path());
       run_checked({"btrfs", "subvolume", "create", p.string()}, ro);
+      if (s.referenced_limit == 0 && s.exclusive_limit == 0) continue;
+      if (!quota) run_checked({"btrfs", "quota", "enable", opts.work_dir}, ro);
+      quota = true;
+      if (s.referenced_limit != 0) {
+        run_checked({"btrfs", "qgroup", "limit", std::to_string(s.referenced_limit), p.string()}, ro);
+      }
+      if (s.exclusive_limit != 0) {
+        run_checked({"btrfs", "qgroup", "limit", "-e", std::to_string(s.exclusive_limit), p.string()}, ro);
+      }
     }
     m->unmount();
   }

@@ -46,13 +46,21 @@ struct FsTarget {
   std::uint64_t size = 0;    // bytes; required for a region of a file
 };
 
+// A btrfs subvolume (ALIC storage.filesystems[].btrfs.subvolumes[]).
+struct BtrfsSubvolume {
+  std::string path;  // relative to the top level, e.g. "@home" or "var/@log"
+  // qgroup limits in bytes (0: none); any limit enables quotas on the filesystem.
+  std::uint64_t referenced_limit = 0;
+  std::uint64_t exclusive_limit = 0;
+};
+
 struct MkfsOptions {
   FsType type = FsType::Ext4;
   std::string label;  // ext4 <= 16 bytes, xfs <= 12, vfat <= 11, btrfs <= 255
   // ext4/xfs/btrfs: a GUID; vfat: a volume ID "ABCD-1234". Empty: random.
   std::string uuid;
-  // btrfs only: subvolumes (relative paths) created after mkfs.
-  std::vector<std::string> btrfs_subvolumes;
+  // btrfs only: subvolumes created after mkfs, in order (parents first).
+  std::vector<BtrfsSubvolume> btrfs_subvolumes;
   // btrfs subvolumes need a mount: a directory in the build dir to mount on.
   std::string work_dir;
 };
@@ -87,7 +95,7 @@ void require_tool(const std::string& tool, const std::string& package);
 // Makes the filesystem. A region of a file is written in place by mke2fs
 // and mkfs.fat; xfs and btrfs have no offset option, so the region is
 // attached as a loop device for them (root needed). Subvolumes are created
-// through a mount on opts.work_dir. Errors name the command and its output.
+// and their quotas through a mount on opts.work_dir. Errors name the command and its output.
 void make_filesystem(const FsTarget& target, const MkfsOptions& opts);
 
 }  // namespace imgrecipe

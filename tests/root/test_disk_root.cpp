@@ -10,6 +10,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -215,7 +217,7 @@ TEST_CASE("mkfs: xfs and btrfs (with subvolumes) in regions of a disk file, thro
   make_filesystem({d->path(), pv.start, pv.size}, o);
   o.type = FsType::Btrfs;
   o.label = "home";
-  o.btrfs_subvolumes = {"@home", "@home/snapshots", "data/@srv"};
+  o.btrfs_subvolumes = {{"@home", 0, 0}, {"@home/snapshots", 0, 0}, {"data/@srv", 64 * MiB, 32 * MiB}};
   o.work_dir = dir / "work";
   make_filesystem({d->path(), ph.start, ph.size}, o);
   CHECK_FALSE(loop_attached(d->path()));
@@ -243,6 +245,16 @@ TEST_CASE("mkfs: xfs and btrfs (with subvolumes) in regions of a disk file, thro
     CHECK(list.find("path @home/snapshots\n") != std::string::npos);
     CHECK(list.find("path data/@srv\n") != std::string::npos);
     CHECK(fs::is_directory(dir / "m/data"));
+    // qgroup show: id, referenced, exclusive, max referenced, max exclusive, path
+    std::istringstream q(out_of({"btrfs", "qgroup", "show", "-re", "--raw", dir / "m"}));
+    std::map<std::string, std::pair<std::string, std::string>> limits;
+    for (std::string line; std::getline(q, line);) {
+      std::istringstream f(line);
+      std::string id, rfer, excl, max_rfer, max_excl, path;
+      if (f >> id >> rfer >> excl >> max_rfer >> max_excl >> path) limits[path] = {max_rfer, max_excl};
+    }
+    CHECK(limits["data/@srv"] == std::pair<std::string, std::string>{std::to_string(64 * MiB), std::to_string(32 * MiB)});
+    CHECK(limits["@home"] == std::pair<std::string, std::string>{"none", "none"});
     m->unmount();
   }
   CHECK_FALSE(loop_attached(d->path()));

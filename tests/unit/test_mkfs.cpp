@@ -155,7 +155,7 @@ TEST_CASE("mkfs: argument sets are pinned, not the host's defaults") {
   CHECK_THROWS_WITH_AS(mkfs_command(o, {"d", 0, 8 * MiB}, "d"), doctest::Contains("not a GUID"), Error);
   o.uuid.clear();
   CHECK_THROWS_WITH_AS(mkfs_command(o, {"d", MiB, 0}, "d"), doctest::Contains("needs a size"), Error);
-  o.btrfs_subvolumes = {"home"};
+  o.btrfs_subvolumes = {{"home", 0, 0}};
   CHECK_THROWS_WITH_AS(mkfs_command(o, {"d", 0, 8 * MiB}, "d"), doctest::Contains("btrfs"), Error);
   CHECK(parse_fs_type("fat32") == FsType::Vfat);
   CHECK_THROWS_WITH_AS(parse_fs_type("ntfs"), doctest::Contains("unknown filesystem type 'ntfs'"), Error);
