@@ -208,7 +208,8 @@ std::vector<PlacedPartition> place_partitions(const DiskLayout& layout, std::uin
       }
       if (!p.uuid.empty()) {
         if (!is_guid(p.uuid)) throw_usage(fmt::format("{}: PARTUUID '{}' is not a GUID", name, p.uuid));
-        if (!uuids.insert(lower(p.uuid)).second) throw_usage(fmt::format("{}: PARTUUID {} is used twice", name, p.uuid));
+        if (!uuids.insert(lower(p.uuid)).second)
+          throw_usage(fmt::format("{}: PARTUUID {} is used twice", name, p.uuid));
       }
       if (p.bootable) throw_usage(name + ": the bootable flag exists only on MBR disks");
     } else {
@@ -268,7 +269,8 @@ PartitionTable write_partition_table(const std::string& path, const DiskLayout& 
     std::unique_ptr<fdisk_parttype, TypeDeleter> type(fdisk_label_parse_parttype(lb, pp.type.c_str()));
     if (!type) throw Error(ErrorKind::Internal, fmt::format("libfdisk cannot parse partition type {}", pp.type));
     check_fdisk(fdisk_partition_set_type(pa.get(), type.get()), "set type of " + what, path);
-    if (gpt && !spec.label.empty()) check_fdisk(fdisk_partition_set_name(pa.get(), spec.label.c_str()), "label " + what, path);
+    if (gpt && !spec.label.empty())
+      check_fdisk(fdisk_partition_set_name(pa.get(), spec.label.c_str()), "label " + what, path);
     if (gpt && !spec.uuid.empty()) {
       check_fdisk(fdisk_partition_set_uuid(pa.get(), upper(spec.uuid).c_str()), "set PARTUUID of " + what, path);
     }

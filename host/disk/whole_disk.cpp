@@ -70,7 +70,8 @@ dev_t sysfs_devnum(const std::string& dev, int number) {
   std::ifstream in(fmt::format("/sys/block/{0}/{0}p{1}/dev", name, number));
   unsigned maj = 0, min = 0;
   char colon = 0;
-  if (!(in >> maj >> colon >> min)) throw_system("find partition device number", fmt::format("{}p{}", dev, number), ENOENT);
+  if (!(in >> maj >> colon >> min))
+    throw_system("find partition device number", fmt::format("{}p{}", dev, number), ENOENT);
   return makedev(maj, min);
 }
 

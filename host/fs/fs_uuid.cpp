@@ -123,8 +123,9 @@ std::string reset_filesystem_uuid(const std::string& image, std::uint64_t offset
       if (loop) loop->detach();
     }
   } else {
-    throw_usage(fmt::format("{}: cannot give a new UUID to {}", where,
-                            fs.type.empty() ? std::string("a partition without a filesystem") : "a " + fs.type + " filesystem"));
+    throw_usage(fmt::format(
+        "{}: cannot give a new UUID to {}", where,
+        fs.type.empty() ? std::string("a partition without a filesystem") : "a " + fs.type + " filesystem"));
   }
   const std::string now = probe_filesystem(image, offset, size).uuid;
   if (uuid.empty() ? now == fs.uuid : lower(now) != lower(normalized_request(fs.type, uuid))) {

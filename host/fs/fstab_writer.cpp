@@ -28,7 +28,8 @@ std::string mangle(const std::string& s) {
 
 std::string source_of(const FstabSpec& s) {
   auto need = [&](const std::string& v, const char* what, const char* type) {
-    if (v.empty()) throw_usage(fmt::format("filesystem '{}': idType set to '{}' but the {} is not known", s.id, type, what));
+    if (v.empty())
+      throw_usage(fmt::format("filesystem '{}': idType set to '{}' but the {} is not known", s.id, type, what));
     return v;
   };
   switch (s.id_type) {
@@ -59,11 +60,13 @@ std::string fstab_text(const std::vector<FstabSpec>& specs) {
     const bool swap = s.fs_type == "swap";
     const std::string type = s.fs_type == "fat32" ? "vfat" : s.fs_type;
     if (type.empty() || has_space(type)) throw_usage(fmt::format("filesystem '{}': no filesystem type", s.id));
-    if (has_space(s.options)) throw_usage(fmt::format("filesystem '{}': options '{}' contain whitespace", s.id, s.options));
+    if (has_space(s.options))
+      throw_usage(fmt::format("filesystem '{}': options '{}' contain whitespace", s.id, s.options));
     std::string target = "none";
     if (!swap) {
       const std::string& p = s.mount_point;
-      if (p.empty() || p[0] != '/') throw_usage(fmt::format("filesystem '{}': mount path '{}' is not absolute", s.id, p));
+      if (p.empty() || p[0] != '/')
+        throw_usage(fmt::format("filesystem '{}': mount path '{}' is not absolute", s.id, p));
       if (has_space(p) || p.find_first_of(":,") != std::string::npos) {
         throw_usage(fmt::format("filesystem '{}': mount path '{}' contains whitespace, ':' or ','", s.id, p));
       }
@@ -75,7 +78,8 @@ std::string fstab_text(const std::vector<FstabSpec>& specs) {
       if (type != "btrfs") throw_usage(fmt::format("filesystem '{}': subvolumes are a btrfs feature", s.id));
       for (const char* bad : {"subvol=", "subvolid="}) {
         if (("," + s.options).find(std::string(",") + bad) != std::string::npos) {
-          throw_usage(fmt::format("filesystem '{}': options must not contain {} (it is added for the subvolume)", s.id, bad));
+          throw_usage(
+              fmt::format("filesystem '{}': options must not contain {} (it is added for the subvolume)", s.id, bad));
         }
       }
       options = (s.options.empty() ? "" : s.options + ",") + "subvol=" + mangle(s.btrfs_subvolume);

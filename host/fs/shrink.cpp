@@ -40,7 +40,8 @@ std::uint64_t ext_bytes(const std::string& spec, const RunOptions& ro) {
 
 ShrinkResult shrink_ext_partition(const std::string& disk, int number) {
   PartitionTable t = read_partition_table(disk);
-  auto it = std::find_if(t.partitions.begin(), t.partitions.end(), [&](const Partition& p) { return p.number == number; });
+  auto it =
+      std::find_if(t.partitions.begin(), t.partitions.end(), [&](const Partition& p) { return p.number == number; });
   if (it == t.partitions.end()) throw_usage(fmt::format("{} has no partition {}", disk, number));
   const Partition part = *it;
   const FsInfo fs = probe_filesystem(disk, part.start, part.size);

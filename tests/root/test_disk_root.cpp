@@ -253,7 +253,8 @@ TEST_CASE("mkfs: xfs and btrfs (with subvolumes) in regions of a disk file, thro
       std::string id, rfer, excl, max_rfer, max_excl, path;
       if (f >> id >> rfer >> excl >> max_rfer >> max_excl >> path) limits[path] = {max_rfer, max_excl};
     }
-    CHECK(limits["data/@srv"] == std::pair<std::string, std::string>{std::to_string(64 * MiB), std::to_string(32 * MiB)});
+    CHECK(limits["data/@srv"] ==
+          std::pair<std::string, std::string>{std::to_string(64 * MiB), std::to_string(32 * MiB)});
     CHECK(limits["@home"] == std::pair<std::string, std::string>{"none", "none"});
     m->unmount();
   }

@@ -138,6 +138,9 @@ TEST_CASE("fstab_writer: a generated fstab resolves to the partitions of a real 
       REQUIRE_MESSAGE(p != nullptr, back[i].source);
       CHECK(p->part.number == parts[want[i]].part.number);
     }
-    CHECK(back[1].source.rfind(esp_kind == FstabIdType::Uuid ? "UUID=" : esp_kind == FstabIdType::PartUuid ? "PARTUUID=" : "PARTLABEL=", 0) == 0);
+    CHECK(back[1].source.rfind(esp_kind == FstabIdType::Uuid       ? "UUID="
+                               : esp_kind == FstabIdType::PartUuid ? "PARTUUID="
+                                                                   : "PARTLABEL=",
+                               0) == 0);
   }
 }

@@ -37,7 +37,9 @@ int exit_of(const std::vector<std::string>& argv) {
   return run(argv, o).exit_code;
 }
 
-bool has(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+bool has(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
 
 std::string blkid(const std::string& path, std::uint64_t offset, const std::string& tag) {
   return out_of({"blkid", "--probe", "--offset", std::to_string(offset), "-s", tag, "-o", "value", path});
@@ -80,8 +82,8 @@ TEST_CASE("mkfs: FAT geometry is valid for the size (FAT32 only with its minimum
 TEST_CASE("mkfs: FAT made at sizes around each type's limits follows the specification") {
   TempDir dir;
   const std::uint64_t KiB = 1024;
-  for (std::uint64_t size : {1536 * KiB, 2 * MiB, 2560 * KiB, 3 * MiB, 8 * MiB, 31 * MiB, 32 * MiB, 32 * MiB + 512 * KiB,
-                             33 * MiB, 34 * MiB, 259 * MiB, 260 * MiB, 261 * MiB}) {
+  for (std::uint64_t size : {1536 * KiB, 2 * MiB, 2560 * KiB, 3 * MiB, 8 * MiB, 31 * MiB, 32 * MiB,
+                             32 * MiB + 512 * KiB, 33 * MiB, 34 * MiB, 259 * MiB, 260 * MiB, 261 * MiB}) {
     CAPTURE(size);
     const std::string f = dir / ("fat" + std::to_string(size));
     DiskFile::create(f, size)->keep();
