@@ -12,6 +12,7 @@
 #include "host/disk/partition_table.hpp"
 #include "host/disk/partitioner.hpp"
 #include "host/exec/process.hpp"
+#include "host/system/cleanup.hpp"
 #include "host/system/error.hpp"
 #include "test_support.hpp"
 
@@ -80,6 +81,14 @@ TEST_CASE("disk_file: sparse, exact size, refuses to overwrite unless asked, rem
   CHECK(fs::file_size(path) == 4 * MiB);
   CHECK(usage_error([&] { DiskFile::create(dir / "odd", 1000); }).find("multiple of 512") != std::string::npos);
   CHECK_FALSE(fs::exists(dir / "odd"));
+
+  // An interruption releases the teardown stack: the unfinished disk goes.
+  auto pending = DiskFile::create(dir / "pending.raw", MiB);
+  CHECK(fs::exists(dir / "pending.raw"));
+  teardown().release_all();
+  CHECK_FALSE(fs::exists(dir / "pending.raw"));
+  pending.reset();
+  CHECK(fs::exists(path));  // kept disks are not on the stack
 }
 
 TEST_CASE("partitioner: type names map to GPT GUIDs per architecture, MBR codes where they make sense") {
