@@ -365,3 +365,33 @@ TEST_CASE("shrink: ext4 to its minimum, the partition end with it, data intact")
                        Error);
   CHECK_THROWS_WITH_AS(shrink_ext_partition(disk, 3), doctest::Contains("it holds no filesystem"), Error);
 }
+
+TEST_CASE("whole_disk: an MBR disk's partitions appear too") {
+  TempDir dir;
+  auto d = DiskFile::create(dir / "mbr.raw", 48 * MiB);
+  d->keep();
+  DiskLayout l;
+  l.table = TableType::Mbr;
+  PartitionSpec boot, root;
+  boot.id = "boot";
+  boot.size = 16 * MiB;
+  boot.bootable = true;
+  root.id = "root";
+  root.grow = true;
+  l.partitions = {boot, root};
+  write_partition_table(d->path(), l, TargetArch::X86_64);
+  auto wd = WholeDisk::attach(d->path(), false);
+  CHECK(blockdev_size(wd->partition_device(1)) == 16 * MiB);
+  CHECK(blockdev_size(wd->partition_device(2)) == 31 * MiB);
+  MkfsOptions o;
+  o.type = FsType::Xfs;
+  CHECK_THROWS_AS(make_filesystem({wd->partition_device(2), 0, 0}, o), Error);  // too small for xfs: a clear error
+  o.type = FsType::Ext4;
+  make_filesystem({wd->partition_device(2), 0, 0}, o);
+  const std::string loop = wd->device();
+  wd->release();
+  CHECK_FALSE(fs::exists(loop + "p2"));
+  CHECK(trim(out_of({"blkid", "--probe", "--offset", std::to_string(17 * MiB), "-s", "TYPE", "-o", "value",
+                     d->path()})) == "ext4");
+  CHECK_FALSE(loop_attached(d->path()));
+}
