@@ -8,6 +8,8 @@ packages=(
   libluajit-5.1-dev libyaml-cpp-dev libfmt-dev libmount-dev libfdisk-dev libblkid-dev libcryptsetup-dev libcrypt-dev doctest-dev
   # runtime tools
   qemu-utils mtools dosfstools e2fsprogs fdisk util-linux zstd
+  # new disk layouts: mkfs.xfs/xfs_repair/xfs_admin, mkfs.btrfs/btrfs/btrfstune
+  xfsprogs btrfs-progs
   # package sources: createrepo_c for RPM directories, dpkg-scanpackages for .deb directories
   createrepo-c dpkg-dev
   # package tests: rpmbuild and rpm (reading the test images' rpm databases)
