@@ -150,7 +150,10 @@ void Mount::unmount() {
 
 void enter_private_mount_namespace() {
   if (unshare(CLONE_NEWNS) != 0) throw_errno("create a private mount namespace (unshare)", "CLONE_NEWNS");
-  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) throw_errno("make mounts private", "/");
+  // Slave, not private: our mounts never reach the host, but the host's
+  // unmounts still reach us, so a run does not keep the host's filesystems
+  // (a USB disk, another build's scratch mount) busy until it ends.
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) throw_errno("make mounts private", "/");
 }
 
 bool kernel_supports_filesystem(const std::string& fstype) {
