@@ -1,6 +1,12 @@
 // imgrecipe.host.storage: new disks. Disk files, partition tables, whole-disk
 // attach, mkfs, fstab text, mount maps and OS tree copies (issue 8 §2 host
 // primitives). Argument errors are `usage` errors naming the argument.
+//
+// Everything that writes chains from a handle made in this run: tables are
+// written on a disk_file made by create_disk, only that file is attached,
+// filesystems are made and mounted on partitions of that whole_disk, and
+// an OS is copied only into a mount_map. A recipe cannot point any of them
+// at a host device or a host directory.
 #include <fmt/format.h>
 
 #include <cmath>
@@ -133,6 +139,20 @@ int df_release(lua_State* L) { return close_handle<DiskFile>(L, kDiskFileMeta); 
 
 // ---- partition tables ----
 
+DiskFile* check_disk_file(lua_State* L, int index) {
+  auto* h = static_cast<Handle<DiskFile>*>(luaL_testudata(L, index, kDiskFileMeta));
+  if (h == nullptr) bad("disk", fmt::format("expected a disk file made by create_disk, got {}", type_of(L, index)));
+  if (h->ptr == nullptr) bad("disk", "the disk file was released");
+  return h->ptr;
+}
+
+WholeDisk* check_whole_disk(lua_State* L, int index) {
+  auto* h = static_cast<Handle<WholeDisk>*>(luaL_testudata(L, index, kWholeDiskMeta));
+  if (h == nullptr) bad("disk", fmt::format("expected an attached disk, got {}", type_of(L, index)));
+  if (h->ptr == nullptr) bad("disk", "the disk was released");
+  return h->ptr;
+}
+
 void push_table(lua_State* L, const PartitionTable& t) {
   lua_createtable(L, 0, 4);
   set_field(L, "table", t.type == "dos" ? std::string("mbr") : t.type);
@@ -154,11 +174,11 @@ void push_table(lua_State* L, const PartitionTable& t) {
   lua_setfield(L, -2, "partitions");
 }
 
-// partition(path, layout) -> table read back. layout: {table="gpt"|"mbr",
+// partition(disk_file, layout) -> table read back. layout: {table="gpt"|"mbr",
 // disk_id=, arch="x86_64"|"arm64", partitions={{id=, start=, ["end"]=,
 // size=, grow=, type=, label=, uuid=, bootable=}, ...}}; bytes.
 int l_partition(lua_State* L) {
-  std::string path = arg_string(L, 1, "path");
+  std::string path = check_disk_file(L, 1)->path();
   arg_table(L, 2, "layout", false);
   DiskLayout layout;
   std::string table = str_field(L, 2, "table", "layout").value_or("gpt");
@@ -193,9 +213,9 @@ int l_read_table(lua_State* L) {
 
 // ---- whole-disk attach ----
 
-// attach(path, {read_only=}) -> whole_disk handle
+// attach(disk_file, {read_only=}) -> whole_disk handle
 int l_attach(lua_State* L) {
-  std::string path = arg_string(L, 1, "path");
+  std::string path = check_disk_file(L, 1)->path();
   arg_table(L, 2, "opts", true);
   bool ro = lua_istable(L, 2) && bool_field(L, 2, "read_only", "opts").value_or(false);
   push_handle(L, WholeDisk::attach(path, ro), kWholeDiskMeta);
@@ -264,20 +284,12 @@ MkfsOptions mkfs_options(lua_State* L, int t) {
 }
 
 // mkfs(whole_disk, number, {type=, label=, uuid=, subvolumes=, work_dir=})
-// or mkfs(device_path, {…}) -> {type=, uuid=, label=} probed from the result.
+// -> {device=, type=, uuid=, label=} probed from the result.
 int l_mkfs(lua_State* L) {
-  std::string device;
-  int opts = 2;
-  if (lua_type(L, 1) == LUA_TSTRING) {
-    device = lua_tostring(L, 1);
-  } else if (luaL_testudata(L, 1, kWholeDiskMeta) != nullptr) {
-    device = check_handle<WholeDisk>(L, 1, kWholeDiskMeta)->partition_device(static_cast<int>(arg_count(L, 2, "number")));
-    opts = 3;
-  } else {
-    bad("disk", fmt::format("expected an attached disk or a device path, got {}", type_of(L, 1)));
-  }
-  arg_table(L, opts, "opts", false);
-  make_filesystem({device, 0, 0}, mkfs_options(L, opts));
+  WholeDisk* wd = check_whole_disk(L, 1);
+  std::string device = wd->partition_device(static_cast<int>(arg_count(L, 2, "number")));
+  arg_table(L, 3, "opts", false);
+  make_filesystem({device, 0, 0}, mkfs_options(L, 3));
   FsInfo info = probe_filesystem(device);
   lua_createtable(L, 0, 4);
   set_field(L, "device", device);
@@ -287,9 +299,10 @@ int l_mkfs(lua_State* L) {
   return 1;
 }
 
-// probe(device) -> {type=, uuid=, label=}
+// probe(whole_disk, number) -> {type=, uuid=, label=} of a partition
 int l_probe(lua_State* L) {
-  FsInfo info = probe_filesystem(arg_string(L, 1, "device"));
+  WholeDisk* wd = check_whole_disk(L, 1);
+  FsInfo info = probe_filesystem(wd->partition_device(static_cast<int>(arg_count(L, 2, "number"))));
   lua_createtable(L, 0, 3);
   set_field(L, "type", info.type);
   set_field(L, "uuid", info.uuid);
@@ -330,8 +343,8 @@ int l_fstab(lua_State* L) {
 
 // ---- mount maps ----
 
-// mount_map(root_dir, work_dir, {{path=, device=, fstype=, options=}, ...},
-// {stage_fat=}) -> mount_map handle
+// mount_map(root_dir, work_dir, {{path=, disk=<whole_disk>, partition=,
+// fstype=, options=}, ...}, {stage_fat=}) -> mount_map handle
 int l_mount_map(lua_State* L) {
   std::string root_dir = arg_string(L, 1, "root_dir");
   std::string work_dir = arg_string(L, 2, "work_dir");
@@ -344,11 +357,16 @@ int l_mount_map(lua_State* L) {
   list_field(L, lua_gettop(L), "mounts", "mount_map", [&](int t, const std::string& name) {
     MountMapEntry e;
     auto path = str_field(L, t, "path", name);
-    auto device = str_field(L, t, "device", name);
     if (!path) bad(name + ".path", "required");
-    if (!device) bad(name + ".device", "required");
     e.path = *path;
-    e.device = *device;
+    lua_getfield(L, t, "disk");
+    auto* h = static_cast<Handle<WholeDisk>*>(luaL_testudata(L, -1, kWholeDiskMeta));
+    lua_pop(L, 1);  // still referenced by the entry
+    if (h == nullptr || h->ptr == nullptr) bad(name + ".disk", "expected an attached disk");
+    WholeDisk* wd = h->ptr;
+    auto number = count_field(L, t, "partition", name);
+    if (!number) bad(name + ".partition", "required");
+    e.device = wd->partition_device(static_cast<int>(*number));
     e.fstype = str_field(L, t, "fstype", name).value_or("");
     e.options = str_field(L, t, "options", name).value_or("");
     entries.push_back(std::move(e));
@@ -403,10 +421,13 @@ std::string root_path(lua_State* L, int index, const char* name) {
   bad(name, fmt::format("expected a mounted root (os_mount, mount_map) or a directory, got {}", type_of(L, index)));
 }
 
-// copy_os(source_root, dest_root)
+// copy_os(source_root, mount_map): the source is an os_mount, a mount_map or
+// a directory (only read); the destination only a mount_map of this run.
 int l_copy_os(lua_State* L) {
   std::string src = root_path(L, 1, "source");
-  std::string dst = root_path(L, 2, "dest");
+  if (luaL_testudata(L, 2, kMountMapMeta) == nullptr)
+    bad("dest", fmt::format("expected a mount_map, got {}", type_of(L, 2)));
+  std::string dst = check_handle<MountMap>(L, 2, kMountMapMeta)->root_dir();
   copy_os_tree(src, dst);
   return 0;
 }

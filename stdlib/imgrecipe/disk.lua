@@ -85,7 +85,8 @@ function M.create(path, size, opts)
   sys.mkdir(work_dir)
   local file = storage.create_disk(path, bytes, { overwrite = opts.overwrite })
   if opts.keep then file:keep() end
-  return setmetatable({ path = path, size = bytes, work_dir = work_dir, _file = file, _fs = {} }, Disk)
+  return setmetatable({ path = path, size = bytes, work_dir = work_dir, _file = file, _fs = {}, _mount_options = {} },
+    Disk)
 end
 
 ---@class imgrecipe.PartitionSpec
@@ -132,7 +133,7 @@ function Disk:partition(layout)
     ids[q.id] = i
     parts[i] = q
   end
-  local t = storage.partition(self.path, {
+  local t = storage.partition(self._file, {
     table = layout.table, disk_id = layout.disk_id, arch = layout.arch, partitions = parts })
   for i, p in ipairs(t.partitions) do p.id = parts[i] and parts[i].id or tostring(p.number) end
   self.table_info = t
@@ -155,7 +156,7 @@ end
 --- attach on their own.
 ---@return imgrecipe.Disk self
 function Disk:attach()
-  if not self._wd then self._wd = storage.attach(self.path) end
+  if not self._wd then self._wd = storage.attach(self._file) end
   return self
 end
 
@@ -246,6 +247,7 @@ function Disk:mount(map, opts)
   if self._map then util.raise("usage", "the disk is already mounted") end
   self:attach()
   local entries = {}
+  self._mount_options = {}
   for path, v in pairs(map) do
     local name = string.format("map[%q]", tostring(path))
     if type(path) ~= "string" then util.raise("usage", name .. ": the key must be a mount path") end
@@ -253,8 +255,9 @@ function Disk:mount(map, opts)
     if type(v) == "table" then part, options = v.partition, v.options end
     local number = self:_number(part, name)
     local fs = self._fs[number]
-    entries[#entries + 1] = { path = path, device = self._wd:partition_device(number),
+    entries[#entries + 1] = { path = path, disk = self._wd, partition = number,
                               fstype = fs and fs.type or nil, options = options }
+    self._mount_options[path] = options
   end
   self._map = storage.mount_map(self.work_dir .. "/root", self.work_dir, entries, opts or {})
   self._rootobj = setmetatable({ _disk = self, input = self.path }, DiskRoot)
@@ -313,9 +316,10 @@ function Disk:fstab_text(opts)
   if entries == nil then
     entries = {}
     for _, m in ipairs(self:mounts()) do
-      for num, _ in pairs(self._fs) do
-        if self._wd and self._wd:partition_device(num) == m.device then
-          entries[#entries + 1] = { partition = num, mount_point = m.target }
+      for _, p in ipairs(self.table_info.partitions) do
+        if self._wd:partition_device(p.number) == m.device then
+          entries[#entries + 1] = { partition = p.number, mount_point = m.target,
+                                    options = self._mount_options[m.target] }
         end
       end
     end
@@ -329,7 +333,7 @@ function Disk:fstab_text(opts)
     local part
     for _, p in ipairs(self.table_info.partitions) do if p.number == number then part = p end end
     if not part then util.raise("usage", string.format("%s.partition: the disk has no partition %d", name, number)) end
-    local fs = self._fs[number] or (self._wd and storage.probe(self._wd:partition_device(number))) or {}
+    local fs = self._fs[number] or (self._wd and storage.probe(self._wd, number)) or {}
     specs[i] = {
       id = part.id, mount_point = e.mount_point, type = e.type or fs.type,
       id_type = e.id_type or opts.id_type, fs_uuid = fs.uuid, part_uuid = part.uuid, part_label = part.label,

@@ -42,26 +42,44 @@ return {
   end,
 
   test_binding_argument_errors_are_usage_errors_naming_the_argument = function(t)
+    local dir = tmpdir()
     usage(t, function() storage.create_disk(42, 1024) end, "path: expected a string, got number")
-    usage(t, function() storage.create_disk("/nonexistent/x", "1G") end, "size: expected a number, got string")
-    usage(t, function() storage.create_disk("/nonexistent/x", 1024, 5) end, "opts: expected a table")
-    usage(t, function() storage.partition("/nonexistent/x", { partitions = { { size = "8M" } } }) end,
+    usage(t, function() storage.create_disk(dir .. "/x", "1G") end, "size: expected a number, got string")
+    usage(t, function() storage.create_disk(dir .. "/x", 1024, 5) end, "opts: expected a table")
+    local f = storage.create_disk(dir .. "/d.raw", 16 * 1024 * 1024)
+    usage(t, function() storage.create_disk(dir .. "/d.raw", 1024) end, "exists")
+    usage(t, function() storage.partition(f, { partitions = { { size = "8M" } } }) end,
       "layout.partitions[1].size: expected a number, got string")
-    usage(t, function() storage.partition("/nonexistent/x", { partitions = { 7 } }) end,
+    usage(t, function() storage.partition(f, { partitions = { 7 } }) end,
       "layout.partitions[1]: expected a table, got number")
-    usage(t, function() storage.partition("/nonexistent/x", { table = "apm", partitions = {} }) end,
+    usage(t, function() storage.partition(f, { table = "apm", partitions = {} }) end,
       "layout.table: unknown partition table type 'apm'")
-    usage(t, function() storage.partition("/nonexistent/x", { partitions = { { size = 1, grow = "yes" } } }) end,
+    usage(t, function() storage.partition(f, { partitions = { { size = 1, grow = "yes" } } }) end,
       "layout.partitions[1].grow: expected a boolean")
-    usage(t, function() storage.mkfs("/dev/null", {}) end, "opts.type: required")
-    usage(t, function() storage.mkfs(12, { type = "ext4" }) end, "disk: expected an attached disk or a device path")
-    usage(t, function() storage.mkfs("/dev/null", { type = "ext4", subvolumes = { { path = "@" } } }) end,
-      "opts.subvolumes: only btrfs has subvolumes")
+    usage(t, function() storage.partition(f, { partitions = {} }) end, "layout.partitions: expected at least one")
+    usage(t, function() storage.partition(f, "gpt") end, "layout: expected a table, got string")
+    -- Nothing that writes takes a host path: only handles made in this run.
+    usage(t, function() storage.partition(dir .. "/d.raw", { partitions = { {} } }) end,
+      "disk: expected a disk file made by create_disk, got string")
+    usage(t, function() storage.attach("/dev/vda") end, "disk: expected a disk file made by create_disk")
+    usage(t, function() storage.mkfs("/dev/vda1", 1, { type = "ext4" }) end, "disk: expected an attached disk, got string")
+    usage(t, function() storage.mount_map(dir .. "/r", dir .. "/w", { { path = "/", device = "/dev/vda1" } }) end,
+      "mount_map.mounts[1].disk: expected an attached disk")
+    usage(t, function() storage.mount_map(dir .. "/r", dir .. "/w", { { device = "/dev/vda1" } }) end,
+      "mount_map.mounts[1].path: required")
+    usage(t, function() storage.copy_os({}, "/x") end, "source: expected a mounted root")
+    usage(t, function() storage.copy_os(dir, "/") end, "dest: expected a mount_map, got string")
     usage(t, function() storage.fstab({ { mount_point = "/" } }) end, "fstab.entries[1].type: required")
     usage(t, function() storage.fstab({ { type = "ext4", mount_point = "/", id_type = "label" } }) end, "label")
-    usage(t, function() storage.mount_map("/r", "/w", { { path = "/" } }) end, "mount_map.mounts[1].device: required")
-    usage(t, function() storage.copy_os({}, "/x") end, "source: expected a mounted root")
-    usage(t, function() storage.attach(nil) end, "path: expected a string, got nil")
+    usage(t, function() storage.fstab("x") end, "entries: expected a table, got string")
+    f:release()
+    t:eq(sys.kind(dir .. "/d.raw"), nil, "an unkept disk file is removed on release")
+    usage(t, function() storage.partition(f, { partitions = { {} } }) end, "disk: the disk file was released")
+    local kept = storage.create_disk(dir .. "/kept.raw", 1024 * 1024)
+    kept:keep()
+    kept:release()
+    t:eq(sys.kind(dir .. "/kept.raw"), "file", "a kept disk file stays")
+    os.execute("rm -rf " .. dir)
   end,
 
   test_partition_and_fstab_from_a_layout = function(t)

@@ -59,6 +59,8 @@ return {
           },
         }
       end)
+      -- Default entries: one per mounted partition, with its mount options.
+      lines[#lines + 1] = "fstab-default=" .. d:fstab_text({ id_type = "part-label" }):gsub("\n", ";")
       for _, m in ipairs(d:mounts()) do
         lines[#lines + 1] = string.format("mount %s %s staged=%s", m.target, m.fstype, tostring(m.staged))
       end
