@@ -112,12 +112,31 @@ void list_field(lua_State* L, int t, const char* key, const std::string& prefix,
 
 // ---- disk files ----
 
-// create_disk(path, size, {overwrite=}) -> disk_file handle
+// Disk files are working files: only inside the build directory. The
+// directory is made by sys.mkdir, the one place that confines host paths to it.
+void make_parent_in_build_dir(lua_State* L, const std::string& path) {
+  auto slash = path.rfind('/');
+  std::string parent = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  lua_getglobal(L, "require");
+  lua_pushstring(L, "imgrecipe.host.sys");
+  if (lua_pcall(L, 1, 1, 0) == 0) {
+    lua_getfield(L, -1, "mkdir");
+    lua_remove(L, -2);
+    lua_pushlstring(L, parent.data(), parent.size());
+    if (lua_pcall(L, 1, 0, 0) == 0) return;
+  }
+  Error e = to_error(L, -1);
+  lua_pop(L, 1);
+  throw e;
+}
+
+// create_disk(path, size, {overwrite=}) -> disk_file handle; `path` in the build directory.
 int l_create_disk(lua_State* L) {
   std::string path = arg_string(L, 1, "path");
   std::uint64_t size = arg_count(L, 2, "size");
   arg_table(L, 3, "opts", true);
   bool overwrite = lua_istable(L, 3) && bool_field(L, 3, "overwrite", "opts").value_or(false);
+  make_parent_in_build_dir(L, path);
   push_handle(L, DiskFile::create(path, size, overwrite), kDiskFileMeta);
   return 1;
 }

@@ -75,6 +75,17 @@ return {
     f:release()
     t:eq(sys.kind(dir .. "/d.raw"), nil, "an unkept disk file is removed on release")
     usage(t, function() storage.partition(f, { partitions = { {} } }) end, "disk: the disk file was released")
+    usage(t, function() storage.create_disk("/var/tmp/imgrecipe-not-in-build-dir/d.raw", 1024, { overwrite = true }) end,
+      "is outside the build directory")
+    local outside = os.tmpname() -- a host file outside the build directory
+    local h = assert(io.open(outside, "w"))
+    h:write("host data\n")
+    h:close()
+    usage(t, function() storage.create_disk(outside, 1024, { overwrite = true }) end, "is outside the build directory")
+    h = assert(io.open(outside))
+    t:eq(h:read("*a"), "host data\n", "a host file outside the build directory is never replaced")
+    h:close()
+    os.remove(outside)
     local kept = storage.create_disk(dir .. "/kept.raw", 1024 * 1024)
     kept:keep()
     kept:release()
