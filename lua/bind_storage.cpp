@@ -112,22 +112,25 @@ void list_field(lua_State* L, int t, const char* key, const std::string& prefix,
 
 // ---- disk files ----
 
-// Disk files are working files: only inside the build directory. The
-// directory is made by sys.mkdir, the one place that confines host paths to it.
-void make_parent_in_build_dir(lua_State* L, const std::string& path) {
-  auto slash = path.rfind('/');
-  std::string parent = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+// Working files and mount points stay inside the build directory: `dir` is
+// made by sys.mkdir, the one place that confines host paths to it.
+void mkdir_in_build_dir(lua_State* L, const std::string& dir) {
   lua_getglobal(L, "require");
   lua_pushstring(L, "imgrecipe.host.sys");
   if (lua_pcall(L, 1, 1, 0) == 0) {
     lua_getfield(L, -1, "mkdir");
     lua_remove(L, -2);
-    lua_pushlstring(L, parent.data(), parent.size());
+    lua_pushlstring(L, dir.data(), dir.size());
     if (lua_pcall(L, 1, 0, 0) == 0) return;
   }
   Error e = to_error(L, -1);
   lua_pop(L, 1);
   throw e;
+}
+
+std::string parent_of(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
 }
 
 // create_disk(path, size, {overwrite=}) -> disk_file handle; `path` in the build directory.
@@ -136,7 +139,7 @@ int l_create_disk(lua_State* L) {
   std::uint64_t size = arg_count(L, 2, "size");
   arg_table(L, 3, "opts", true);
   bool overwrite = lua_istable(L, 3) && bool_field(L, 3, "overwrite", "opts").value_or(false);
-  make_parent_in_build_dir(L, path);
+  mkdir_in_build_dir(L, parent_of(path));
   push_handle(L, DiskFile::create(path, size, overwrite), kDiskFileMeta);
   return 1;
 }
@@ -308,7 +311,9 @@ int l_mkfs(lua_State* L) {
   WholeDisk* wd = check_whole_disk(L, 1);
   std::string device = wd->partition_device(static_cast<int>(arg_count(L, 2, "number")));
   arg_table(L, 3, "opts", false);
-  make_filesystem({device, 0, 0}, mkfs_options(L, 3));
+  MkfsOptions o = mkfs_options(L, 3);
+  if (!o.work_dir.empty()) mkdir_in_build_dir(L, o.work_dir);
+  make_filesystem({device, 0, 0}, o);
   FsInfo info = probe_filesystem(device);
   lua_createtable(L, 0, 4);
   set_field(L, "device", device);
@@ -369,6 +374,8 @@ int l_mount_map(lua_State* L) {
   std::string work_dir = arg_string(L, 2, "work_dir");
   arg_table(L, 3, "mounts", false);
   arg_table(L, 4, "opts", true);
+  mkdir_in_build_dir(L, root_dir);
+  mkdir_in_build_dir(L, work_dir);
   std::vector<MountMapEntry> entries;
   lua_newtable(L);
   lua_pushvalue(L, 3);

@@ -67,6 +67,9 @@ return {
       "mount_map.mounts[1].disk: expected an attached disk")
     usage(t, function() storage.mount_map(dir .. "/r", dir .. "/w", { { device = "/dev/vda1" } }) end,
       "mount_map.mounts[1].path: required")
+    usage(t, function() storage.mount_map("/var/tmp/imgrecipe-not-in-build-dir", dir .. "/w", {}) end,
+      "is outside the build directory")
+    t:eq(sys.kind("/var/tmp/imgrecipe-not-in-build-dir"), nil)
     usage(t, function() storage.copy_os({}, "/x") end, "source: expected a mounted root")
     usage(t, function() storage.copy_os(dir, "/") end, "dest: expected a mount_map, got string")
     usage(t, function() storage.fstab({ { mount_point = "/" } }) end, "fstab.entries[1].type: required")
