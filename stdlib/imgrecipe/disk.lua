@@ -44,7 +44,8 @@ function M.parse_size(name, value)
     return value
   end
   if type(value) ~= "string" then
-    util.raise("usage", string.format("%s: expected a size (bytes or a string such as \"8M\"), got %s", name, type(value)))
+    util.raise("usage", string.format("%s: expected a size (bytes or a string such as \"8M\"), got %s",
+      name, type(value)))
   end
   local n, unit = value:match("^(%d+)%s*([KMGT]?)i?B?$")
   if not n then
@@ -91,7 +92,8 @@ end
 
 ---@class imgrecipe.PartitionSpec
 ---@field id? string name used by `format`, `mount` and `write_fstab` (and errors)
----@field type? string esp, bios-grub, root, root-verity, usr, usr-verity, var, home, srv, swap, tmp, xbootldr, linux-generic (default) or a GUID
+---@field type? string esp, bios-grub, root, root-verity, usr, usr-verity, var, home, srv, swap, tmp,
+---  xbootldr, linux-generic (default) or a GUID
 ---@field start? integer|string default: 1 MiB for the first partition, else the previous end
 ---@field end? integer|string exclusive end (not with size)
 ---@field size? integer|string
