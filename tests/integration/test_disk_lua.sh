@@ -120,4 +120,28 @@ check "no output written" test ! -e "$T_TMP/small.qcow2"
 check_eq "no loop device left after the failure" 0 "$(all_loops)"
 check_eq "no mount left after the failure" 0 "$(mounts_under "$T_TMP")"
 check_eq "no temporary output left" "" "$(find "$T_TMP" -maxdepth 1 -name '*small*')"
+
+# SIGINT while the OS is being copied: the run stops, everything is released.
+"$IMGRECIPE" run "$TESTS_DIR/integration/recipes/new-layout.lua" --build-dir "$T_TMP/b3" \
+    --param input="$IMG_PATH" --param output="$T_TMP/int.qcow2" --param report="$T_TMP/report3" \
+    2> "$T_TMP/int.log" &
+pid=$!
+for _ in $(seq 1 1200); do grep -q "copying the OS tree" "$T_TMP/int.log" && break; sleep 0.05; done
+check_contains "interrupted during the copy" "$(cat "$T_TMP/int.log")" "copying the OS tree"
+kill -INT "$pid"
+set +e
+wait "$pid"
+rc=$?
+set -e
+check "interrupted run fails" test "$rc" -ne 0
+check_contains "the error says interrupted" "$(cat "$T_TMP/int.log")" "interrupted"
+check "no output after the interruption" test ! -e "$T_TMP/int.qcow2"
+check_eq "no loop device left after the interruption" 0 "$(all_loops)"
+loop=$(grep -o '/dev/loop[0-9]*p2' "$T_TMP/int.log" | head -1)
+loop=${loop%p2}
+loop=${loop#/dev/}
+if [[ -n "$loop" ]] && ! losetup "/dev/$loop" > /dev/null 2>&1; then
+    check_eq "no BLKPG partition left on $loop" "" "$(ls -d /sys/block/$loop/${loop}p* 2>/dev/null)"
+fi
+check_eq "build dir emptied after the interruption" "" "$(find "$T_TMP/b3" -mindepth 1 -maxdepth 1 2>/dev/null)"
 t_done
