@@ -144,4 +144,27 @@ if [[ -n "$loop" ]] && ! losetup "/dev/$loop" > /dev/null 2>&1; then
     check_eq "no BLKPG partition left on $loop" "" "$(ls -d /sys/block/$loop/${loop}p* 2>/dev/null)"
 fi
 check_eq "build dir emptied after the interruption" "" "$(find "$T_TMP/b3" -mindepth 1 -maxdepth 1 2>/dev/null)"
+
+# A recipe that fails with its disk attached, formatted and mounted, and never
+# releases it: the garbage collector and the teardown stack release it all.
+cat > "$T_TMP/forgets.lua" <<'LUA'
+local disk = require "imgrecipe.disk"
+return { name = "forgets", run = function(ctx)
+  local d = disk.create(ctx.work_dir .. "/n.raw", "400M")
+  d:partition { partitions = { { id = "esp", type = "esp", size = "16M" }, { id = "root", size = "grow" } } }
+  d:format("esp", { type = "vfat" })
+  d:format("root", { type = "btrfs", subvolumes = { { path = "@" } } })
+  local root = d:mount { ["/"] = { partition = "root", options = "subvol=@" }, ["/boot/efi"] = "esp" }
+  root:write_file("/boot/efi/x", "y")
+  error("recipe fails with everything mounted")
+end }
+LUA
+set +e
+msg=$("$IMGRECIPE" run "$T_TMP/forgets.lua" --build-dir "$T_TMP/b4" 2>&1)
+rc=$?
+set -e
+check "forgetful recipe fails" test "$rc" -ne 0
+check_contains "with its own error" "$msg" "recipe fails with everything mounted"
+check_eq "no loop device left by a forgetful recipe" 0 "$(all_loops)"
+check_eq "build dir emptied after a forgetful recipe" "" "$(find "$T_TMP/b4" -mindepth 1 -maxdepth 1 2>/dev/null)"
 t_done
