@@ -260,12 +260,13 @@ int wd_partitions(lua_State* L) {
   auto* wd = check_handle<WholeDisk>(L, 1, kWholeDiskMeta);
   push_table(L, wd->table());
   lua_getfield(L, -1, "partitions");
-  for (const auto& p : wd->table().partitions) {
-    lua_rawgeti(L, -1, p.number);
-    set_field(L, "device", wd->partition_device(p.number));
+  const auto& parts = wd->table().partitions;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    lua_rawgeti(L, -1, static_cast<int>(i + 1));
+    set_field(L, "device", wd->partition_device(parts[i].number));
     lua_pop(L, 1);
   }
-  return 1;
+  return 1;  // the list
 }
 
 // Deletes the partitions and detaches; raises (and stays on the teardown

@@ -143,6 +143,22 @@ function Disk:partition(layout)
   return t.partitions
 end
 
+--- The partitions written by `partition`: `{number=, id=, start=, size=,
+--- type=, uuid= (PARTUUID), label=, device=}`, `device` (the host block
+--- device) only while the disk is attached.
+---@return table[]
+function Disk:partitions()
+  if not self.table_info then return {} end
+  local out = {}
+  for i, p in ipairs(self.table_info.partitions) do
+    local q = {}
+    for k, v in pairs(p) do q[k] = v end
+    if self._wd then q.device = self._wd:partition_device(p.number) end
+    out[i] = q
+  end
+  return out
+end
+
 -- Partition number of `n` (a number or a partition id).
 function Disk:_number(n, name)
   if type(n) == "number" then return n end

@@ -24,6 +24,7 @@ report=$(cat "$T_TMP/report")
 check_contains "mounted parents first" "$report" $'mount / ext4 staged=false\nmount /boot/efi vfat'
 check_contains "default fstab: one entry per mount, with its options" "$report" \
     "fstab-default=# /etc/fstab: written by imgrecipe from the storage layout;PARTLABEL=root / ext4 defaults 0 1;PARTLABEL=esp /boot/efi vfat defaults 0 2;PARTLABEL=home /home btrfs subvol=@home 0 2;PARTLABEL=var /var xfs defaults 0 2;"
+check_contains "whole-disk partition devices" "$report" "devices=1=esp:Lp1,2=root:Lp2,3=var:Lp3,4=home:Lp4"
 check_contains "/var mounted xfs" "$report" "mount /var xfs staged=false"
 check_contains "/home mounted btrfs" "$report" "mount /home btrfs staged=false"
 check_contains "dpkg status copied onto /var" "$report" "dpkg-status-on-var=true"

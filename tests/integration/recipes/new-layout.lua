@@ -67,6 +67,11 @@ return {
       for i, id in ipairs({ "esp", "root", "var", "home" }) do
         lines[#lines + 1] = string.format("%s partuuid=%s uuid=%s type=%s", id, parts[i].uuid, fs[id].uuid, fs[id].type)
       end
+      local devs = {}
+      for _, p in ipairs(d:partitions()) do
+        devs[#devs + 1] = p.number .. "=" .. p.id .. ":" .. p.device:gsub("/dev/loop%d+", "L")
+      end
+      lines[#lines + 1] = "devices=" .. table.concat(devs, ",")
       lines[#lines + 1] = "dpkg-status-on-var=" .. tostring(root:exists("/var/lib/dpkg/status"))
       lines[#lines + 1] = "esp-boot=" .. table.concat(root:list_dir("/boot/efi/EFI/BOOT") or {}, ",")
       lines[#lines + 1] = "hostname=" .. (root:read_file("/etc/hostname") or ""):gsub("%s+$", "")
