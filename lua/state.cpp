@@ -115,6 +115,7 @@ struct State {
     preload(L, "imgrecipe.host.packages", open_packages);
     preload(L, "imgrecipe.host.users", open_users);
     preload(L, "imgrecipe.host.names", open_names);
+    preload(L, "imgrecipe.host.storage", open_storage);
   }
   ~State() { lua_close(L); }
 };

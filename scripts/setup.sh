@@ -14,6 +14,8 @@ packages=(
   createrepo-c dpkg-dev
   # package tests: rpmbuild and rpm (reading the test images' rpm databases)
   rpm
+  # OS tree copy tests (setfacl/getfacl) and reading sfdisk -J output in tests
+  acl attr jq
   # test images and boot tests
   debootstrap qemu-system-x86 ovmf xorriso squashfs-tools openssl
   # benchmarks

@@ -22,6 +22,7 @@ M.api_version = 1
 
 M.log = require "imgrecipe.log"
 M.image = require "imgrecipe.image"
+M.disk = require "imgrecipe.disk"
 M.grub = require "imgrecipe.grub"
 M.util = require "imgrecipe.util"
 M.json = require "imgrecipe.json"
