@@ -28,6 +28,10 @@ std::string env_entry(const std::string& key, const std::string& value) {
 // opts: step, env = {K = V}, binds = {{host=, image=, read_only=}}, cwd,
 // stdin, check (default true), quiet (log output at debug), secret, network.
 // binds[i].recursive = false binds only the filesystem at `host`.
+// devices = <whole_disk handle>: its disk and partitions appear in /dev
+// with /dev/disk/by-* links (a new layout's root; an os_mount root gets its
+// own partitions without asking). Only a handle is taken, never a path, so a
+// recipe cannot show a host disk to the image.
 int l_chroot(lua_State* L) {
   std::unique_ptr<RootDir> holder;
   const RootDir& root = check_root(L, 1, holder);
@@ -78,6 +82,15 @@ int l_chroot(lua_State* L) {
     lua_pop(L, 1);
   }
   if (const OsMount* os = opt_os_mount(L, 1)) o.devices = image_devices(*os);
+  if (lua_istable(L, 3)) {
+    lua_getfield(L, 3, "devices");
+    if (!lua_isnil(L, -1)) {
+      const WholeDisk* wd = opt_whole_disk(L, lua_gettop(L));
+      if (wd == nullptr) throw Error(ErrorKind::Usage, "devices: expected an attached disk (whole_disk handle)");
+      for (auto& d : disk_devices(*wd)) o.devices.push_back(std::move(d));
+    }
+    lua_pop(L, 1);
+  }
   RunResult r = check ? chroot_run_checked(root, argv, o) : chroot_run(root, argv, o);
   lua_createtable(L, 0, 2);
   set_field(L, "exit_code", static_cast<long long>(r.exit_code));

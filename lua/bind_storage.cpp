@@ -491,6 +491,11 @@ const luaL_Reg kFns[] = {IMGRECIPE_FN("create_disk", l_create_disk), IMGRECIPE_F
 
 }  // namespace
 
+const WholeDisk* opt_whole_disk(lua_State* L, int index) {
+  auto* h = static_cast<Handle<WholeDisk>*>(luaL_testudata(L, index, kWholeDiskMeta));
+  return h ? h->ptr : nullptr;
+}
+
 int open_storage(lua_State* L) {
   define_class(L, kDiskFileMeta, kDiskFileMethods);
   define_class(L, kWholeDiskMeta, kWholeDiskMethods);

@@ -6,6 +6,7 @@
 
 #include <memory>
 
+#include "host/disk/whole_disk.hpp"
 #include "host/fs/os_mount.hpp"
 #include "host/fs/root_dir.hpp"
 
@@ -30,5 +31,8 @@ int open_storage(lua_State* L);  // bind_storage.cpp
 const RootDir& check_root(lua_State* L, int index, std::unique_ptr<RootDir>& holder);
 // The os_mount handle at `index`, or nullptr for any other value.
 const OsMount* opt_os_mount(lua_State* L, int index);
+// The whole_disk handle at `index`, or nullptr for any other value. Defined
+// in bind_storage.cpp.
+const WholeDisk* opt_whole_disk(lua_State* L, int index);
 
 }  // namespace imgrecipe::lua

@@ -20,6 +20,7 @@
 local storage = require "imgrecipe.host.storage"
 local host_image = require "imgrecipe.host.image"
 local sys = require "imgrecipe.host.sys"
+local exec = require "imgrecipe.host.exec"
 local log = require "imgrecipe.host.log"
 local image = require "imgrecipe.image"
 local util = require "imgrecipe.util"
@@ -224,6 +225,20 @@ function Disk:format(n, opts)
   return info
 end
 
+--- The filesystem on partition `n` (number or id) as made by `format`, or
+--- probed from the device (attaching the disk): `{type=, uuid=, label=}`,
+--- empty strings when there is none.
+---@param n integer|string
+---@return {type: string, uuid: string, label: string}
+function Disk:filesystem(n)
+  local number = self:_number(n, "partition")
+  local fs = self._fs[number]
+  if fs then return { type = fs.type, uuid = fs.uuid, label = fs.label or "" } end
+  self:attach()
+  local info = storage.probe(self._wd, number)
+  return { type = info.type or "", uuid = info.uuid or "", label = info.label or "" }
+end
+
 -- The mounted new root: the file and command methods of an Image (write_file,
 -- read_file, run, ...), acting on the disk's mounted layout.
 ---@class imgrecipe.DiskRoot: imgrecipe.Image
@@ -238,6 +253,23 @@ function DiskRoot:_root()
   local d = self._disk
   if not d._map then util.raise("usage", "the disk is not mounted: call disk:mount{...} first") end
   return d._map:root_path()
+end
+
+--- Runs a command in the new root (see Image:run). The disk
+--- (`/dev/imgrecipe-disk`) and its partitions are visible in its /dev, with
+--- the `/dev/disk/by-uuid`, `by-partuuid`, `by-label`, `by-partlabel` links
+--- udev would make, so grub-probe, grub-mkconfig and grub-install find the
+--- new layout's devices.
+---@param command string|string[]
+---@param opts? imgrecipe.RunOpts
+function DiskRoot:run(command, opts)
+  validate("command", command, { "string", "table" })
+  validate("opts", opts, "table", true)
+  local o = {}
+  for k, v in pairs(opts or {}) do o[k] = v end
+  o.devices = self._disk:attach()._wd
+  if type(command) == "string" then command = { "/bin/sh", "-c", command } end
+  return exec.chroot(self:_root(), command, o)
 end
 
 --- The mounted filesystems: `{target=, device=, fstype=, staged=}`.
