@@ -12,6 +12,7 @@ local log = require "imgrecipe.log"
 local sys = require "imgrecipe.host.sys"
 local image = require "imgrecipe.image"
 local history = require "imgrecipe.history"
+local storage = require "imgrecipe.storage"
 
 local function resolve(dir, path)
   if path == nil then return nil end
@@ -233,11 +234,38 @@ local function hard_reset(cfg)
   return (os_of(cfg).bootloader or {}).resetType == "hard-reset"
 end
 
+-- The storage section when it builds a new layout (storage.disks), else nil.
+local function new_layout(cfg)
+  local st = cfg.data.storage
+  if st and st.disks and #st.disks > 0 then return st end
+end
+
+-- §4.1 step 13 (customizePartitions): a new disk built from the config, the
+-- OS copied in from the input mounted read-only, fstab from the config
+-- (alic-reference §4.3). The OS steps then customize the new layout.
+local function partitions(ctx, img, cfg)
+  local st = new_layout(cfg)
+  if not st then return img end
+  local d
+  ctx:step("storage", function()
+    d = storage.build(img, st, { path = ctx.work_dir .. "/storage-disk.raw" })
+    img:close()
+  end)
+  cfg.new_disk = d
+  return d:root()
+end
+
 -- §4.2 step 13: bootloader hard-reset [os], else extraCommandLine appended.
+-- A new layout gets its boot loader installed (resetType is required then).
 local function bootloader(ctx, img, cfg)
   local kcl = os_of(cfg).kernelCommandLine
   local cmdline = kcl and kcl.extraCommandLine or {}
-  if hard_reset(cfg) then
+  if cfg.new_disk then
+    ctx:step("bootloader", function()
+      storage.install_boot(cfg.new_disk, new_layout(cfg),
+        { extra_args = cmdline, selinux_mode = (os_of(cfg).selinux or {}).mode })
+    end)
+  elseif hard_reset(cfg) then
     ctx:step("bootloader", function()
       img:reset_bootloader({ extra_args = cmdline, selinux_mode = (os_of(cfg).selinux or {}).mode })
     end)
@@ -330,8 +358,10 @@ return {
     local img
     ctx:step("open", function()
       img = ctx:open(input)
-      img:mount()
+      -- A new layout only reads the input (ALIC mounts it read-only).
+      img:mount(new_layout(cfg) and { read_only = true } or nil)
     end)
+    img = partitions(ctx, img, cfg)
     override_resolv_conf(ctx, img, cfg)
     packages(ctx, img, cfg)
     hostname(ctx, img, cfg)

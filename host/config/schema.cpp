@@ -89,9 +89,9 @@ constexpr Type kAdditionalFile{.kind = Kind::Object, .fields = kAdditionalFileFi
 constexpr Type kAdditionalFileList{.kind = Kind::List, .item = &kAdditionalFile};
 
 constexpr Field kMountPointFields[] = {
-    {.name = "idType", .type = &kMountIdType},
-    {.name = "options", .type = &kMountOptions},
-    {.name = "path", .type = &kMountPath, .required = true},
+    {.name = "idType", .type = &kMountIdType, .supported = true},
+    {.name = "options", .type = &kMountOptions, .supported = true},
+    {.name = "path", .type = &kMountPath, .required = true, .supported = true},
 };
 constexpr Type kMountPoint{.kind = Kind::Object, .fields = kMountPointFields,
                            .from_scalar = c::mount_point_from_scalar};
@@ -137,20 +137,20 @@ constexpr Type kPartitionLabel{.check = c::partition_label};
 constexpr Type kPartitionSize{.check = c::partition_size};
 constexpr Type kPartitionType{.check = c::partition_type};
 constexpr Field kPartitionFields[] = {
-    {.name = "id", .type = &kString},
-    {.name = "label", .type = &kPartitionLabel},
-    {.name = "start", .type = &kSize},
-    {.name = "end", .type = &kSize},
-    {.name = "size", .type = &kPartitionSize},
-    {.name = "type", .type = &kPartitionType},
+    {.name = "id", .type = &kString, .supported = true},
+    {.name = "label", .type = &kPartitionLabel, .supported = true},
+    {.name = "start", .type = &kSize, .supported = true},
+    {.name = "end", .type = &kSize, .supported = true},
+    {.name = "size", .type = &kPartitionSize, .supported = true},
+    {.name = "type", .type = &kPartitionType, .supported = true},
 };
 constexpr Type kPartition{.kind = Kind::Object, .fields = kPartitionFields, .rule = c::partition};
 constexpr Type kPartitionList{.kind = Kind::List, .item = &kPartition};
 
 constexpr Field kDiskFields[] = {
-    {.name = "partitionTableType", .type = &kPartitionTableType, .required = true},
-    {.name = "maxSize", .type = &kPositiveSize},
-    {.name = "partitions", .type = &kPartitionList},
+    {.name = "partitionTableType", .type = &kPartitionTableType, .required = true, .supported = true},
+    {.name = "maxSize", .type = &kPositiveSize, .supported = true},
+    {.name = "partitions", .type = &kPartitionList, .supported = true},
 };
 constexpr Type kDisk{.kind = Kind::Object, .fields = kDiskFields};
 constexpr Type kDiskList{.kind = Kind::List, .item = &kDisk};
@@ -176,9 +176,9 @@ constexpr Field kBtrfsFields[] = {
 constexpr Type kBtrfs{.kind = Kind::Object, .fields = kBtrfsFields, .rule = c::btrfs};
 
 constexpr Field kFilesystemFields[] = {
-    {.name = "deviceId", .type = &kString, .required = true},
-    {.name = "type", .type = &kFilesystemType},
-    {.name = "mountPoint", .type = &kMountPoint},
+    {.name = "deviceId", .type = &kString, .required = true, .supported = true},
+    {.name = "type", .type = &kFilesystemType, .supported = true},
+    {.name = "mountPoint", .type = &kMountPoint, .supported = true},
     {.name = "btrfs", .type = &kBtrfs},
 };
 constexpr Type kFilesystem{.kind = Kind::Object, .fields = kFilesystemFields, .rule = c::filesystem};
@@ -209,9 +209,9 @@ constexpr Type kVerityList{.kind = Kind::List, .item = &kVerity};
 
 constexpr Field kStorageFields[] = {
     {.name = "resetPartitionsUuidsType", .type = &kResetUuidsType},
-    {.name = "bootType", .type = &kBootType},
-    {.name = "disks", .type = &kDiskList},
-    {.name = "filesystems", .type = &kFilesystemList},
+    {.name = "bootType", .type = &kBootType, .supported = true},
+    {.name = "disks", .type = &kDiskList, .supported = true},
+    {.name = "filesystems", .type = &kFilesystemList, .supported = true},
     {.name = "verity", .type = &kVerityList},
     {.name = "reinitializeVerity", .type = &kReinitVerityType, .preview = "reinitialize-verity"},
 };
@@ -423,7 +423,7 @@ constexpr Type kBaseConfigList{.kind = Kind::List, .item = &kBaseConfig};
 
 constexpr Field kRootFields[] = {
     {.name = "input", .type = &kInput, .supported = true},
-    {.name = "storage", .type = &kStorage},
+    {.name = "storage", .type = &kStorage, .supported = true},
     {.name = "iso", .type = &kIso},
     {.name = "pxe", .type = &kPxe},
     {.name = "os", .type = &kOs, .supported = true},

@@ -359,8 +359,9 @@ TEST_CASE("config: unsupported_keys reports the outermost unsupported key once")
   CHECK(find("input.image.oci")->mark.column == 5);
   CHECK(find("input.image.oci")->path == "cfg.yaml");
   CHECK(find("os.overlays") != nullptr);
-  REQUIRE(find("storage") != nullptr);
-  CHECK(find("storage")->mark.line == 22);
+  CHECK(find("storage") == nullptr);
+  REQUIRE(find("storage.resetPartitionsUuidsType") != nullptr);
+  CHECK(find("storage.resetPartitionsUuidsType")->mark.line == 23);
   CHECK(find("output.image.cosi") != nullptr);
   for (std::string_view supported : {"os", "os.hostname", "os.additionalFiles", "os.kernelCommandLine", "scripts",
                                      "scripts.postCustomization", "previewFeatures", "input", "output.image.format"}) {
@@ -369,6 +370,14 @@ TEST_CASE("config: unsupported_keys reports the outermost unsupported key once")
   for (size_t i = 1; i < keys.size(); ++i) CHECK(keys[i - 1].mark.line < keys[i].mark.line);
 
   CHECK(config::unsupported_keys(load("os:\n  hostname: a\npreviewFeatures: [uki]\n")).empty());
+  // A new layout (storage.disks, filesystems, bootType) is built.
+  CHECK(config::unsupported_keys(load("storage:\n  bootType: efi\n  disks:\n  - partitionTableType: gpt\n"
+                                      "    maxSize: 1G\n    partitions:\n    - {id: esp, type: esp, size: 8M}\n"
+                                      "    - {id: root, size: grow}\n  filesystems:\n"
+                                      "  - {deviceId: esp, type: fat32, mountPoint: {path: /boot/efi, options: umask=0077}}\n"
+                                      "  - {deviceId: root, type: ext4, mountPoint: /}\n"
+                                      "os:\n  bootloader:\n    resetType: hard-reset\n"))
+            .empty());
 }
 
 TEST_CASE("config: load_file resolves the config directory") {
