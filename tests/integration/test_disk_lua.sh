@@ -31,6 +31,8 @@ check_contains "dpkg status copied onto /var" "$report" "dpkg-status-on-var=true
 check_contains "ESP content seen in the mounted layout" "$report" "esp-boot=BOOTX64.EFI"
 check_contains "hostname copied" "$report" "hostname=$IMG_HOSTNAME"
 check_contains "a command runs in the new layout" "$report" "run=root:root 644;root:root 644"
+check_contains "commands see the new disk's partitions by PARTUUID, UUID, PARTLABEL" "$report" \
+    "devs=/dev/imgrecipe-part2;/dev/imgrecipe-part3;/dev/imgrecipe-part4;disk"
 
 # Nothing leaked: no loop device on a file of this test, no mount under it,
 # the run's working disk removed.

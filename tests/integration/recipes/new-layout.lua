@@ -78,6 +78,11 @@ return {
       root:write_file("/home/marker", "on btrfs\n")
       local r = root:run({ "/bin/sh", "-c", "stat -c '%U:%G %a' /var/lib/dpkg/status /home/marker" })
       lines[#lines + 1] = "run=" .. table.concat(r.output, ";")
+      -- The new disk's devices as the root's commands see them.
+      r = root:run({ "/bin/sh", "-c", string.format(
+        "readlink -f /dev/disk/by-partuuid/%s /dev/disk/by-uuid/%s /dev/disk/by-partlabel/home; test -b /dev/imgrecipe-disk && echo disk",
+        parts[2].uuid, fs.var.uuid) })
+      lines[#lines + 1] = "devs=" .. table.concat(r.output, ";")
       d:save(ctx.params.output, ctx.params.format)
     end)
     d:release()
