@@ -2,20 +2,21 @@
 # boot-check.sh — boot a disk image under QEMU + OVMF and wait for serial-console markers.
 #
 # Usage: tests/lib/boot-check.sh --image FILE [--format raw|qcow2|vhdx|vhd|vpc]
-#            --marker TEXT [--marker TEXT ...] [--timeout SEC] [--log FILE]
+#            --marker TEXT [--marker TEXT ...] [--timeout SEC] [--log FILE] [--firmware uefi|bios]
 #
 #   --image    disk image; never modified (QEMU snapshot=on, writes go to a temp overlay)
 #   --format   image format (default raw; vhd is an alias of QEMU's vpc)
 #   --marker   fixed string that must appear in the serial log (all must appear; repeatable)
 #   --timeout  seconds before giving up (default 180)
 #   --log      keep the serial log at FILE (default: a temp file, removed on exit)
+#   --firmware uefi (default: OVMF) or bios (QEMU's SeaBIOS, for legacy-BIOS images)
 #
 # Exit status: 0 all markers seen; 1 failure (boot error pattern, QEMU exited, or
 # timeout; the last 40 log lines are printed to stderr); 2 usage error.
 # Failure patterns: "Kernel panic", "emergency mode", "Access Denied",
 # "Give root password for maintenance", "UEFI Interactive Shell" (firmware found nothing
 # bootable), "grub rescue>".
-# Machine: q35, OVMF_CODE_4M.fd + a per-run copy of OVMF_VARS_4M.fd (Secure Boot off),
+# Machine: q35, OVMF_CODE_4M.fd + a per-run copy of OVMF_VARS_4M.fd (Secure Boot off; SeaBIOS with --firmware bios),
 # TCG (-cpu max) unless kvm_intel/kvm_amd is loaded, 1 GiB RAM, 2 vCPUs, virtio-blk,
 # no NIC, no display. QEMU is always killed by PID on exit.
 set -euo pipefail
@@ -30,7 +31,7 @@ usage() {
     exit 2
 }
 
-IMAGE='' FORMAT=raw TIMEOUT=180 LOG_KEEP=''
+IMAGE='' FORMAT=raw TIMEOUT=180 LOG_KEEP='' FIRMWARE=uefi
 MARKERS=()
 while (($#)); do
     case $1 in
@@ -39,6 +40,7 @@ while (($#)); do
         --marker) MARKERS+=("${2:?}"); shift ;;
         --timeout) TIMEOUT=${2:?}; shift ;;
         --log) LOG_KEEP=${2:?}; shift ;;
+        --firmware) FIRMWARE=${2:?}; shift ;;
         -h | --help) usage ;;
         *) ir_warn "unknown argument: $1"; usage ;;
     esac
@@ -52,6 +54,10 @@ case $FORMAT in
     vhd) FORMAT=vpc ;;
     *) ir_warn "unsupported --format: $FORMAT"; usage ;;
 esac
+case $FIRMWARE in
+    uefi | bios) ;;
+    *) ir_warn "unsupported --firmware: $FIRMWARE"; usage ;;
+esac
 [[ -f $IMAGE ]] || ir_die "no such image: $IMAGE"
 IMAGE=$(readlink -f -- "$IMAGE")
 
@@ -59,7 +65,7 @@ QEMU=${QEMU:-qemu-system-x86_64}
 OVMF_CODE=${OVMF_CODE:-/usr/share/OVMF/OVMF_CODE_4M.fd}
 OVMF_VARS=${OVMF_VARS:-/usr/share/OVMF/OVMF_VARS_4M.fd}
 ir_need "$QEMU"
-[[ -f $OVMF_CODE && -f $OVMF_VARS ]] || ir_die "OVMF not found ($OVMF_CODE, $OVMF_VARS); install ovmf"
+[[ $FIRMWARE == bios || ( -f $OVMF_CODE && -f $OVMF_VARS ) ]] || ir_die "OVMF not found ($OVMF_CODE, $OVMF_VARS); install ovmf"
 
 FAIL_PATTERNS=("Kernel panic" "emergency mode" "Access Denied" "Give root password for maintenance"
     "UEFI Interactive Shell" "grub rescue>")
@@ -94,7 +100,12 @@ else
     LOG=$TMP/serial.log
 fi
 : >"$LOG"
-cp -- "$OVMF_VARS" "$TMP/OVMF_VARS.fd"
+FIRMWARE_OPTS=()
+if [[ $FIRMWARE == uefi ]]; then
+    cp -- "$OVMF_VARS" "$TMP/OVMF_VARS.fd"
+    FIRMWARE_OPTS=(-drive "if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE//,/,,}"
+        -drive "if=pflash,format=raw,unit=1,file=$TMP/OVMF_VARS.fd")
+fi
 
 if [[ -e /sys/module/kvm_intel || -e /sys/module/kvm_amd ]] && [[ -w /dev/kvm ]]; then
     ACCEL=(-accel kvm -cpu host)
@@ -105,12 +116,11 @@ fi
 # QEMU's -drive option syntax uses "," as separator: double any commas in the path.
 IMG_OPT=${IMAGE//,/,,}
 T0=$(ir_now)
-ir_log "booting $IMAGE (format $FORMAT, ${ACCEL[1]}, timeout ${TIMEOUT}s), serial log $LOG"
+ir_log "booting $IMAGE (format $FORMAT, $FIRMWARE, ${ACCEL[1]}, timeout ${TIMEOUT}s), serial log $LOG"
 # snapshot=on keeps its temporary overlay in TMPDIR: point it at our temp dir.
 TMPDIR=$TMP "$QEMU" \
     -machine q35 "${ACCEL[@]}" -m 1024 -smp 2 \
-    -drive "if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE//,/,,}" \
-    -drive "if=pflash,format=raw,unit=1,file=$TMP/OVMF_VARS.fd" \
+    "${FIRMWARE_OPTS[@]}" \
     -drive "if=none,id=d0,file=$IMG_OPT,format=$FORMAT,snapshot=on" \
     -device virtio-blk-pci,drive=d0 \
     -nic none -display none -serial "file:$LOG" -monitor none -no-reboot \
