@@ -17,6 +17,7 @@
 #include "host/disk/whole_disk.hpp"
 #include "host/fs/fstab_writer.hpp"
 #include "host/fs/mkfs.hpp"
+#include "host/disk/reset_ids.hpp"
 #include "host/fs/mount_map.hpp"
 #include "host/fs/os_copy.hpp"
 #include "host/system/error.hpp"
@@ -231,6 +232,46 @@ int l_partition(lua_State* L) {
 int l_read_table(lua_State* L) {
   push_table(L, read_partition_table(arg_string(L, 1, "path")));
   return 1;
+}
+
+// plan_id_reset(path) -> {{number=, old_partuuid=, new_partuuid=, fstype=,
+// old_uuid=, new_uuid=}, ...}: new random ids for an image file in the build
+// directory (nothing changed). apply_id_reset(path, {plan = <that list>})
+// writes them.
+int l_plan_id_reset(lua_State* L) {
+  std::string path = arg_string(L, 1, "path");
+  mkdir_in_build_dir(L, parent_of(path));
+  auto changes = plan_id_reset(path);
+  lua_createtable(L, static_cast<int>(changes.size()), 0);
+  for (size_t i = 0; i < changes.size(); ++i) {
+    const IdChange& c = changes[i];
+    lua_createtable(L, 0, 6);
+    set_field(L, "number", static_cast<long long>(c.number));
+    set_field(L, "old_partuuid", c.old_partuuid);
+    set_field(L, "new_partuuid", c.new_partuuid);
+    set_field(L, "fstype", c.fstype);
+    set_field(L, "old_uuid", c.old_uuid);
+    set_field(L, "new_uuid", c.new_uuid);
+    lua_rawseti(L, -2, static_cast<int>(i + 1));
+  }
+  return 1;
+}
+
+int l_apply_id_reset(lua_State* L) {
+  std::string path = arg_string(L, 1, "path");
+  mkdir_in_build_dir(L, parent_of(path));
+  arg_table(L, 2, "opts", false);
+  std::vector<IdChange> plan;
+  list_field(L, 2, "plan", "opts", [&](int t, const std::string& name) {
+    IdChange c;
+    c.number = static_cast<int>(count_field(L, t, "number", name).value_or(0));
+    c.new_partuuid = str_field(L, t, "new_partuuid", name).value_or("");
+    c.new_uuid = str_field(L, t, "new_uuid", name).value_or("");
+    if (c.number <= 0 || c.new_partuuid.empty()) bad(name, "needs number and new_partuuid");
+    plan.push_back(c);
+  });
+  apply_id_reset(path, plan);
+  return 0;
 }
 
 // ---- whole-disk attach ----
@@ -487,7 +528,9 @@ const luaL_Reg kFns[] = {IMGRECIPE_FN("create_disk", l_create_disk), IMGRECIPE_F
                          IMGRECIPE_FN("read_table", l_read_table),   IMGRECIPE_FN("attach", l_attach),
                          IMGRECIPE_FN("mkfs", l_mkfs),               IMGRECIPE_FN("probe", l_probe),
                          IMGRECIPE_FN("fstab", l_fstab),             IMGRECIPE_FN("mount_map", l_mount_map),
-                         IMGRECIPE_FN("copy_os", l_copy_os),         {nullptr, nullptr}};
+                         IMGRECIPE_FN("copy_os", l_copy_os),         IMGRECIPE_FN("plan_id_reset", l_plan_id_reset),
+                         IMGRECIPE_FN("apply_id_reset", l_apply_id_reset),
+                         {nullptr, nullptr}};
 
 }  // namespace
 

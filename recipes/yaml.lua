@@ -13,6 +13,7 @@ local sys = require "imgrecipe.host.sys"
 local image = require "imgrecipe.image"
 local history = require "imgrecipe.history"
 local storage = require "imgrecipe.storage"
+local uuids = require "imgrecipe.uuids"
 
 local function resolve(dir, path)
   if path == nil then return nil end
@@ -240,10 +241,20 @@ local function new_layout(cfg)
   if st and st.disks and #st.disks > 0 then return st end
 end
 
+-- storage.resetPartitionsUuidsType: reset-all is set.
+local function reset_all(cfg)
+  return (cfg.data.storage or {}).resetPartitionsUuidsType == "reset-all"
+end
+
 -- §4.1 step 13 (customizePartitions): a new disk built from the config, the
 -- OS copied in from the input mounted read-only, fstab from the config
--- (alic-reference §4.3). The OS steps then customize the new layout.
+-- (alic-reference §4.3); the OS steps then customize the new layout. Or
+-- every id reset (§4.5) before the image is mounted, fstab following.
 local function partitions(ctx, img, cfg)
+  if reset_all(cfg) then
+    ctx:step("reset uuids", function() cfg.id_changes = uuids.reset_all(img) end)
+    return img
+  end
   local st = new_layout(cfg)
   if not st then return img end
   local d
@@ -263,6 +274,11 @@ local function bootloader(ctx, img, cfg)
   if cfg.new_disk then
     ctx:step("bootloader", function()
       storage.install_boot(cfg.new_disk, new_layout(cfg),
+        { extra_args = cmdline, selinux_mode = (os_of(cfg).selinux or {}).mode })
+    end)
+  elseif cfg.id_changes then
+    ctx:step("bootloader", function()
+      uuids.update_boot(img, cfg.id_changes,
         { extra_args = cmdline, selinux_mode = (os_of(cfg).selinux or {}).mode })
     end)
   elseif hard_reset(cfg) then
@@ -358,8 +374,9 @@ return {
     local img
     ctx:step("open", function()
       img = ctx:open(input)
-      -- A new layout only reads the input (ALIC mounts it read-only).
-      img:mount(new_layout(cfg) and { read_only = true } or nil)
+      -- A new layout only reads the input (ALIC mounts it read-only); ids
+      -- are reset before mounting.
+      if not reset_all(cfg) then img:mount(new_layout(cfg) and { read_only = true } or nil) end
     end)
     img = partitions(ctx, img, cfg)
     override_resolv_conf(ctx, img, cfg)

@@ -208,7 +208,7 @@ constexpr Type kVerity{.kind = Kind::Object, .fields = kVerityFields, .rule = c:
 constexpr Type kVerityList{.kind = Kind::List, .item = &kVerity};
 
 constexpr Field kStorageFields[] = {
-    {.name = "resetPartitionsUuidsType", .type = &kResetUuidsType},
+    {.name = "resetPartitionsUuidsType", .type = &kResetUuidsType, .supported = true},
     {.name = "bootType", .type = &kBootType, .supported = true},
     {.name = "disks", .type = &kDiskList, .supported = true},
     {.name = "filesystems", .type = &kFilesystemList, .supported = true},

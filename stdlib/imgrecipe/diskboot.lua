@@ -109,17 +109,24 @@ local function packaged_grub_dirs(root, esp)
   return dirs
 end
 
-local function install_efi(d, root, boot_fs, grub_dir, layout)
+--- Points the ESP's GRUB (mounted at /boot/efi of `root`) at the boot
+--- filesystem `boot_uuid`: a stub grub.cfg beside each packaged
+--- `EFI/*/grubx64.efi`, or else `EFI/BOOT/BOOTX64.EFI` built by the image's
+--- grub-mkimage with the search embedded (and its modules copied to the GRUB
+--- directory). Used for new layouts and after a UUID reset.
+---@param root imgrecipe.Image|imgrecipe.DiskRoot
+---@param boot_uuid string
+---@param grub_dir string the GRUB directory relative to the boot filesystem
+---@param layout? imgrecipe.GrubLayout default bootloader.layout(root)
+function M.update_esp(root, boot_uuid, grub_dir, layout)
+  layout = layout or bootloader.layout(root)
   local esp = "/boot/efi"
-  if not partition_at(d, esp) then
-    util.raise("usage", "boot type efi: no partition is mounted at /boot/efi (the ESP)")
-  end
-  local stub = M.stub_config(boot_fs.uuid, grub_dir)
+  local stub = M.stub_config(boot_uuid, grub_dir)
   local packaged = packaged_grub_dirs(root, esp)
   if #packaged > 0 then
     for _, dir in ipairs(packaged) do
       root:write_file(dir .. "/grub.cfg", stub, { mode = "0644" })
-      log.info("%s/grub.cfg: finds the boot filesystem %s", dir, boot_fs.uuid)
+      log.info("%s/grub.cfg: finds the boot filesystem %s", dir, boot_uuid)
     end
     return
   end
@@ -147,7 +154,14 @@ local function install_efi(d, root, boot_fs, grub_dir, layout)
   end)
   root:remove(cfg)
   if not ok then error(err, 0) end
-  log.info("%s/EFI/BOOT/BOOTX64.EFI built by %s: finds the boot filesystem %s", esp, mkimage, boot_fs.uuid)
+  log.info("%s/EFI/BOOT/BOOTX64.EFI built by %s: finds the boot filesystem %s", esp, mkimage, boot_uuid)
+end
+
+local function install_efi(d, root, boot_fs, grub_dir, layout)
+  if not partition_at(d, "/boot/efi") then
+    util.raise("usage", "boot type efi: no partition is mounted at /boot/efi (the ESP)")
+  end
+  M.update_esp(root, boot_fs.uuid, grub_dir, layout)
 end
 
 local function install_legacy(d, root, layout)

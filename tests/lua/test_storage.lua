@@ -3,6 +3,7 @@
 -- stub config.
 local storage = require "imgrecipe.storage"
 local diskboot = require "imgrecipe.diskboot"
+local uuids = require "imgrecipe.uuids"
 
 local MIB = 1024 * 1024
 
@@ -51,5 +52,18 @@ return {
   test_stub_config = function(t)
     t:eq(diskboot.stub_config("abcd", "/boot/grub"),
       "search --no-floppy --fs-uuid --set=root abcd\nset prefix=($root)/boot/grub\nconfigfile ($root)/boot/grub/grub.cfg\n")
+  end,
+  test_rewrite_fstab = function(t)
+    local changes = {
+      { number = 1, old_partuuid = "aaaa-1", new_partuuid = "bbbb-1", fstype = "vfat", old_uuid = "A605-E701", new_uuid = "1234-ABCD" },
+      { number = 2, old_partuuid = "aaaa-2", new_partuuid = "bbbb-2", fstype = "ext4", old_uuid = "13fc", new_uuid = "99ff" },
+      { number = 3, old_partuuid = "AAAA-3", new_partuuid = "bbbb-3", fstype = "", old_uuid = "", new_uuid = "" },
+    }
+    local text = "# UUID=13fc in a comment\nUUID=13FC /  ext4 defaults 0 1\nUUID=a605-e701\t/boot/efi vfat umask=0077 0 1\n"
+      .. "PARTUUID=aaaa-3 /data xfs defaults 0 2\nPARTLABEL=x /x ext4 defaults 0 2\nUUID=other /o ext4 defaults 0 2"
+    local new, n = uuids.rewrite_fstab(text, changes)
+    t:eq(n, 3)
+    t:eq(new, "# UUID=13fc in a comment\nUUID=99ff /  ext4 defaults 0 1\nUUID=1234-ABCD\t/boot/efi vfat umask=0077 0 1\n"
+      .. "PARTUUID=bbbb-3 /data xfs defaults 0 2\nPARTLABEL=x /x ext4 defaults 0 2\nUUID=other /o ext4 defaults 0 2")
   end,
 }

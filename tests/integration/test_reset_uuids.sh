@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# storage.resetPartitionsUuidsType: reset-all on the debian-base image: every
+# PARTUUID and filesystem UUID is new, /etc/fstab follows (UUID= entries),
+# grub.cfg is regenerated naming the new root UUID and the ESP's GRUB
+# searches the new boot filesystem; the input is untouched. The output is
+# kept for tests/boot/test_reset_uuids.sh when RESET_UUIDS_KEEP is set.
+set -euo pipefail
+source "$(dirname "$0")/../lib/testlib.sh"
+image_env debian-base
+
+out=${RESET_UUIDS_KEEP:-$T_TMP/reset.qcow2}
+cat > "$T_TMP/reset.yaml" <<YAML
+storage:
+  resetPartitionsUuidsType: reset-all
+os:
+  bootloader:
+    resetType: hard-reset
+  kernelCommandLine:
+    extraCommandLine:
+    - console=ttyS0,115200n8
+output: {image: {path: $out, format: qcow2}}
+YAML
+sum_before=$(sha256sum < "$IMG_PATH")
+set +e
+"$IMGRECIPE" build "$T_TMP/reset.yaml" --image-file "$IMG_PATH" --build-dir "$T_TMP/b" 2> "$T_TMP/build.log"
+rc=$?
+set -e
+check_eq "build succeeds" 0 "$rc"
+[[ $rc -eq 0 ]] || tail -30 "$T_TMP/build.log"
+check_eq "input untouched" "$sum_before" "$(sha256sum < "$IMG_PATH")"
+check_eq "no loop device left" 0 "$(all_loops)"
+check_eq "no mount left" 0 "$(mounts_under "$T_TMP")"
+
+raw=$T_TMP/reset.raw
+to_raw "$out" "$raw"
+old=$(sfdisk -J "$IMG_PATH")
+new=$(sfdisk -J "$raw")
+for i in 0 1; do
+    o=$(jq -r ".partitiontable.partitions[$i].uuid" <<< "$old")
+    n=$(jq -r ".partitiontable.partitions[$i].uuid" <<< "$new")
+    check "partition $((i + 1)): new PARTUUID ($o -> $n)" test -n "$n" -a "$o" != "$n"
+done
+check_eq "disk layout otherwise unchanged (starts, sizes, types)" \
+    "$(jq -c '[.partitiontable.partitions[] | [.start, .size, .type]]' <<< "$old")" \
+    "$(jq -c '[.partitiontable.partitions[] | [.start, .size, .type]]' <<< "$new")"
+new_root=$(blkid --probe --offset "$ROOT_OFFSET" -s UUID -o value "$raw")
+new_esp=$(blkid --probe --offset "$ESP_OFFSET" -s UUID -o value "$raw")
+old_esp=$(blkid --probe --offset "$ESP_OFFSET" -s UUID -o value "$IMG_PATH")
+check "root filesystem UUID new" test -n "$new_root" -a "$new_root" != "$ROOT_UUID"
+check "ESP volume ID new" test -n "$new_esp" -a "$new_esp" != "$old_esp"
+fstab=$(fs_cat "$raw" "$ROOT_OFFSET" /etc/fstab)
+check "fstab: root by its new UUID" grep -qE "^UUID=$new_root[[:space:]]+/[[:space:]]" <<< "$fstab"
+check "fstab: ESP by its new volume ID" grep -qE "^UUID=$new_esp[[:space:]]+/boot/efi[[:space:]]" <<< "$fstab"
+check_not_contains "fstab: old root UUID gone" "$fstab" "$ROOT_UUID"
+grubcfg=$(fs_cat "$raw" "$ROOT_OFFSET" /boot/grub/grub.cfg)
+check_contains "grub.cfg: root= names the new UUID" "$grubcfg" "root=UUID=$new_root"
+check_not_contains "grub.cfg: old root UUID gone" "$grubcfg" "$ROOT_UUID"
+efi=$(MTOOLS_SKIP_CHECK=1 mtype -i "$raw@@$ESP_OFFSET" ::/EFI/BOOT/BOOTX64.EFI | strings)
+check_contains "ESP loader searches the new root UUID" "$efi" "--set=root $new_root"
+check "root: e2fsck -fn clean" e2fsck -fn "$raw?offset=$ROOT_OFFSET"
+t_done
