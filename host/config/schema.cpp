@@ -156,22 +156,22 @@ constexpr Type kDisk{.kind = Kind::Object, .fields = kDiskFields};
 constexpr Type kDiskList{.kind = Kind::List, .item = &kDisk};
 
 constexpr Field kQuotaFields[] = {
-    {.name = "referencedLimit", .type = &kPositiveSize},
-    {.name = "exclusiveLimit", .type = &kPositiveSize},
+    {.name = "referencedLimit", .type = &kPositiveSize, .supported = true},
+    {.name = "exclusiveLimit", .type = &kPositiveSize, .supported = true},
 };
 constexpr Type kQuota{.kind = Kind::Object, .fields = kQuotaFields};
 
 constexpr Type kSubvolumePath{.check = c::subvolume_path};
 constexpr Field kSubvolumeFields[] = {
-    {.name = "path", .type = &kSubvolumePath, .required = true},
-    {.name = "mountPoint", .type = &kMountPoint},
-    {.name = "quota", .type = &kQuota},
+    {.name = "path", .type = &kSubvolumePath, .required = true, .supported = true},
+    {.name = "mountPoint", .type = &kMountPoint, .supported = true},
+    {.name = "quota", .type = &kQuota, .supported = true},
 };
 constexpr Type kSubvolume{.kind = Kind::Object, .fields = kSubvolumeFields, .rule = c::subvolume};
 constexpr Type kSubvolumeList{.kind = Kind::List, .item = &kSubvolume};
 
 constexpr Field kBtrfsFields[] = {
-    {.name = "subvolumes", .type = &kSubvolumeList},
+    {.name = "subvolumes", .type = &kSubvolumeList, .supported = true},
 };
 constexpr Type kBtrfs{.kind = Kind::Object, .fields = kBtrfsFields, .rule = c::btrfs};
 
@@ -179,7 +179,7 @@ constexpr Field kFilesystemFields[] = {
     {.name = "deviceId", .type = &kString, .required = true, .supported = true},
     {.name = "type", .type = &kFilesystemType, .supported = true},
     {.name = "mountPoint", .type = &kMountPoint, .supported = true},
-    {.name = "btrfs", .type = &kBtrfs},
+    {.name = "btrfs", .type = &kBtrfs, .supported = true},
 };
 constexpr Type kFilesystem{.kind = Kind::Object, .fields = kFilesystemFields, .rule = c::filesystem};
 constexpr Type kFilesystemList{.kind = Kind::List, .item = &kFilesystem};

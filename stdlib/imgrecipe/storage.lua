@@ -5,7 +5,8 @@
 --- `storage_cfg` is shaped like the config: `{bootType=, disks={{
 --- partitionTableType=, maxSize=, partitions={{id=, label=, start=, end=,
 --- size= (or "grow"), type=}}}}, filesystems={{deviceId=, type=, mountPoint=
---- "/path" or {path=, idType=, options=}}}}`.
+--- "/path" or {path=, idType=, options=}, btrfs={subvolumes={{path=,
+--- mountPoint=, quota={referencedLimit=, exclusiveLimit=}}}}}}}`.
 ---
 ---     local storage = require "imgrecipe.storage"
 ---     local d = storage.build(img, cfg.storage, { path = ctx.work_dir .. "/disk.raw" })
@@ -88,14 +89,31 @@ function M.build(img, st, opts)
     d:partition { table = dcfg.partitionTableType or "gpt", arch = opts.arch, partitions = parts }
     local map, entries = {}, {}
     for _, fs in ipairs(formatted(st)) do
-      local info = d:format(fs.deviceId, { type = fs.type })
+      local subvolumes = fs.btrfs and fs.btrfs.subvolumes or {}
+      local fopts = { type = fs.type }
+      if #subvolumes > 0 then
+        fopts.subvolumes = {}
+        for i, sv in ipairs(subvolumes) do
+          local q = sv.quota or {}
+          fopts.subvolumes[i] = { path = sv.path, referenced_limit = q.referencedLimit, exclusive_limit = q.exclusiveLimit }
+        end
+      end
+      local info = d:format(fs.deviceId, fopts)
+      -- Mounted for the build without the fstab options (ALIC clears ro and
+      -- noexec too); the options go into fstab.
       local mp = M.mount_point(fs)
       if mp then
-        -- Mounted for the build without the fstab options (ALIC clears ro and
-        -- noexec too); the options go into fstab.
         map[mp.path] = fs.deviceId
         entries[#entries + 1] = { partition = fs.deviceId, mount_point = mp.path, id_type = mp.id_type,
                                   options = mp.options, type = info.type }
+      end
+      for _, sv in ipairs(subvolumes) do
+        local smp = M.mount_point(sv)
+        if smp then
+          map[smp.path] = { partition = fs.deviceId, options = "subvol=" .. sv.path }
+          entries[#entries + 1] = { partition = fs.deviceId, mount_point = smp.path, id_type = smp.id_type,
+                                    options = smp.options, subvolume = sv.path, type = info.type }
+        end
       end
     end
     if not map["/"] then util.raise("usage", "storage.filesystems: no filesystem is mounted at /") end
