@@ -12,6 +12,7 @@
 #include "host/disk/partition_edit.hpp"
 #include "host/disk/partitioner.hpp"
 #include "host/disk/probe.hpp"
+#include "host/disk/reset_ids.hpp"
 #include "host/exec/process.hpp"
 #include "host/fs/fat_stage.hpp"
 #include "host/fs/fs_uuid.hpp"
@@ -171,4 +172,67 @@ TEST_CASE("fs_uuid: xfs and btrfs image files get new UUIDs") {
   CHECK(reset_filesystem_uuid(b->path(), 0, 0, "0badc0de-0000-4000-8000-000000000002") ==
         "0badc0de-0000-4000-8000-000000000002");
   CHECK(exit_of({"btrfs", "check", "--readonly", b->path()}) == 0);
+}
+
+TEST_CASE("reset_ids: planned ids change nothing until applied; then every id is the planned one") {
+  TempDir dir;
+  const std::string disk = disk_with(dir, TableType::Gpt, {8 * MiB, 40 * MiB, 4 * MiB}, 60 * MiB);
+  PartitionTable t = read_partition_table(disk);
+  MkfsOptions fat;
+  fat.type = FsType::Vfat;
+  make_filesystem({disk, t.partitions[0].start, t.partitions[0].size}, fat);
+  MkfsOptions ext;
+  make_filesystem({disk, t.partitions[1].start, t.partitions[1].size}, ext);
+  const std::string fat_before = probe_filesystem(disk, t.partitions[0].start, t.partitions[0].size).uuid;
+  const std::string ext_before = probe_filesystem(disk, t.partitions[1].start, t.partitions[1].size).uuid;
+
+  auto plan = plan_id_reset(disk);
+  REQUIRE(plan.size() == 3);
+  CHECK(plan[0].fstype == "vfat");
+  CHECK(plan[0].old_uuid == fat_before);
+  CHECK(plan[0].new_uuid.size() == 9);
+  CHECK(plan[0].new_uuid[4] == '-');
+  CHECK(plan[1].fstype == "ext4");
+  CHECK(plan[1].old_uuid == ext_before);
+  CHECK(plan[2].fstype.empty());
+  CHECK(plan[2].new_uuid.empty());
+  for (const auto& c : plan) {
+    CHECK(c.old_partuuid == t.partitions[static_cast<std::size_t>(c.number - 1)].uuid);
+    CHECK(c.new_partuuid != c.old_partuuid);
+  }
+  // Planning changed nothing.
+  PartitionTable same = read_partition_table(disk);
+  for (std::size_t i = 0; i < 3; ++i) CHECK(same.partitions[i].uuid == t.partitions[i].uuid);
+  CHECK(probe_filesystem(disk, t.partitions[1].start, t.partitions[1].size).uuid == ext_before);
+
+  apply_id_reset(disk, plan);
+  PartitionTable after = read_partition_table(disk);
+  for (std::size_t i = 0; i < 3; ++i) CHECK(after.partitions[i].uuid == plan[i].new_partuuid);
+  CHECK(probe_filesystem(disk, t.partitions[0].start, t.partitions[0].size).uuid == plan[0].new_uuid);
+  CHECK(probe_filesystem(disk, t.partitions[1].start, t.partitions[1].size).uuid == plan[1].new_uuid);
+  CHECK(exit_of({"e2fsck", "-fn", fmt::format("{}?offset={}", disk, t.partitions[1].start)}) == 0);
+}
+
+TEST_CASE("reset_ids: a filesystem whose UUID cannot be reset, or an MBR table, is refused up front") {
+  TempDir dir;
+  const std::string disk = disk_with(dir, TableType::Gpt, {8 * MiB, 8 * MiB}, 20 * MiB);
+  PartitionTable t = read_partition_table(disk);
+  // A swap signature in partition 2.
+  std::string part2 = dir / "p2.img";
+  CHECK(exit_of({"truncate", "-s", std::to_string(t.partitions[1].size), part2}) == 0);
+  CHECK(exit_of({"mkswap", "-q", part2}) == 0);
+  CHECK(exit_of({"dd", "if=" + part2, "of=" + disk, "bs=1M", "conv=notrunc", "status=none",
+                 "seek=" + std::to_string(t.partitions[1].start / MiB)}) == 0);
+  try {
+    (void)plan_id_reset(disk);
+    FAIL("expected an error");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::Usage);
+    CHECK(std::string(e.what()).find("partition 2 holds swap") != std::string::npos);
+  }
+  CHECK(read_partition_table(disk).partitions[0].uuid == t.partitions[0].uuid);
+
+  TempDir dir2;
+  const std::string mbr = disk_with(dir2, TableType::Mbr, {8 * MiB}, 12 * MiB);
+  CHECK_THROWS_WITH_AS(plan_id_reset(mbr), doctest::Contains("only GPT"), Error);
 }
