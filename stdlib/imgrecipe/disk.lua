@@ -310,7 +310,8 @@ function Disk:mount(map, opts)
     self._mount_options[path] = options
   end
   self._map = storage.mount_map(self.work_dir .. "/root", self.work_dir, entries, opts or {})
-  self._rootobj = setmetatable({ _disk = self, input = self.path }, DiskRoot)
+  -- work_dir: what Image methods keep in the build directory (package sources, ...).
+  self._rootobj = setmetatable({ _disk = self, input = self.path, work_dir = self.work_dir }, DiskRoot)
   return self._rootobj
 end
 

@@ -54,11 +54,15 @@ function M.transaction(img, spec)
     sources[i] = sys.absolute(s)
   end
   img._package_runs = (img._package_runs or 0) + 1
+  util.validate("img.work_dir", img.work_dir, "string")
+  local work_dir = string.format("%s/packages-%d", img.work_dir, img._package_runs)
+  -- Staged sources live in the build directory only (sys.mkdir refuses elsewhere).
+  sys.mkdir(work_dir)
   return host.transaction(img:_root(), {
     manager = spec.manager, remove = spec.remove, update_existing = spec.update_existing,
     install = spec.install, update = spec.update, sources = sources,
     disable_base_repos = spec.disable_base_repos, releasever = spec.releasever,
-    work_dir = string.format("%s/packages-%d", img.work_dir, img._package_runs),
+    work_dir = work_dir,
   })
 end
 

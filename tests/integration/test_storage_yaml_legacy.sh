@@ -43,11 +43,15 @@ YAML
 }
 write_config "$T_TMP/legacy.yaml" "  packages:
     install: [grub-pc-bin, grub2-common]" "$T_TMP/legacy.qcow2"
+# Run from an empty directory: nothing may be written outside the build
+# directory (the packages step once staged its sources in ./nil/).
+mkdir -p "$T_TMP/cwd"
 set +e
-"$IMGRECIPE" build "$T_TMP/legacy.yaml" --image-file "$IMG_PATH" --build-dir "$T_TMP/b" \
-    --deb-source "$debs" --disable-base-image-deb-repos 2> "$T_TMP/build.log"
+(cd "$T_TMP/cwd" && "$IMGRECIPE" build "$T_TMP/legacy.yaml" --image-file "$IMG_PATH" --build-dir "$T_TMP/b" \
+    --deb-source "$debs" --disable-base-image-deb-repos) 2> "$T_TMP/build.log"
 rc=$?
 set -e
+check_eq "nothing written in the working directory" "" "$(ls -A "$T_TMP/cwd")"
 check_eq "build succeeds" 0 "$rc"
 [[ $rc -eq 0 ]] || tail -30 "$T_TMP/build.log"
 check_contains "grub-install ran for i386-pc" "$(cat "$T_TMP/build.log")" "Installing for i386-pc platform."
