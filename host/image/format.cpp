@@ -12,16 +12,20 @@
 #include <charconv>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "host/disk/loop.hpp"
 #include "host/exec/process.hpp"
 #include "host/system/cleanup.hpp"
 #include "host/system/error.hpp"
 #include "host/system/log.hpp"
 #include "host/system/unique_fd.hpp"
+#include "host/system/workspace.hpp"
 
 namespace imgrecipe::image {
 namespace {
@@ -182,6 +186,13 @@ Source source_for(const std::string& path, Format format, const Probe& p) {
   throw Error(ErrorKind::Internal, "unknown image format");
 }
 
+// A new empty file; fails if `path` exists.
+void create_empty(const std::string& path, mode_t mode) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) throw_errno("create", path);
+  ::close(fd);
+}
+
 void fsync_path(const std::string& path, int flags) {
   UniqueFd fd = open_or_throw(path, flags);
   if (::fsync(fd.get()) != 0) throw_errno("fsync", path);
@@ -278,6 +289,63 @@ Format parse_format(std::string_view text) {
   throw_usage(fmt::format("unknown image format '{}' (valid: raw, qcow2, vhd, vhd-fixed, vhdx)", text));
 }
 
+namespace {
+
+// Converts `input` into `out`, an existing empty file that qemu-img rewrites
+// in place (same inode), so a loop device can be reserved for it first.
+void convert_into(const std::string& input, Format format, const std::string& out) {
+  Source src = source_for(input, format, probe(input));
+  log::info("converting {} ({}) to the raw working copy {}", input, name(format), out);
+  LoopDevice::reserve(out);
+  run_checked({"qemu-img", "convert", "--image-opts", src.opts, "-O", "raw", out});
+  std::uint64_t got = file_size(out);
+  if (src.size != 0 && got != src.size)
+    throw Error(ErrorKind::Internal,
+                fmt::format("qemu-img made a {}-byte raw copy of {}, expected {}", got, input, src.size));
+}
+
+struct OutputTemp {
+  fs::path target;  // the output, absolute
+  std::string tmp;  // `.<name>.tmp-XXXXXX` beside it, empty, with the output's mode
+};
+
+// Creates the temporary file an output is written to (its directory too).
+OutputTemp make_output_temp(const std::string& out) {
+  OutputTemp t{absolute(out), {}};
+  std::string dir = t.target.parent_path().string();
+  if (t.target.filename().empty()) throw_usage(fmt::format("output path {} names no file", out));
+  std::error_code ec;
+  fs::create_directories(t.target.parent_path(), ec);
+  if (ec) throw_system("create output directory", dir, ec.value());
+  t.tmp = (t.target.parent_path() / ("." + t.target.filename().string() + ".tmp-XXXXXX")).string();
+  int fd = ::mkstemp(t.tmp.data());
+  if (fd < 0) throw_errno("create a temporary output file in", dir);
+  // mkstemp makes 0600; an output file gets the usual mode.
+  int rc = ::fchmod(fd, 0666 & ~current_umask());
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) {
+    ::unlink(t.tmp.c_str());
+    throw_system("chmod", t.tmp, err);
+  }
+  return t;
+}
+
+// fsync, rename into place, fsync of the directory (the rename itself).
+void rename_durably(const std::string& tmp, const fs::path& target) {
+  fsync_path(tmp, O_RDONLY);
+  if (::rename(tmp.c_str(), target.c_str()) != 0) throw_errno("rename into place", target.string());
+}
+
+// Output temporaries that outlive the call creating them (raw working copies
+// in the output directory), each removed at teardown unless committed.
+std::map<std::string, TeardownEntry>& pending_outputs() {
+  static auto* m = new std::map<std::string, TeardownEntry>();  // never destroyed, see loop.cpp
+  return *m;
+}
+
+}  // namespace
+
 void convert_to_raw(const std::string& input, Format format, const std::string& raw_out) {
   std::string out = absolute(raw_out);
   struct stat in_st, out_st;
@@ -288,18 +356,46 @@ void convert_to_raw(const std::string& input, Format format, const std::string& 
     if (!S_ISREG(out_st.st_mode)) throw_usage(fmt::format("{} exists and is not a regular file", raw_out));
     if (::unlink(out.c_str()) != 0) throw_errno("remove", out);  // created fresh, never reused
   }
-  Source src = source_for(input, format, probe(input));
-  log::info("converting {} ({}) to the raw working copy {}", input, name(format), out);
   RemoveUnlessKept guard(out);
-  run_checked({"qemu-img", "convert", "--image-opts", src.opts, "-O", "raw", out});
-  std::uint64_t got = file_size(out);
-  if (src.size != 0 && got != src.size)
-    throw Error(ErrorKind::Internal,
-                fmt::format("qemu-img made a {}-byte raw copy of {}, expected {}", got, input, src.size));
+  create_empty(out, 0600);
+  convert_into(input, format, out);
   guard.keep();
 }
 
-void write_output(const std::string& raw, const std::string& out, Format format) {
+std::string output_working_copy(const std::string& input, Format format, const std::string& out) {
+  OutputTemp t = make_output_temp(out);
+  std::string tmp = t.tmp;
+  TeardownEntry entry("remove " + tmp, [tmp] {
+    LoopDevice::drop_reserved(tmp);
+    ::unlink(tmp.c_str());
+  });
+  try {
+    convert_into(input, format, tmp);
+  } catch (...) {
+    entry.release();
+    throw;
+  }
+  pending_outputs()[tmp] = std::move(entry);
+  return tmp;
+}
+
+void commit_output(const std::string& tmp, const std::string& out) {
+  auto& pending = pending_outputs();
+  auto it = pending.find(tmp);
+  if (it == pending.end())
+    throw Error(ErrorKind::Internal, fmt::format("{} is not a pending output working copy", tmp));
+  LoopDevice::drop_reserved(tmp);
+  fs::path target = absolute(out);
+  if (target.parent_path() != fs::path(tmp).parent_path())
+    throw Error(ErrorKind::Internal, fmt::format("{} is not in the directory of {}", tmp, out));
+  log::info("writing {} as raw (the working copy itself)", out);
+  rename_durably(tmp, target);
+  pending.erase(it);  // dismisses its removal
+  fsync_path(target.parent_path().string(), O_RDONLY | O_DIRECTORY);
+}
+
+void write_output(const std::string& raw, const std::string& out, Format format, bool last_use) {
+  LoopDevice::drop_reserved(raw);  // never mounted: not needed any more
   std::vector<std::string> opts;
   switch (format) {
     case Format::Raw: opts = {"-O", "raw"}; break;
@@ -316,32 +412,28 @@ void write_output(const std::string& raw, const std::string& out, Format format)
     }
   }
 
-  fs::path target = absolute(out);
-  std::string dir = target.parent_path().string();
-  if (target.filename().empty()) throw_usage(fmt::format("output path {} names no file", out));
-  std::error_code ec;
-  fs::create_directories(target.parent_path(), ec);
-  if (ec) throw_system("create output directory", dir, ec.value());
-  std::string tmp = (target.parent_path() / ("." + target.filename().string() + ".tmp-XXXXXX")).string();
-  int fd = ::mkstemp(tmp.data());
-  if (fd < 0) throw_errno("create a temporary output file in", dir);
-  RemoveUnlessKept guard(tmp);
-  // mkstemp makes 0600; an output file gets the usual mode.
-  int rc = ::fchmod(fd, 0666 & ~current_umask());
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) throw_system("chmod", tmp, err);
-
+  OutputTemp t = make_output_temp(out);
+  RemoveUnlessKept guard(t.tmp);
   log::info("writing {} as {}", out, name(format));
   std::vector<std::string> argv = {"qemu-img", "convert", "--image-opts",
                                    "driver=raw,file.driver=file,file.filename=" + escape_opt(absolute(raw))};
   argv.insert(argv.end(), opts.begin(), opts.end());
-  argv.push_back(tmp);
+  argv.push_back(t.tmp);
   run_checked(argv);
-  fsync_path(tmp, O_RDONLY);
-  if (::rename(tmp.c_str(), target.c_str()) != 0) throw_errno("rename into place", target.string());
+  int unlink_errno = 0;
+  std::thread remover;
+  if (last_use && !keeping_working_files())
+    remover = std::thread([&] { unlink_errno = ::unlink(raw.c_str()) == 0 ? 0 : errno; });
+  try {
+    rename_durably(t.tmp, t.target);
+  } catch (...) {
+    if (remover.joinable()) remover.join();
+    throw;
+  }
+  if (remover.joinable()) remover.join();
+  if (unlink_errno != 0) log::warn("removing the working copy {}: {}", raw, std::strerror(unlink_errno));
   guard.keep();
-  fsync_path(dir, O_RDONLY | O_DIRECTORY);  // make the rename itself durable
+  fsync_path(t.target.parent_path().string(), O_RDONLY | O_DIRECTORY);
 }
 
 ImageInfo inspect(const std::string& path) {

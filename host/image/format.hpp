@@ -33,11 +33,24 @@ Format parse_format(std::string_view name);
 // fails or is interrupted.
 void convert_to_raw(const std::string& input, Format format, const std::string& raw_out);
 
+// For a raw output: converts `input` (never written) into a new temporary
+// file beside `out` (`.<name>.tmp-XXXXXX`, the output's mode) and returns its
+// path, to be used as the raw working copy and renamed into place by
+// commit_output(): one full copy instead of two. Removed at teardown (error,
+// signal, never committed).
+std::string output_working_copy(const std::string& input, Format format, const std::string& out);
+// fsyncs `tmp` (from output_working_copy for this `out`), renames it to `out`
+// and fsyncs the directory.
+void commit_output(const std::string& tmp, const std::string& out);
+
 // Writes `raw` as `format` to `out` atomically: a temp file in out's directory,
 // fsync'ed and renamed into place only on success; on error or signal no file
 // is left behind. For vhd/vhd-fixed a raw size that is not whole MiB is first
-// rounded up by growing `raw` itself (it is the working copy).
-void write_output(const std::string& raw, const std::string& out, Format format);
+// rounded up by growing `raw` itself (it is the working copy). With
+// `last_use`, `raw` is removed while the output is being fsynced: dropping
+// the working copy's pages costs about as much CPU as syncing the output
+// waits for the disk (kept when the build directory is kept).
+void write_output(const std::string& raw, const std::string& out, Format format, bool last_use = false);
 
 struct ImageInfo {
   Format format;
