@@ -7,7 +7,8 @@
 # issue 7, peak RSS and output allocation. Not a test. Root, after building:
 #   bash bench/compare.sh [RUNS]          (RUNS: timed runs per side, default 5)
 # IMGRECIPE=path picks the binary (default build/imgrecipe); BENCH_DIR=dir the
-# scratch directory's parent (default /var/tmp; needs about 6 GiB free).
+# scratch directory's parent (default /var/tmp; needs about 6 GiB free);
+# BENCH_NICE the priority both sides run at (default -10).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
@@ -19,6 +20,9 @@ for tool in qemu-img cp sync du /usr/bin/time; do
     command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 2; }
 done
 
+# Both sides run at a raised priority (BENCH_NICE, default -10) so other work
+# on the machine disturbs them less; children (qemu-img, cp) inherit it.
+renice -n "${BENCH_NICE:--10}" -p $$ >/dev/null
 base=$(tests/images/build-image.sh debian-base)
 work=$(mktemp -d "${BENCH_DIR:-/var/tmp}/imgrecipe-compare.XXXXXX")
 cleanup() { rm -rf --one-file-system -- "$work"; }
@@ -60,8 +64,9 @@ floor_raw_raw() {
     cp --sparse=always "$work/in.raw" "$work/floor.raw"
     sync "$work/floor.raw"
 }
-# Removing the previous run's files is not timed on either side.
-clean_outputs() { rm -f -- "$work"/out.* "$work"/floor.*; }
+# Removing the previous run's files is not timed on either side; the sync
+# lets each timed run start with no writeback pending from the one before.
+clean_outputs() { rm -f -- "$work"/out.* "$work"/floor.*; sync; }
 
 # seconds CMD...: wall time of one run, printed with microseconds.
 seconds() {
@@ -86,14 +91,16 @@ bench_case() {
         clean_outputs; theirs+=("$(seconds "$floor")")
         log "   run $i: imgrecipe ${ours[-1]} s, floor ${theirs[-1]} s"
     done
-    local a b r am bm
+    local a b r am bm pr i pairs=()
     a=$(printf '%s\n' "${ours[@]}" | median)
     b=$(printf '%s\n' "${theirs[@]}" | median)
     am=$(printf '%s\n' "${ours[@]}" | sort -n | head -1)
     bm=$(printf '%s\n' "${theirs[@]}" | sort -n | head -1)
+    for i in "${!ours[@]}"; do pairs+=("$(ratio "${ours[$i]}" "${theirs[$i]}")"); done
+    pr=$(printf '%s\n' "${pairs[@]}" | median)
     r=$(ratio "$a" "$b")
-    rows+=("$(printf '%-26s %9s %9s %7s× %7s %-6s | %6s %6s %6s×' "$name" "$a" "$b" "$r" "≤ $goal×" \
-        "$(meets "$r" "$goal")" "$am" "$bm" "$(ratio "$am" "$bm")")")
+    rows+=("$(printf '%-22s %9s %9s %7s× %8s× %7s %-6s | %6s %6s %6s×' "$name" "$a" "$b" "$r" "$pr" "≤ $goal×" \
+        "$(meets "$pr" "$goal")" "$am" "$bm" "$(ratio "$am" "$bm")")")
 }
 
 bench_case "no-op qcow2→vhdx" 1.10 floor_qcow2_vhdx noop.yaml in.qcow2 out.vhdx vhdx
@@ -114,10 +121,12 @@ clean_outputs
 echo
 echo "imgrecipe vs floors, $runs interleaved runs each, medians in seconds ($(date -u +%F), $(nproc) cores, $(uname -r))"
 echo "floors: qcow2→vhdx = qemu-img convert to raw + qemu-img convert to vhdx + sync; raw→raw = cp --sparse=always + sync"
-printf '%-26s %9s %9s %8s %7s %-6s | %s\n' case imgrecipe floor ratio goal "" "fastest run: imgrecipe floor ratio"
+echo "ratio = median imgrecipe / median floor; paired = median of the per-run ratios (each run next to its"
+echo "floor, so it is the steadier figure on a loaded machine, and the one checked against the goal)"
+printf '%-22s %9s %9s %8s %9s %7s %-6s | %s\n' case imgrecipe floor ratio paired goal "" "fastest: imgrecipe floor ratio"
 printf '%s\n' "${rows[@]}"
 rss_ratio=$(ratio "$rss_big" "$rss_small")
-printf '%-26s %9s %9s %7s× %7s %s\n' "peak RSS MiB, +1 GiB file" "$((rss_small / 1024))" "$((rss_big / 1024))" \
-    "$rss_ratio" "≤ 64 MiB" "$( ((rss_big <= 65536 && rss_small <= 65536)) && awk -v r="$rss_ratio" 'BEGIN { exit !(r <= 1.10) }' && echo ok || echo MISSED)"
-printf '%-26s %9s %9s %7s× %7s %s\n' "allocated vhdx/(in+1 GiB)" "" "" "$alloc_vhdx" "≤ 1.05×" "$(meets "$alloc_vhdx" 1.05)"
-printf '%-26s %9s %9s %7s× %7s %s\n' "allocated raw/(in+1 GiB)" "" "" "$alloc_raw" "≤ 1.05×" "$(meets "$alloc_raw" 1.05)"
+printf '%-22s %9s %9s %7s× %9s %7s %s\n' "peak RSS MiB, +1 GiB" "$((rss_small / 1024))" "$((rss_big / 1024))" \
+    "$rss_ratio" "" "≤ 64 MiB" "$( ((rss_big <= 65536 && rss_small <= 65536)) && awk -v r="$rss_ratio" 'BEGIN { exit !(r <= 1.10) }' && echo ok || echo MISSED)"
+printf '%-22s %9s %9s %7s× %9s %7s %s\n' "alloc vhdx/(in+1 GiB)" "" "" "$alloc_vhdx" "" "≤ 1.05×" "$(meets "$alloc_vhdx" 1.05)"
+printf '%-22s %9s %9s %7s× %9s %7s %s\n' "alloc raw/(in+1 GiB)" "" "" "$alloc_raw" "" "≤ 1.05×" "$(meets "$alloc_raw" 1.05)"

@@ -10,9 +10,12 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -291,13 +294,50 @@ Format parse_format(std::string_view text) {
 
 namespace {
 
+// Starts the writeback of a file being written by another process every
+// 50 ms until destroyed, so its final fsync finds little left: the disk
+// writes while qemu-img still converts, instead of after it. Best effort.
+class WriteBehind {
+ public:
+  explicit WriteBehind(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
+    if (fd_.get() >= 0) thread_ = std::thread([this] { loop(); });
+  }
+  ~WriteBehind() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_one();
+    if (thread_.joinable()) thread_.join();
+  }
+  WriteBehind(const WriteBehind&) = delete;
+  WriteBehind& operator=(const WriteBehind&) = delete;
+
+ private:
+  void loop() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!wake_.wait_for(lock, std::chrono::milliseconds(50), [this] { return stop_; }))
+      ::sync_file_range(fd_.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
+  }
+  UniqueFd fd_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
 // Converts `input` into `out`, an existing empty file that qemu-img rewrites
 // in place (same inode), so a loop device can be reserved for it first.
-void convert_into(const std::string& input, Format format, const std::string& out) {
+// `durable`: `out` is an output, to be fsynced at the end.
+void convert_into(const std::string& input, Format format, const std::string& out, bool durable) {
   Source src = source_for(input, format, probe(input));
   log::info("converting {} ({}) to the raw working copy {}", input, name(format), out);
   LoopDevice::reserve(out);
-  run_checked({"qemu-img", "convert", "--image-opts", src.opts, "-O", "raw", out});
+  {
+    std::optional<WriteBehind> behind;
+    if (durable) behind.emplace(out);
+    run_checked({"qemu-img", "convert", "--image-opts", src.opts, "-O", "raw", out});
+  }
   std::uint64_t got = file_size(out);
   if (src.size != 0 && got != src.size)
     throw Error(ErrorKind::Internal,
@@ -358,7 +398,7 @@ void convert_to_raw(const std::string& input, Format format, const std::string& 
   }
   RemoveUnlessKept guard(out);
   create_empty(out, 0600);
-  convert_into(input, format, out);
+  convert_into(input, format, out, false);  // a scratch copy: never written back for its own sake
   guard.keep();
 }
 
@@ -370,7 +410,7 @@ std::string output_working_copy(const std::string& input, Format format, const s
     ::unlink(tmp.c_str());
   });
   try {
-    convert_into(input, format, tmp);
+    convert_into(input, format, tmp, true);
   } catch (...) {
     entry.release();
     throw;
@@ -419,7 +459,10 @@ void write_output(const std::string& raw, const std::string& out, Format format,
                                    "driver=raw,file.driver=file,file.filename=" + escape_opt(absolute(raw))};
   argv.insert(argv.end(), opts.begin(), opts.end());
   argv.push_back(t.tmp);
-  run_checked(argv);
+  {
+    WriteBehind behind(t.tmp);
+    run_checked(argv);
+  }
   int unlink_errno = 0;
   std::thread remover;
   if (last_use && !keeping_working_files())
