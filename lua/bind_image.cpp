@@ -38,7 +38,8 @@ int l_commit_output(lua_State* L) {
 int l_write(lua_State* L) {
   std::string raw = check_string(L, 1);
   std::string out = check_string(L, 2);
-  image::write_output(raw, out, image::parse_format(check_string(L, 3)), lua_toboolean(L, 4) != 0);
+  std::string discard = lua_isstring(L, 4) ? lua_tostring(L, 4) : "";
+  image::write_output(raw, out, image::parse_format(check_string(L, 3)), discard);
   return 0;
 }
 

@@ -434,7 +434,7 @@ void commit_output(const std::string& tmp, const std::string& out) {
   fsync_path(target.parent_path().string(), O_RDONLY | O_DIRECTORY);
 }
 
-void write_output(const std::string& raw, const std::string& out, Format format, bool last_use) {
+void write_output(const std::string& raw, const std::string& out, Format format, const std::string& discard_dir) {
   LoopDevice::drop_reserved(raw);  // never mounted: not needed any more
   std::vector<std::string> opts;
   switch (format) {
@@ -463,10 +463,17 @@ void write_output(const std::string& raw, const std::string& out, Format format,
     WriteBehind behind(t.tmp);
     run_checked(argv);
   }
-  int unlink_errno = 0;
+  std::string remove_error;
   std::thread remover;
-  if (last_use && !keeping_working_files())
-    remover = std::thread([&] { unlink_errno = ::unlink(raw.c_str()) == 0 ? 0 : errno; });
+  if (!discard_dir.empty() && !keeping_working_files()) {
+    remover = std::thread([&] {
+      try {
+        remove_tree_one_fs(discard_dir);
+      } catch (const std::exception& e) {
+        remove_error = e.what();
+      }
+    });
+  }
   try {
     rename_durably(t.tmp, t.target);
   } catch (...) {
@@ -474,7 +481,7 @@ void write_output(const std::string& raw, const std::string& out, Format format,
     throw;
   }
   if (remover.joinable()) remover.join();
-  if (unlink_errno != 0) log::warn("removing the working copy {}: {}", raw, std::strerror(unlink_errno));
+  if (!remove_error.empty()) log::warn("removing the working directory {}: {}", discard_dir, remove_error);
   guard.keep();
   fsync_path(t.target.parent_path().string(), O_RDONLY | O_DIRECTORY);
 }

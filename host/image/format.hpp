@@ -46,11 +46,14 @@ void commit_output(const std::string& tmp, const std::string& out);
 // Writes `raw` as `format` to `out` atomically: a temp file in out's directory,
 // fsync'ed and renamed into place only on success; on error or signal no file
 // is left behind. For vhd/vhd-fixed a raw size that is not whole MiB is first
-// rounded up by growing `raw` itself (it is the working copy). With
-// `last_use`, `raw` is removed while the output is being fsynced: dropping
-// the working copy's pages costs about as much CPU as syncing the output
-// waits for the disk (kept when the build directory is kept).
-void write_output(const std::string& raw, const std::string& out, Format format, bool last_use = false);
+// rounded up by growing `raw` itself (it is the working copy).
+// `discard_dir`, if not empty, is the image's working directory (holding
+// `raw`), no longer needed: it is removed (never across a mount) while the
+// output is being fsynced, since dropping the working copy's pages costs about
+// as much CPU as the fsync waits for the disk. Kept when the build directory
+// is kept.
+void write_output(const std::string& raw, const std::string& out, Format format,
+                  const std::string& discard_dir = {});
 
 struct ImageInfo {
   Format format;

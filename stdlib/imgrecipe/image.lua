@@ -51,7 +51,8 @@ function M.open(path, work_dir, opts)
     util.raise("usage", string.format("input image '%s' does not exist or is not a file", path))
   end
   local fmt = host_image.detect(path)
-  local img = { input = path, input_format = fmt, work_dir = work_dir }
+  -- Only a directory made here is removed after the last save.
+  local img = { input = path, input_format = fmt, work_dir = work_dir, _own_dir = sys.kind(work_dir) == nil }
   sys.mkdir(work_dir)
   if opts.output and opts.output_format and host_image.parse_format(opts.output_format) == "raw" then
     img.raw = host_image.output_working_copy(path, fmt, opts.output)
@@ -313,7 +314,7 @@ function Image:selinux_relabel() return selinux.relabel(self) end
 function Image:check_kernel() return kernel.check_installed(self) end
 
 ---@class imgrecipe.SaveOpts
----@field last? boolean the image's last use: its working copy is removed while the output is synced
+---@field last? boolean the image's last use: its working directory is removed while the output is synced
 
 --- Writes the image in `format` (raw, qcow2, vhd, vhd-fixed, vhdx) to
 --- `path`, atomically: the file appears only when complete. Unmounts first,
@@ -336,7 +337,8 @@ function Image:save(path, format, opts)
     -- The working copy is now the output: later saves read it, nothing writes it.
     self.raw, self._committed = path, true
   else
-    host_image.write(self.raw, path, format, not self._committed and opts ~= nil and opts.last == true)
+    local last = not self._committed and opts ~= nil and opts.last == true
+    host_image.write(self.raw, path, format, last and self._own_dir and self.work_dir or nil)
   end
   if opts and opts.last then self._discarded = true end
 end
