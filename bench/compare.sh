@@ -34,6 +34,8 @@ log() { printf '%s\n' "$*" >&2; }
 cp --sparse=always "$base" "$work/in.raw"
 qemu-img convert -O qcow2 "$base" "$work/in.qcow2"
 head -c 1G /dev/urandom > "$work/big.bin"   # random: neither side can skip it as zeros
+sync   # the setup's writeback must not land on the first timed run
+load_before=$(cut -d' ' -f1 /proc/loadavg)
 
 cat > "$work/noop.yaml" <<'YAML'
 os: {}
@@ -118,8 +120,11 @@ clean_outputs; imgrecipe bigfile.yaml in.raw out.raw raw
 alloc_raw=$(ratio "$(alloc "$work/out.raw")" $(($(alloc "$work/in.raw") + big_kib)))
 clean_outputs
 
+load_after=$(cut -d' ' -f1 /proc/loadavg)
 echo
 echo "imgrecipe vs floors, $runs interleaved runs each, medians in seconds ($(date -u +%F), $(nproc) cores, $(uname -r))"
+echo "load average before/after: $load_before/$load_after$(awk -v a="$load_before" -v b="$load_after" -v n="$(nproc)" \
+    'BEGIN { if (a > n / 2 || b > n / 2) printf " — a busy machine: expect noisy figures, use more runs" }')"
 echo "floors: qcow2→vhdx = qemu-img convert to raw + qemu-img convert to vhdx + sync; raw→raw = cp --sparse=always + sync"
 echo "ratio = median imgrecipe / median floor; paired = median of the per-run ratios (each run next to its"
 echo "floor, so it is the steadier figure on a loaded machine, and the one checked against the goal)"
