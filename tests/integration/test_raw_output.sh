@@ -115,4 +115,37 @@ check_eq "signal: no temporary file left" 0 "$(temps)"
 check_eq "signal: no loop device left" 0 "$(all_loops)"
 check_eq "signal: no mount left" 0 "$(mounts_under "$T_TMP")"
 check_eq "signal: input unchanged" "$in_sum" "$(sha256sum "$in" | cut -d' ' -f1)"
+# 4. Lua API: a raw save to the output named at open renames the working copy;
+# a later save reads that output without writing it; after a `last` save the
+# image refuses further use.
+cat > "$T_TMP/recipe.lua" <<'LUA'
+return {
+  name = "raw-output", api = 1,
+  params = { input = { required = true }, output = { required = true }, second = { required = true } },
+  run = function(ctx)
+    local p = ctx.params
+    local img = ctx:open(p.input, { output = p.output, output_format = "raw" })
+    img:mount()
+    img:set_hostname("lua-raw")
+    img:save(p.output, "raw")
+    local ok, err = pcall(img.mount, img)
+    assert(not ok and tostring(err):find("cannot be mounted again"), "mount after commit: " .. tostring(err))
+    img:save(p.second, "qcow2", { last = true })
+    ok, err = pcall(img.save, img, p.second, "qcow2")
+    assert(not ok and tostring(err):find("last time"), "save after last: " .. tostring(err))
+  end,
+}
+LUA
+if "$IMGRECIPE" run "$T_TMP/recipe.lua" --build-dir "$T_TMP/build" --param input="$in" \
+    --param output="$outdir/lua.raw" --param second="$T_TMP/lua.qcow2" 2> "$T_TMP/lua.log"; then
+    t_pass "lua: recipe ran"
+    check_eq "lua: raw output hostname" "lua-raw" "$(fs_cat "$outdir/lua.raw" "$ROOT_OFFSET" /etc/hostname)"
+    qemu-img convert -O raw "$T_TMP/lua.qcow2" "$T_TMP/lua-back.raw"
+    check "lua: second save has the same content" cmp -s "$outdir/lua.raw" "$T_TMP/lua-back.raw"
+    check_eq "lua: no temporary file left" 0 "$(temps)"
+else
+    cat "$T_TMP/lua.log"
+    t_fail "lua: recipe ran"
+fi
+check_eq "lua: input unchanged" "$in_sum" "$(sha256sum "$in" | cut -d' ' -f1)"
 t_done
