@@ -333,11 +333,14 @@ void convert_into(const std::string& input, Format format, const std::string& ou
   Source src = source_for(input, format, probe(input));
   log::info("converting {} ({}) to the raw working copy {}", input, name(format), out);
   LoopDevice::reserve(out);
-  {
+  try {
     std::optional<WriteBehind> behind;
     if (durable) behind.emplace(out);
     // -W: out-of-order writes; a raw target ends up the same, sooner.
     run_checked({"qemu-img", "convert", "-W", "--image-opts", src.opts, "-O", "raw", out});
+  } catch (...) {
+    LoopDevice::drop_reserved(out);
+    throw;
   }
   std::uint64_t got = file_size(out);
   if (src.size != 0 && got != src.size)
@@ -346,31 +349,49 @@ void convert_into(const std::string& input, Format format, const std::string& ou
 }
 
 struct OutputTemp {
-  fs::path target;  // the output, absolute
-  std::string tmp;  // `.<name>.tmp-XXXXXX` beside it, empty, with the output's mode
+  fs::path target;      // the output, absolute
+  std::string tmp;      // `.<name>.tmp-XXXXXX` beside it, empty
+  fs::path created;     // the outermost directory created for it, if any
 };
 
-// Creates the temporary file an output is written to (its directory too).
-OutputTemp make_output_temp(const std::string& out) {
-  OutputTemp t{absolute(out), {}};
-  std::string dir = t.target.parent_path().string();
+// Removes the directories make_output_temp created, innermost first, if they
+// are empty (after a failure nothing is left, not even a directory).
+void remove_created_dirs(const OutputTemp& t) {
+  if (t.created.empty()) return;
+  for (fs::path d = t.target.parent_path(); ::rmdir(d.c_str()) == 0 && d != t.created; d = d.parent_path()) {
+  }
+}
+
+// Creates the temporary file an output is written to (its directory too),
+// with permission bits `mode`.
+OutputTemp make_output_temp(const std::string& out, mode_t mode) {
+  OutputTemp t{absolute(out), {}, {}};
+  fs::path dir = t.target.parent_path();
   if (t.target.filename().empty()) throw_usage(fmt::format("output path {} names no file", out));
+  for (fs::path d = dir; !d.empty() && !fs::exists(d); d = d.parent_path()) t.created = d;
   std::error_code ec;
-  fs::create_directories(t.target.parent_path(), ec);
-  if (ec) throw_system("create output directory", dir, ec.value());
-  t.tmp = (t.target.parent_path() / ("." + t.target.filename().string() + ".tmp-XXXXXX")).string();
+  fs::create_directories(dir, ec);
+  if (ec) throw_system("create output directory", dir.string(), ec.value());
+  t.tmp = (dir / ("." + t.target.filename().string() + ".tmp-XXXXXX")).string();
   int fd = ::mkstemp(t.tmp.data());
-  if (fd < 0) throw_errno("create a temporary output file in", dir);
-  // mkstemp makes 0600; an output file gets the usual mode.
-  int rc = ::fchmod(fd, 0666 & ~current_umask());
+  if (fd < 0) {
+    int err = errno;
+    remove_created_dirs(t);
+    throw_system("create a temporary output file in", dir.string(), err);
+  }
+  int rc = ::fchmod(fd, mode);
   int err = errno;
   ::close(fd);
   if (rc != 0) {
     ::unlink(t.tmp.c_str());
+    remove_created_dirs(t);
     throw_system("chmod", t.tmp, err);
   }
   return t;
 }
+
+// The mode of an output file: mkstemp makes 0600, an output gets the usual one.
+mode_t output_mode() { return 0666 & ~current_umask(); }
 
 // fsync, rename into place, fsync of the directory (the rename itself).
 void rename_durably(const std::string& tmp, const fs::path& target) {
@@ -404,20 +425,21 @@ void convert_to_raw(const std::string& input, Format format, const std::string& 
 }
 
 std::string output_working_copy(const std::string& input, Format format, const std::string& out) {
-  OutputTemp t = make_output_temp(out);
-  std::string tmp = t.tmp;
-  TeardownEntry entry("remove " + tmp, [tmp] {
-    LoopDevice::drop_reserved(tmp);
-    ::unlink(tmp.c_str());
+  // 0600 while it is being customized; the output's mode at commit.
+  OutputTemp t = make_output_temp(out, 0600);
+  TeardownEntry entry("remove " + t.tmp, [t] {
+    LoopDevice::drop_reserved(t.tmp);
+    ::unlink(t.tmp.c_str());
+    remove_created_dirs(t);
   });
   try {
-    convert_into(input, format, tmp, true);
+    convert_into(input, format, t.tmp, true);
   } catch (...) {
     entry.release();
     throw;
   }
-  pending_outputs()[tmp] = std::move(entry);
-  return tmp;
+  pending_outputs()[t.tmp] = std::move(entry);
+  return t.tmp;
 }
 
 void commit_output(const std::string& tmp, const std::string& out) {
@@ -430,6 +452,7 @@ void commit_output(const std::string& tmp, const std::string& out) {
   if (target.parent_path() != fs::path(tmp).parent_path())
     throw Error(ErrorKind::Internal, fmt::format("{} is not in the directory of {}", tmp, out));
   log::info("writing {} as raw (the working copy itself)", out);
+  if (::chmod(tmp.c_str(), output_mode()) != 0) throw_errno("chmod", tmp);
   rename_durably(tmp, target);
   pending.erase(it);  // dismisses its removal
   fsync_path(target.parent_path().string(), O_RDONLY | O_DIRECTORY);
@@ -453,37 +476,44 @@ void write_output(const std::string& raw, const std::string& out, Format format,
     }
   }
 
-  OutputTemp t = make_output_temp(out);
-  RemoveUnlessKept guard(t.tmp);
-  log::info("writing {} as {}", out, name(format));
-  std::vector<std::string> argv = {"qemu-img", "convert", "--image-opts",
-                                   "driver=raw,file.driver=file,file.filename=" + escape_opt(absolute(raw))};
-  argv.insert(argv.end(), opts.begin(), opts.end());
-  argv.push_back(t.tmp);
-  {
-    WriteBehind behind(t.tmp);
-    run_checked(argv);
-  }
-  std::string remove_error;
-  std::thread remover;
-  if (!discard_dir.empty() && !keeping_working_files()) {
-    remover = std::thread([&] {
-      try {
-        remove_tree_one_fs(discard_dir);
-      } catch (const std::exception& e) {
-        remove_error = e.what();
-      }
-    });
-  }
+  OutputTemp t = make_output_temp(out, output_mode());
+  TeardownEntry dirs("remove created output directories", [t] { remove_created_dirs(t); });
   try {
-    rename_durably(t.tmp, t.target);
-  } catch (...) {
+    RemoveUnlessKept guard(t.tmp);  // gone before the directories are
+    log::info("writing {} as {}", out, name(format));
+    std::vector<std::string> argv = {"qemu-img", "convert", "--image-opts",
+                                     "driver=raw,file.driver=file,file.filename=" + escape_opt(absolute(raw))};
+    argv.insert(argv.end(), opts.begin(), opts.end());
+    argv.push_back(t.tmp);
+    {
+      WriteBehind behind(t.tmp);
+      run_checked(argv);
+    }
+    std::string remove_error;
+    std::thread remover;
+    if (!discard_dir.empty() && !keeping_working_files()) {
+      remover = std::thread([&] {
+        try {
+          remove_tree_one_fs(discard_dir);
+        } catch (const std::exception& e) {
+          remove_error = e.what();
+        }
+      });
+    }
+    try {
+      rename_durably(t.tmp, t.target);
+    } catch (...) {
+      if (remover.joinable()) remover.join();
+      throw;
+    }
     if (remover.joinable()) remover.join();
+    if (!remove_error.empty()) log::warn("removing the working directory {}: {}", discard_dir, remove_error);
+    guard.keep();
+  } catch (...) {
+    dirs.release();
     throw;
   }
-  if (remover.joinable()) remover.join();
-  if (!remove_error.empty()) log::warn("removing the working directory {}: {}", discard_dir, remove_error);
-  guard.keep();
+  dirs.dismiss();
   fsync_path(t.target.parent_path().string(), O_RDONLY | O_DIRECTORY);
 }
 

@@ -34,13 +34,13 @@ Format parse_format(std::string_view name);
 void convert_to_raw(const std::string& input, Format format, const std::string& raw_out);
 
 // For a raw output: converts `input` (never written) into a new temporary
-// file beside `out` (`.<name>.tmp-XXXXXX`, the output's mode) and returns its
-// path, to be used as the raw working copy and renamed into place by
-// commit_output(): one full copy instead of two. Removed at teardown (error,
-// signal, never committed).
+// file beside `out` (`.<name>.tmp-XXXXXX`, mode 0600 until committed) and
+// returns its path, to be used as the raw working copy and renamed into place
+// by commit_output(): one full copy instead of two. Removed at teardown
+// (error, signal, never committed), with any output directory made for it.
 std::string output_working_copy(const std::string& input, Format format, const std::string& out);
-// fsyncs `tmp` (from output_working_copy for this `out`), renames it to `out`
-// and fsyncs the directory.
+// Gives `tmp` (from output_working_copy for this `out`) the output's mode,
+// fsyncs it, renames it to `out` and fsyncs the directory.
 void commit_output(const std::string& tmp, const std::string& out);
 
 // Writes `raw` as `format` to `out` atomically: a temp file in out's directory,

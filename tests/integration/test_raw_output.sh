@@ -80,6 +80,9 @@ check_eq "failure: no temporary file left" 0 "$(temps)"
 check_eq "failure: no loop device left" 0 "$(all_loops)"
 check_eq "failure: no mount left" 0 "$(mounts_under "$T_TMP")"
 check_eq "failure: input unchanged" "$in_sum" "$(sha256sum "$in" | cut -d' ' -f1)"
+# Output directories made for the temporary file go too.
+build "$T_TMP/fail.yaml" "$outdir/new/sub/out.raw" raw > "$T_TMP/fail2.log" 2>&1 || true
+check_eq "failure: no output directory left" "" "$(ls -d "$outdir/new" 2>/dev/null || true)"
 
 # 3. SIGINT while the image is being customized: the temporary file is the
 # working copy (in the output directory, none in the build directory), and it
@@ -102,6 +105,8 @@ for _ in $(seq 1 300); do
 done
 check "signal: reached the chroot step" grep -q SLEEPING-NOW "$T_TMP/sleep.log"
 check_eq "during the build: one temporary file in the output directory" 1 "$(temps)"
+check_eq "during the build: readable by root only" 600 \
+    "$(find "$outdir" -maxdepth 1 -name '.*.tmp-*' -printf '%m\n' 2>/dev/null | head -1)"
 check_eq "during the build: no working copy in the build directory" 0 \
     "$(find "$T_TMP/build" -name image.raw 2>/dev/null | wc -l)"
 kill -INT "$pid"
