@@ -25,6 +25,12 @@ done
 renice -n "${BENCH_NICE:--10}" -p $$ >/dev/null
 base=$(tests/images/build-image.sh debian-base)
 work=$(mktemp -d "${BENCH_DIR:-/var/tmp}/imgrecipe-compare.XXXXXX")
+free_mib=$(df -Pm "$work" | awk 'NR == 2 { print $4 }')
+if ((free_mib < 6144)); then
+    rmdir "$work"
+    echo "only $free_mib MiB free under ${BENCH_DIR:-/var/tmp}; about 6 GiB are needed (set BENCH_DIR)" >&2
+    exit 2
+fi
 cleanup() { rm -rf --one-file-system -- "$work"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -158,18 +158,20 @@ void LoopDevice::reserve(const std::string& file) {
     struct stat st;
     if (::fstat(backing.get(), &st) != 0) throw_errno("stat", file);
     Configured c = configure_free(backing.get(), file, 0, 0, false);
+    UniqueFd device(c.fd);  // detached by autoclear if anything below throws
     auto r = std::make_unique<Reserved>();
     r->file = file;
     r->st_dev = st.st_dev;
     r->st_ino = st.st_ino;
     r->dev = c.dev;
-    r->fd = c.fd;
-    r->entry = TeardownEntry("reserved loop device " + r->dev, [fd = r->fd, dev = r->dev, f = file] {
+    r->fd = device.get();
+    r->entry = TeardownEntry("reserved loop device " + r->dev, [fd = r->fd, dev = r->dev] {
       std::erase_if(g_reserved, [&](const auto& x) { return x->fd == fd; });
       detach_fd(fd, dev);
     });
     log::debug("reserved {} for {}", r->dev, file);
     g_reserved.push_back(std::move(r));
+    device.release();
   } catch (const std::exception& e) {
     log::debug("no loop device reserved for {}: {}", file, e.what());
   }
