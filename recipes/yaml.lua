@@ -373,9 +373,9 @@ return {
 
     local img
     ctx:step("open", function()
-      img = ctx:open(input)
-      -- A new layout only reads the input (ALIC mounts it read-only); ids
-      -- are reset before mounting.
+      -- A new layout only reads the input (ALIC mounts it read-only), so its
+      -- working copy is never the output; ids are reset before mounting.
+      img = ctx:open(input, not new_layout(cfg) and { output = output, output_format = format } or nil)
       if not reset_all(cfg) then img:mount(new_layout(cfg) and { read_only = true } or nil) end
     end)
     img = partitions(ctx, img, cfg)
@@ -396,7 +396,7 @@ return {
     selinux_relabel(ctx, img, cfg)
     scripts(ctx, img, cfg, "finalizeCustomization")
     kernel_check(ctx, img, cfg)
-    ctx:step("write output", function() img:save(output, format) end)
+    ctx:step("write output", function() img:save(output, format, { last = true }) end)
     log.info("output written to %s (%s)", output, format)
   end,
 }
