@@ -374,8 +374,10 @@ return {
     local img
     ctx:step("open", function()
       -- A new layout only reads the input (ALIC mounts it read-only), so its
-      -- working copy is never the output; ids are reset before mounting.
-      img = ctx:open(input, not new_layout(cfg) and { output = output, output_format = format } or nil)
+      -- working copy is never the output. Ids are reset before mounting, on a
+      -- working copy in the build directory (the only place the reset writes).
+      local in_place = not new_layout(cfg) and not reset_all(cfg)
+      img = ctx:open(input, in_place and { output = output, output_format = format } or nil)
       if not reset_all(cfg) then img:mount(new_layout(cfg) and { read_only = true } or nil) end
     end)
     img = partitions(ctx, img, cfg)

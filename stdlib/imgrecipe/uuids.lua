@@ -49,7 +49,8 @@ end
 --- before a change), /etc/fstab following. The new ids are chosen first and
 --- fstab rewritten while the image still mounts by the old ones; then the
 --- image is unmounted, the ids written, and it is mounted again (with
---- `mount_opts`). `img` must not be mounted yet. Returns the changes
+--- `mount_opts`). `img` must not be mounted yet, and its working copy must be
+--- in the build directory (opened without a raw `output`). Returns the changes
 --- `{number=, old_partuuid=, new_partuuid=, fstype=, old_uuid=, new_uuid=}`.
 ---@param img imgrecipe.Image
 ---@param mount_opts? imgrecipe.MountOpts

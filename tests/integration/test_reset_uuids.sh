@@ -58,4 +58,17 @@ check_not_contains "grub.cfg: old root UUID gone" "$grubcfg" "$ROOT_UUID"
 efi=$(MTOOLS_SKIP_CHECK=1 mtype -i "$raw@@$ESP_OFFSET" ::/EFI/BOOT/BOOTX64.EFI | strings)
 check_contains "ESP loader searches the new root UUID" "$efi" "--set=root $new_root"
 check "root: e2fsck -fn clean" e2fsck -fn "$raw?offset=$ROOT_OFFSET"
+rm -f "$raw"
+
+# A raw output (normally built in place beside the output): the reset works
+# on a working copy in the build directory all the same.
+set +e
+"$IMGRECIPE" build "$T_TMP/reset.yaml" --image-file "$IMG_PATH" --build-dir "$T_TMP/b2" \
+    --output-image-file "$T_TMP/reset.raw" --output-image-format raw 2> "$T_TMP/build2.log"
+rc=$?
+set -e
+check_eq "raw output: build succeeds" 0 "$rc"
+[[ $rc -eq 0 ]] || tail -10 "$T_TMP/build2.log"
+check "raw output: new root UUID" test "$(blkid --probe --offset "$ROOT_OFFSET" -s UUID -o value "$T_TMP/reset.raw")" != "$ROOT_UUID"
+check_eq "raw output: nothing left beside the output" "reset.raw" "$(ls -A "$T_TMP" | grep '^\.\?reset\.raw')"
 t_done
