@@ -63,8 +63,9 @@ function M.parse_dpkg_status(text)
   local list, installed = {}, {}
   for stanza in (text .. "\n\n"):gmatch("(.-)\n\n+") do
     local f = {}
-    for k, v in stanza:gmatch("([%w%-]+):[ \t]*([^\n]*)") do
-      if f[k] == nil then f[k] = v end
+    for line in stanza:gmatch("[^\n]+") do
+      local k, v = line:match("^([%w%-]+):[ \t]*(.-)[ \t]*$")  -- continuation lines start with a space
+      if k then f[k] = v end
     end
     if f.Package and f.Status and not f.Status:match("not%-installed$") then
       list[#list + 1] = { name = f.Package, version = f.Version or "", release = "", arch = f.Architecture or "" }

@@ -72,7 +72,7 @@ with tarfile.open(path, "r:") as tar:
         size = int.from_bytes(data[4:8], "little")
         if magic != 0x184D2A50 or size != 16 or data[8:24] != image_id:
             fail(f"{img['path']}: no skippable frame with the image id first")
-        r = subprocess.run(["zstd", "-dcq", "--long=27", "-o", out], input=data)
+        r = subprocess.run(["zstd", "-dcqf", "--long=27", "-o", out], input=data)
         if r.returncode != 0:
             fail(f"{img['path']}: zstd -d failed")
             return
