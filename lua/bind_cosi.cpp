@@ -1,6 +1,7 @@
 // imgrecipe.host.cosi: COSI output (host/image/cosi). The stdlib module
 // imgrecipe.cosi gathers the OS description and calls these.
 #include <cmath>
+#include <filesystem>
 
 #include <fmt/format.h>
 
@@ -151,9 +152,29 @@ int l_write(lua_State* L) {
   return 1;
 }
 
+// Shrinking writes the disk: only a working file in the build directory
+// (its real directory confined by sys.mkdir, the one place that checks).
+std::string working_file(lua_State* L, const std::string& path) {
+  std::error_code ec;
+  std::string real = std::filesystem::canonical(path, ec).string();
+  if (ec) throw_system("resolve", path, ec.value());
+  std::string dir = std::filesystem::path(real).parent_path().string();
+  lua_getglobal(L, "require");
+  lua_pushstring(L, "imgrecipe.host.sys");
+  if (lua_pcall(L, 1, 1, 0) == 0) {
+    lua_getfield(L, -1, "mkdir");
+    lua_remove(L, -2);
+    lua_pushlstring(L, dir.data(), dir.size());
+    if (lua_pcall(L, 1, 0, 0) == 0) return real;
+  }
+  Error e = to_error(L, -1);
+  lua_pop(L, 1);
+  throw e;
+}
+
 // shrink(disk) -> {{number=, old_size=, new_size=}, ...}: every ext2/3/4.
 int l_shrink(lua_State* L) {
-  std::string disk = arg_string(L, 1, "disk");
+  std::string disk = working_file(L, arg_string(L, 1, "disk"));
   auto results = cosi::shrink_ext_filesystems(disk);
   lua_createtable(L, static_cast<int>(results.size()), 0);
   for (size_t i = 0; i < results.size(); ++i) {

@@ -136,4 +136,21 @@ check_contains "the error names the level" "$err" "zstd level 99: expected 1 to 
 check_eq "no output after a failure" "" "$(ls -A "$T_TMP/out2" 2>/dev/null)"
 check_eq "no loop device left after a failure" 0 "$(all_loops)"
 
+# The shrink binding writes only working files of the build directory.
+cp --sparse=always "$IMG_PATH" "$T_TMP/outside.raw"
+chmod 644 "$T_TMP/outside.raw"
+sum_outside=$(sha256sum < "$T_TMP/outside.raw")
+cat > "$T_TMP/shrink-outside.lua" <<LUA
+return { name = "shrink-outside", params = {}, run = function(ctx)
+  require("imgrecipe.host.cosi").shrink("$T_TMP/outside.raw")
+end }
+LUA
+set +e
+err=$("$IMGRECIPE" run "$T_TMP/shrink-outside.lua" --build-dir "$T_TMP/b3" 2>&1)
+rc=$?
+set -e
+check "shrinking a file outside the build directory is refused" test "$rc" -ne 0
+check_contains "the error says why" "$err" "is outside the build directory"
+check_eq "the outside file is untouched" "$sum_outside" "$(sha256sum < "$T_TMP/outside.raw")"
+
 t_done
