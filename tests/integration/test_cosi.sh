@@ -124,6 +124,34 @@ check_eq "deployed root hostname" "$IMG_HOSTNAME" "$(fs_cat "$dep" "$ROOT_OFFSET
 check "deployed root e2fsck -fn clean" e2fsck -fn "$dep?offset=$ROOT_OFFSET"
 check "deployed ESP reads (mtools)" fat_cat "$dep" "$ESP_OFFSET" /EFI/BOOT/BOOTX64.EFI > /dev/null
 
+# ---- a Disk (imgrecipe.disk A/B layout) written as COSI ----
+set +e
+"$IMGRECIPE" run "$TESTS_DIR/integration/recipes/cosi-disk.lua" --build-dir "$T_TMP/bd" \
+    --param input="$IMG_PATH" --param output="$T_TMP/ab/ab.cosi" --param report="$T_TMP/ab-report" \
+    2> "$T_TMP/ab.log"
+rc=$?
+set -e
+check_eq "A/B disk recipe succeeds" 0 "$rc"
+[[ $rc -eq 0 ]] || tail -30 "$T_TMP/ab.log"
+check_eq "A/B: working files removed" "" "$(find "$T_TMP/bd" -mindepth 1 -maxdepth 1 2>/dev/null)"
+check_eq "A/B: no loop device left" 0 "$(all_loops)"
+mkdir -p "$T_TMP/abx"
+set +e
+python3 "$TESTS_DIR/integration/helpers/cosi_read.py" "$T_TMP/ab/ab.cosi" "$T_TMP/abx" > "$T_TMP/ab-read.txt"
+rc=$?
+set -e
+abread=$(cat "$T_TMP/ab-read.txt")
+check_eq "A/B: reader finds nothing wrong" 0 "$rc"
+check_eq "A/B: tar order" "order cosi-marker metadata.json images/ab_gpt.raw.zst images/ab_1.raw.zst images/ab_2.raw.zst images/ab_3.raw.zst images/ab_4.raw.zst" \
+    "$(grep '^order ' <<< "$abread")"
+check_eq "A/B: filesystems of the mounted partitions only (root-b is a region, not an image)" \
+    "/boot/efi vfat p1|/ ext4 p2|/var/lib/state ext4 p4" \
+    "$(awk '$1=="image" {n=split($6, a, "/"); sub(".raw", "", a[n]); printf "%s%s %s %s", sep, $2, $3, a[n]; sep="|"}' <<< "$abread")"
+check "A/B: root-a e2fsck clean" e2fsck -fn "$T_TMP/abx/p2.raw"
+check "A/B: root-b e2fsck clean" e2fsck -fn "$T_TMP/abx/p3.raw"
+check "A/B: every ext4 shrunk below its partition" test "$(stat -c %s "$T_TMP/abx/p2.raw")" -lt $((1400 * 1048576))
+check_eq "A/B: the OS copied into root-a" "$IMG_HOSTNAME" "$(fs_cat "$T_TMP/abx/p2.raw" 0 /etc/hostname)"
+
 # A bad argument is a usage error naming it; nothing is written.
 set +e
 err=$("$IMGRECIPE" run "$TESTS_DIR/integration/recipes/cosi.lua" --build-dir "$T_TMP/b2" \
