@@ -434,13 +434,18 @@ Metadata write(const std::string& disk, const std::string& out, const Inputs& in
   if (::fstat(disk_fd.get(), &st) != 0) throw_errno("stat", disk);
   m.disk_size = static_cast<std::uint64_t>(st.st_size);
 
+  auto parts = table.partitions;
+  std::sort(parts.begin(), parts.end(), [](const Partition& a, const Partition& b) { return a.number < b.number; });
+  for (const auto& [number, path] : in.mount_points) {
+    if (std::none_of(parts.begin(), parts.end(), [&](const Partition& p) { return p.number == number; }))
+      throw_usage(fmt::format("COSI: mount point {} is on partition {}, which {} does not have", path, number, disk));
+  }
+
   std::vector<Compressed> files;
   const std::uint64_t gpt_bytes = primary_gpt_bytes(disk, table.sector_size);
   log::info("COSI: compressing the primary GPT ({} bytes)", gpt_bytes);
   files.push_back(compress(disk_fd.get(), disk, 0, gpt_bytes, work_dir, base + "_gpt.raw.zst", uuid, opts.zstd));
   m.regions.push_back({files.back().file, "primary-gpt", 0});
-  auto parts = table.partitions;
-  std::sort(parts.begin(), parts.end(), [](const Partition& a, const Partition& b) { return a.number < b.number; });
   for (const auto& p : parts) {
     FsInfo f = probe_filesystem(disk, p.start, p.size);
     if (opts.check_filesystems) check_partition(disk, p, f.type);
@@ -453,10 +458,6 @@ Metadata write(const std::string& disk, const std::string& out, const Inputs& in
     if (mp != in.mount_points.end() && !mp->second.empty() && !f.type.empty()) {
       m.images.push_back({files.back().file, mp->second, f.type, f.uuid, p.type});
     }
-  }
-  for (const auto& [number, path] : in.mount_points) {
-    if (std::none_of(parts.begin(), parts.end(), [&](const Partition& p) { return p.number == number; }))
-      throw_usage(fmt::format("COSI: mount point {} is on partition {}, which {} does not have", path, number, disk));
   }
   const std::string json = metadata_json(m);
 

@@ -141,6 +141,13 @@ TEST_CASE("tar: ustar headers as Go's archive/tar writes them; PAX for long name
   CHECK(h.substr(512, rec.size()) == rec);
   CHECK(h[1024 + 156] == '0');
   CHECK(h.substr(1024, 100) == longname.substr(0, 100));
+  // GNU tar reads the PAX header back: the long name, mode 0400, owner 0/0, epoch mtime.
+  TempDir dir;
+  std::string archive = h + "hello" + std::string(tar::padding(5), '\0') + tar::end_of_archive();
+  write_file(dir / "t.tar", archive);
+  CHECK(sh(fmt::format("tar --numeric-owner --utc -tvf '{}'", dir / "t.tar")) ==
+        "-r-------- 0/0               5 1970-01-01 00:00 " + longname + "\n");
+  CHECK(sh(fmt::format("tar -xOf '{}'", dir / "t.tar")) == "hello");
   std::string big = tar::file_header("images/x", 10ull << 30);
   CHECK(big.find("size=10737418240\n") != std::string::npos);
   CHECK(tar::padding(0) == 0);
