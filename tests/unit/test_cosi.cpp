@@ -333,4 +333,11 @@ TEST_CASE("cosi: a GPT disk written as COSI reads back with tar and zstd") {
   bad.mount_points[7] = "/srv";
   CHECK_THROWS_AS(cosi::write(d->path(), dir / "bad.cosi", bad, o), Error);
   CHECK(sh(fmt::format("cd '{}' && ls -A", dir.path)) == "disk.raw\nout dir\n");
+  // A failure at the very end (the rename onto a directory) removes the
+  // finished temporary output and every compressed image.
+  std::filesystem::create_directories(dir / "out dir/taken");
+  CHECK_THROWS_WITH_AS(cosi::write(d->path(), dir / "out dir/taken", in, o), doctest::Contains("rename into place"),
+                       Error);
+  CHECK(sh(fmt::format("cd '{}' && ls -A . 'out dir' 'out dir/taken'", dir.path)) ==
+        ".:\ndisk.raw\nout dir\n\nout dir:\nmy.image.cosi\ntaken\n\nout dir/taken:\n");
 }
