@@ -99,15 +99,11 @@ check_eq "no mount left after the comparison" 0 "$(mounts_under "$T_TMP")"
 
 # ---- deploy as a provisioning agent does ----
 dep=$T_TMP/deployed.raw
-truncate -s "$IMG_SIZE" "$dep"
-dd if="$x/gpt.raw" of="$dep" conv=notrunc,sparse status=none
-table=$(sfdisk -J "$dep" 2>/dev/null)
-for n in 1 2; do
-    start=$(jq ".partitiontable.partitions[$((n - 1))].start" <<< "$table")
-    dd if="$x/p$n.raw" of="$dep" bs=512 seek="$start" conv=notrunc,sparse status=none
-done
-check "backup GPT relocated" sfdisk --relocate gpt-bak-std "$dep"
+check "deployed (helpers/cosi_deploy.sh)" "$TESTS_DIR/integration/helpers/cosi_deploy.sh" "$T_TMP/read.txt" "$dep"
+check_eq "deployed disk has the original size" "$IMG_SIZE" "$(stat -c %s "$dep")"
 check "deployed table verifies" sfdisk --verify "$dep"
+check_eq "backup GPT header in the last sector" "EFI PART" \
+    "$(dd if="$dep" bs=512 skip=$((IMG_SIZE / 512 - 1)) count=1 status=none | head -c 8)"
 dtable=$(sfdisk -J "$dep")
 stable=$(sfdisk -J "$IMG_PATH")
 for f in uuid type start; do
