@@ -239,8 +239,8 @@ function M.gather(target, opts)
 end
 
 --- Writes the image or disk as a COSI file at `path`, atomically. The OS is
---- read from its mounts (the Image is mounted read-only first if it is not
---- mounted; a Disk must be mounted), then everything is unmounted (staged
+--- read from its mounts (the Image is mounted first if it is not mounted; a
+--- Disk must be mounted), then everything is unmounted (staged
 --- FAT written back), ext2/3/4 filesystems are shrunk with their partitions
 --- on the working copy, every filesystem is checked read-only, and the
 --- partitions are compressed in process (zstd, long window, multithreaded).
@@ -265,7 +265,8 @@ function M.write(target, path, opts)
   end
   local raw = disk_mode and target.path or target.raw
   local work_dir = target.work_dir
-  if not disk_mode and not target._mnt then target:mount({ read_only = true }) end
+  -- Read-write: `rpm -qa` runs in the image, and the sandbox needs a writable root.
+  if not disk_mode and not target._mnt then target:mount() end
   image.check_output(path, "raw", { input = disk_mode and target.path or target.input })
   local inputs = M.gather(target, opts)
   if disk_mode then
