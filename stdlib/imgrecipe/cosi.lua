@@ -263,11 +263,21 @@ function M.write(target, path, opts)
   if not disk_mode and getmetatable(target) ~= image.Image then
     util.raise("usage", "argument 'target': expected an Image or a Disk")
   end
+  -- Checked before anything is unmounted or shrunk.
+  local function whole_in(name, lo, hi)
+    local v = opts[name]
+    if v ~= nil and (v ~= math.floor(v) or v < lo or v > hi) then
+      util.raise("usage", string.format("zstd %s %s: expected %d to %d", name:gsub("_", " "), tostring(v), lo, hi))
+    end
+  end
+  whole_in("level", 1, 22)
+  whole_in("window_log", 10, 31)
+  whole_in("workers", 0, 256)
+  image.check_output(path, "raw", { input = disk_mode and target.path or target.input })
   local raw = disk_mode and target.path or target.raw
   local work_dir = target.work_dir
   -- Read-write: `rpm -qa` runs in the image, and the sandbox needs a writable root.
   if not disk_mode and not target._mnt then target:mount() end
-  image.check_output(path, "raw", { input = disk_mode and target.path or target.input })
   local inputs = M.gather(target, opts)
   if disk_mode then
     target:unmount()

@@ -180,6 +180,7 @@ rc=$?
 set -e
 check "level 99 refused" test "$rc" -ne 0
 check_contains "the error names the level" "$err" "zstd level 99: expected 1 to 22"
+check_not_contains "refused before any work" "$err" "shrunk"
 check_eq "no output after a failure" "" "$(ls -A "$T_TMP/out2" 2>/dev/null)"
 check_eq "no loop device left after a failure" 0 "$(all_loops)"
 
