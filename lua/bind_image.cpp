@@ -22,10 +22,25 @@ int l_to_raw(lua_State* L) {
   return 0;
 }
 
+int l_output_working_copy(lua_State* L) {
+  std::string input = check_string(L, 1);
+  auto fmt = image::parse_format(check_string(L, 2));
+  std::string tmp = image::output_working_copy(input, fmt, check_string(L, 3));
+  lua_pushstring(L, tmp.c_str());
+  return 1;
+}
+
+int l_commit_output(lua_State* L) {
+  std::string tmp = check_string(L, 1);
+  image::commit_output(tmp, check_string(L, 2));
+  return 0;
+}
+
 int l_write(lua_State* L) {
   std::string raw = check_string(L, 1);
   std::string out = check_string(L, 2);
-  image::write_output(raw, out, image::parse_format(check_string(L, 3)));
+  std::string discard = lua_isstring(L, 4) ? lua_tostring(L, 4) : "";
+  image::write_output(raw, out, image::parse_format(check_string(L, 3)), discard);
   return 0;
 }
 
@@ -62,7 +77,9 @@ int l_parse_format(lua_State* L) {
 const luaL_Reg kFns[] = {IMGRECIPE_FN("detect", l_detect),   IMGRECIPE_FN("to_raw", l_to_raw),
                          IMGRECIPE_FN("write", l_write),     IMGRECIPE_FN("inspect", l_inspect),
                          IMGRECIPE_FN("parse_format", l_parse_format),
-                         IMGRECIPE_FN("check_output", l_check_output), {nullptr, nullptr}};
+                         IMGRECIPE_FN("check_output", l_check_output),
+                         IMGRECIPE_FN("output_working_copy", l_output_working_copy),
+                         IMGRECIPE_FN("commit_output", l_commit_output), {nullptr, nullptr}};
 
 }  // namespace
 

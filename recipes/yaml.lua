@@ -329,7 +329,7 @@ return {
 
     local img
     ctx:step("open", function()
-      img = ctx:open(input)
+      img = ctx:open(input, { output = output, output_format = format })
       img:mount()
     end)
     override_resolv_conf(ctx, img, cfg)
@@ -349,7 +349,7 @@ return {
     selinux_relabel(ctx, img, cfg)
     scripts(ctx, img, cfg, "finalizeCustomization")
     kernel_check(ctx, img, cfg)
-    ctx:step("write output", function() img:save(output, format) end)
+    ctx:step("write output", function() img:save(output, format, { last = true }) end)
     log.info("output written to %s (%s)", output, format)
   end,
 }

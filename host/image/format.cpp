@@ -11,13 +11,20 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "host/disk/loop.hpp"
 #include "host/exec/process.hpp"
 #include "host/image/header.hpp"
 #include "host/system/cleanup.hpp"
@@ -27,6 +34,7 @@
 #include "host/system/log.hpp"
 #include "host/system/owner_lock.hpp"
 #include "host/system/unique_fd.hpp"
+#include "host/system/workspace.hpp"
 
 namespace imgrecipe::image {
 namespace {
@@ -246,6 +254,13 @@ Source source_for(const std::string& path, Format format, const Probe& p) {
   throw Error(ErrorKind::Internal, "unknown image format");
 }
 
+// A new empty file; fails if `path` exists.
+void create_empty(const std::string& path, mode_t mode) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) throw_errno("create", path);
+  ::close(fd);
+}
+
 void fsync_path(const std::string& path, int flags) {
   UniqueFd fd = open_or_throw(path, flags);
   if (::fsync(fd.get()) != 0) throw_errno("fsync", path);
@@ -363,6 +378,128 @@ Format parse_format(std::string_view text) {
   throw_usage(fmt::format("unknown image format '{}' (valid: raw, qcow2, vhd, vhd-fixed, vhdx)", text));
 }
 
+namespace {
+
+// Starts the writeback of a file being written by another process every
+// 50 ms until destroyed, so its final fsync finds little left: the disk
+// writes while qemu-img still converts, instead of after it. Best effort.
+class WriteBehind {
+ public:
+  explicit WriteBehind(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
+    if (fd_.get() >= 0) thread_ = std::thread([this] { loop(); });
+  }
+  ~WriteBehind() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_one();
+    if (thread_.joinable()) thread_.join();
+  }
+  WriteBehind(const WriteBehind&) = delete;
+  WriteBehind& operator=(const WriteBehind&) = delete;
+
+ private:
+  void loop() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!wake_.wait_for(lock, std::chrono::milliseconds(50), [this] { return stop_; }))
+      ::sync_file_range(fd_.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
+  }
+  UniqueFd fd_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+// Converts `input` into `out`, an existing empty file that qemu-img rewrites
+// in place (same inode), so a loop device can be reserved for it first.
+// `durable`: `out` is an output, to be fsynced at the end.
+void convert_into(const std::string& input, Format format, const std::string& out, bool durable) {
+  Probe p = probe(input);
+  Source src = source_for(input, format, p);
+  if (p.format == Format::Qcow2) check_qcow2(input, src, p.file_size);
+  log::info("converting {} ({}) to the raw working copy {}", input, name(format), out);
+  LoopDevice::reserve(out);
+  try {
+    std::optional<WriteBehind> behind;
+    if (durable) behind.emplace(out);
+    // -W: out-of-order writes; a raw target ends up the same, sooner.
+    run_checked({"qemu-img", "convert", "-W", src.spec, "-O", "raw", out});
+  } catch (...) {
+    LoopDevice::drop_reserved(out);
+    throw;
+  }
+  std::uint64_t got = file_size(out);
+  if (src.size != 0 && got != src.size)
+    throw Error(ErrorKind::Internal,
+                fmt::format("qemu-img made a {}-byte raw copy of {}, expected {}", got, input, src.size));
+}
+
+struct OutputTemp {
+  fs::path target;      // the output, absolute
+  std::string tmp;      // `.<name>.tmp-XXXXXX` beside it, empty
+  fs::path created;     // the outermost directory created for it, if any
+  // Locked while this run lives, so a later run removes it only once this
+  // run is dead (killed); shared by the copies teardown entries hold.
+  std::shared_ptr<OwnedTempFile> owned;
+};
+
+// Removes the directories make_output_temp created, innermost first, if they
+// are empty (after a failure nothing is left, not even a directory).
+void remove_created_dirs(const OutputTemp& t) {
+  if (t.created.empty()) return;
+  for (fs::path d = t.target.parent_path(); ::rmdir(d.c_str()) == 0 && d != t.created; d = d.parent_path()) {
+  }
+}
+
+// Creates the temporary file an output is written to (its directory too),
+// with permission bits `mode`.
+OutputTemp make_output_temp(const std::string& out, mode_t mode) {
+  OutputTemp t{absolute(out), {}, {}, {}};
+  fs::path dir = t.target.parent_path();
+  if (t.target.filename().empty()) throw_usage(fmt::format("output path {} names no file", out));
+  for (fs::path d = dir; !d.empty() && !fs::exists(d); d = d.parent_path()) t.created = d;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw_system("create output directory", dir.string(), ec.value());
+  try {
+    t.owned = std::make_shared<OwnedTempFile>(t.target.string());
+  } catch (...) {
+    remove_created_dirs(t);
+    throw;
+  }
+  t.tmp = t.owned->path();
+  int fd = t.owned->dup_fd();
+  int rc = ::fchmod(fd, mode);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) {
+    ::unlink(t.tmp.c_str());
+    remove_created_dirs(t);
+    throw_system("chmod", t.tmp, err);
+  }
+  return t;
+}
+
+// The mode of an output file: mkstemp makes 0600, an output gets the usual one.
+mode_t output_mode() { return 0666 & ~current_umask(); }
+
+// fsync, rename into place, fsync of the directory (the rename itself).
+void rename_durably(const std::string& tmp, const fs::path& target) {
+  fsync_path(tmp, O_RDONLY);
+  if (::rename(tmp.c_str(), target.c_str()) != 0) throw_errno("rename into place", target.string());
+}
+
+// Output temporaries that outlive the call creating them (raw working copies
+// in the output directory), each removed at teardown unless committed.
+std::map<std::string, TeardownEntry>& pending_outputs() {
+  static auto* m = new std::map<std::string, TeardownEntry>();  // never destroyed, see loop.cpp
+  return *m;
+}
+
+}  // namespace
+
 void convert_to_raw(const std::string& input, Format format, const std::string& raw_out) {
   fault::point("convert", input);
   space::require_for_copy(input, raw_out);
@@ -375,21 +512,49 @@ void convert_to_raw(const std::string& input, Format format, const std::string& 
     if (!S_ISREG(out_st.st_mode)) throw_usage(fmt::format("{} exists and is not a regular file", raw_out));
     if (::unlink(out.c_str()) != 0) throw_errno("remove", out);  // created fresh, never reused
   }
-  Probe p = probe(input);
-  Source src = source_for(input, format, p);
-  if (p.format == Format::Qcow2) check_qcow2(input, src, p.file_size);
-  log::info("converting {} ({}) to the raw working copy {}", input, name(format), out);
   RemoveUnlessKept guard(out);
-  run_checked({"qemu-img", "convert", src.spec, "-O", "raw", out});
-  std::uint64_t got = file_size(out);
-  if (src.size != 0 && got != src.size)
-    throw Error(ErrorKind::Internal,
-                fmt::format("qemu-img made a {}-byte raw copy of {}, expected {}", got, input, src.size));
+  create_empty(out, 0600);
+  convert_into(input, format, out, false);  // a scratch copy: never written back for its own sake
   guard.keep();
 }
 
-void write_output(const std::string& raw, const std::string& out, Format format) {
+std::string output_working_copy(const std::string& input, Format format, const std::string& out) {
+  // 0600 while it is being customized; the output's mode at commit.
+  OutputTemp t = make_output_temp(out, 0600);
+  TeardownEntry entry("remove " + t.tmp, [t] {
+    LoopDevice::drop_reserved(t.tmp);
+    ::unlink(t.tmp.c_str());
+    remove_created_dirs(t);
+  });
+  try {
+    convert_into(input, format, t.tmp, true);
+  } catch (...) {
+    entry.release();
+    throw;
+  }
+  pending_outputs()[t.tmp] = std::move(entry);
+  return t.tmp;
+}
+
+void commit_output(const std::string& tmp, const std::string& out) {
+  auto& pending = pending_outputs();
+  auto it = pending.find(tmp);
+  if (it == pending.end())
+    throw Error(ErrorKind::Internal, fmt::format("{} is not a pending output working copy", tmp));
+  LoopDevice::drop_reserved(tmp);
+  fs::path target = absolute(out);
+  if (target.parent_path() != fs::path(tmp).parent_path())
+    throw Error(ErrorKind::Internal, fmt::format("{} is not in the directory of {}", tmp, out));
+  log::info("writing {} as raw (the working copy itself)", out);
+  if (::chmod(tmp.c_str(), output_mode()) != 0) throw_errno("chmod", tmp);
+  rename_durably(tmp, target);
+  pending.erase(it);  // dismisses its removal
+  fsync_path(target.parent_path().string(), O_RDONLY | O_DIRECTORY);
+}
+
+void write_output(const std::string& raw, const std::string& out, Format format, const std::string& discard_dir) {
   fault::point("write output", out);
+  LoopDevice::drop_reserved(raw);  // never mounted: not needed any more
   std::vector<std::string> opts;
   switch (format) {
     case Format::Raw: opts = {"-O", "raw"}; break;
@@ -406,33 +571,45 @@ void write_output(const std::string& raw, const std::string& out, Format format)
     }
   }
 
-  fs::path target = absolute(out);
-  std::string dir = target.parent_path().string();
-  if (target.filename().empty()) throw_usage(fmt::format("output path {} names no file", out));
-  std::error_code ec;
-  fs::create_directories(target.parent_path(), ec);
-  if (ec) throw_system("create output directory", dir, ec.value());
-  // Locked while this run lives; temporaries of killed runs are removed.
-  OwnedTempFile owned(target.string());
-  std::string tmp = owned.path();
-  int fd = owned.dup_fd();
-  RemoveUnlessKept guard(tmp);
-  // mkstemp makes 0600; an output file gets the usual mode.
-  int rc = ::fchmod(fd, 0666 & ~current_umask());
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) throw_system("chmod", tmp, err);
-
-  log::info("writing {} as {}", out, name(format));
-  std::vector<std::string> argv = {"qemu-img", "convert", "--image-opts",
-                                   "driver=raw,file.driver=file,file.filename=" + escape_opt(absolute(raw))};
-  argv.insert(argv.end(), opts.begin(), opts.end());
-  argv.push_back(tmp);
-  run_checked(argv);
-  fsync_path(tmp, O_RDONLY);
-  if (::rename(tmp.c_str(), target.c_str()) != 0) throw_errno("rename into place", target.string());
-  guard.keep();
-  fsync_path(dir, O_RDONLY | O_DIRECTORY);  // make the rename itself durable
+  OutputTemp t = make_output_temp(out, output_mode());
+  TeardownEntry dirs("remove created output directories", [t] { remove_created_dirs(t); });
+  try {
+    RemoveUnlessKept guard(t.tmp);  // gone before the directories are
+    log::info("writing {} as {}", out, name(format));
+    std::vector<std::string> argv = {"qemu-img", "convert", "--image-opts",
+                                     "driver=raw,file.driver=file,file.filename=" + escape_opt(absolute(raw))};
+    argv.insert(argv.end(), opts.begin(), opts.end());
+    argv.push_back(t.tmp);
+    {
+      WriteBehind behind(t.tmp);
+      run_checked(argv);
+    }
+    std::string remove_error;
+    std::thread remover;
+    if (!discard_dir.empty() && !keeping_working_files()) {
+      remover = std::thread([&] {
+        try {
+          remove_tree_one_fs(discard_dir);
+        } catch (const std::exception& e) {
+          remove_error = e.what();
+        }
+      });
+    }
+    try {
+      rename_durably(t.tmp, t.target);
+    } catch (...) {
+      if (remover.joinable()) remover.join();
+      throw;
+    }
+    if (remover.joinable()) remover.join();
+    if (!remove_error.empty()) log::warn("removing the working directory {}: {}", discard_dir, remove_error);
+    guard.keep();
+  } catch (...) {
+    dirs.release();
+    throw;
+  }
+  dirs.dismiss();
+  fsync_path(t.target.parent_path().string(), O_RDONLY | O_DIRECTORY);
 }
 
 ImageInfo inspect(const std::string& path) {

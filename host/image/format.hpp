@@ -33,11 +33,27 @@ Format parse_format(std::string_view name);
 // fails or is interrupted.
 void convert_to_raw(const std::string& input, Format format, const std::string& raw_out);
 
+// For a raw output: converts `input` (never written) into a new temporary
+// file beside `out` (`.<name>.tmp-XXXXXX`, mode 0600 until committed) and
+// returns its path, to be used as the raw working copy and renamed into place
+// by commit_output(): one full copy instead of two. Removed at teardown
+// (error, signal, never committed), with any output directory made for it.
+std::string output_working_copy(const std::string& input, Format format, const std::string& out);
+// Gives `tmp` (from output_working_copy for this `out`) the output's mode,
+// fsyncs it, renames it to `out` and fsyncs the directory.
+void commit_output(const std::string& tmp, const std::string& out);
+
 // Writes `raw` as `format` to `out` atomically: a temp file in out's directory,
 // fsync'ed and renamed into place only on success; on error or signal no file
 // is left behind. For vhd/vhd-fixed a raw size that is not whole MiB is first
 // rounded up by growing `raw` itself (it is the working copy).
-void write_output(const std::string& raw, const std::string& out, Format format);
+// `discard_dir`, if not empty, is the image's working directory (holding
+// `raw`), no longer needed: it is removed (never across a mount) while the
+// output is being fsynced, since dropping the working copy's pages costs about
+// as much CPU as the fsync waits for the disk. Kept when the build directory
+// is kept.
+void write_output(const std::string& raw, const std::string& out, Format format,
+                  const std::string& discard_dir = {});
 
 struct ImageInfo {
   Format format;

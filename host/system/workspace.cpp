@@ -44,7 +44,14 @@ void remove_tree_one_fs(const std::string& path, bool keep_root) {
   if (g_skipped > 0) log::warn("{} entries under {} could not be removed", g_skipped, path);
 }
 
+namespace {
+bool g_keeping = false;
+}  // namespace
+
+bool keeping_working_files() { return g_keeping; }
+
 Workspace::Workspace(const std::string& build_dir, bool keep) : keep_(keep) {
+  g_keeping = g_keeping || keep;
   struct stat st;
   if (::stat(build_dir.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
     throw_system("use as build directory", build_dir, ENOTDIR);

@@ -28,6 +28,10 @@ class Workspace {
   TeardownEntry entry_;
 };
 
+// Whether a Workspace of this process keeps its directory (--keep-build-dir):
+// its working files must then stay for the user to look at.
+bool keeping_working_files();
+
 // rm -rf that stays on the filesystem of `path`: mount points below it are
 // left alone (and reported). Missing path is not an error. With `keep_root`,
 // only the content of `path` goes.

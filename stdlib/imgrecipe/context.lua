@@ -43,12 +43,15 @@ function Context:step(name, fn)
   error(err, 0)
 end
 
---- Opens an input image as a raw working copy in this run's directory.
+--- Opens an input image as a raw working copy in this run's directory (or,
+--- for a raw output named in `opts`, as the output's temporary file: see
+--- imgrecipe.image.open).
 ---@param path string
+---@param opts? imgrecipe.OpenOpts
 ---@return imgrecipe.Image
-function Context:open(path)
+function Context:open(path, opts)
   local n = #self._images + 1
-  local img = image.open(path, string.format("%s/image-%d", self.work_dir, n))
+  local img = image.open(path, string.format("%s/image-%d", self.work_dir, n), opts)
   self._images[n] = img
   return img
 end

@@ -26,15 +26,27 @@ Image.__index = Image
 
 local M = {}
 
+---@class imgrecipe.OpenOpts
+---@field output? string where the image will be saved
+---@field output_format? string its format; "raw" makes the working copy the output's own temporary file
+
 --- Opens an input image: detects its format from its content and converts it
 --- once into a sparse raw working copy in `work_dir`. The input is never
---- written.
+--- written. When the output will be raw (`opts.output_format`), the working
+--- copy is made directly as the output's temporary file beside
+--- `opts.output`, and `save` to that path only fsyncs and renames it: one
+--- full copy instead of two (removed if the run fails or is interrupted).
 ---@param path string input image (raw, qcow2, vhd, vhd-fixed, vhdx)
 ---@param work_dir string a directory in the build directory
+---@param opts? imgrecipe.OpenOpts
 ---@return imgrecipe.Image
-function M.open(path, work_dir)
+function M.open(path, work_dir, opts)
   validate("path", path, "string")
   validate("work_dir", work_dir, "string")
+  validate("opts", opts, "table", true)
+  opts = opts or {}
+  validate("opts.output", opts.output, "string", true)
+  validate("opts.output_format", opts.output_format, "string", true)
   local kind = sys.kind(path)
   if kind == nil then
     util.raise("usage", string.format("input image %s: it does not exist", path))
@@ -43,11 +55,18 @@ function M.open(path, work_dir)
   elseif kind ~= "file" then
     util.raise("usage", string.format("input image %s: it is not a regular file", path))
   end
-  sys.mkdir(work_dir)
   local fmt = host_image.detect(path)
-  local raw = work_dir .. "/image.raw"
-  host_image.to_raw(path, fmt, raw)
-  return setmetatable({ input = path, input_format = fmt, raw = raw, work_dir = work_dir }, Image)
+  -- Only a directory made here is removed after the last save.
+  local img = { input = path, input_format = fmt, work_dir = work_dir, _own_dir = sys.kind(work_dir) == nil }
+  sys.mkdir(work_dir)
+  if opts.output and opts.output_format and host_image.parse_format(opts.output_format) == "raw" then
+    img.raw = host_image.output_working_copy(path, fmt, opts.output)
+    img._output = opts.output
+  else
+    img.raw = work_dir .. "/image.raw"
+    host_image.to_raw(path, fmt, img.raw)
+  end
+  return setmetatable(img, Image)
 end
 
 ---@class imgrecipe.CheckOutputOpts
@@ -82,6 +101,10 @@ end
 function Image:mount(opts)
   validate("opts", opts, "table", true)
   if self._mnt then return self end
+  if self._discarded then util.raise("usage", "the image was already saved for the last time") end
+  if self._committed then
+    util.raise("usage", "the image was saved as its raw output " .. self.raw .. " and cannot be mounted again")
+  end
   -- Errors about the image's content name the input, not the working copy.
   local o = { input = self.input }
   for k, v in pairs(opts or {}) do o[k] = v end
@@ -318,19 +341,35 @@ function Image:selinux_relabel() return selinux.relabel(self) end
 --- Fails unless a kernel is installed (see imgrecipe.kernel).
 function Image:check_kernel() return kernel.check_installed(self) end
 
+---@class imgrecipe.SaveOpts
+---@field last? boolean the image's last use: its working directory is removed while the output is synced
+
 --- Writes the image in `format` (raw, qcow2, vhd, vhd-fixed, vhdx) to
 --- `path`, atomically: the file appears only when complete. Unmounts first,
---- writing staged FAT changes back.
+--- writing staged FAT changes back. A raw save to the output named at open
+--- renames the working copy into place. With `opts.last`, the image cannot be
+--- used afterwards.
 ---@param path string
 ---@param format string
-function Image:save(path, format)
+---@param opts? imgrecipe.SaveOpts
+function Image:save(path, format, opts)
   validate("path", path, "string")
   validate("format", format, "string")
+  validate("opts", opts, "table", true)
+  if self._discarded then util.raise("usage", "the image was already saved for the last time") end
   format = host_image.parse_format(format)
   M.check_output(path, format, { input = self.input })
   self:unmount()
   log.debug(string.format("saving as %s", format))
-  host_image.write(self.raw, path, format)
+  if self._output and not self._committed and format == "raw" and path == self._output then
+    host_image.commit_output(self.raw, path)
+    -- The working copy is now the output: later saves read it, nothing writes it.
+    self.raw, self._committed = path, true
+  else
+    local last = not self._committed and opts ~= nil and opts.last == true
+    host_image.write(self.raw, path, format, last and self._own_dir and self.work_dir or nil)
+  end
+  if opts and opts.last then self._discarded = true end
 end
 
 --- Releases the image without writing anything (mounts, loop devices).

@@ -21,9 +21,10 @@ check "ALIC spelling writes the CLI output path" test -f "$T_TMP/alic.vhd"
 check_eq "CLI format wins" "conectix" "$(head -c 8 "$T_TMP/alic.vhd")"
 check_contains "debug log shows commands" "$(cat "$T_TMP/alic.log")" "running qemu-img"
 
-# --keep-build-dir keeps the working copy, and nothing stays mounted.
-"$IMGRECIPE" build "$T_TMP/alic.yaml" --image-file "$IMG_PATH" --output-image-file "$T_TMP/k.raw" \
-    --output-image-format raw --build-dir "$T_TMP/keep" --keep-build-dir 2>/dev/null
+# --keep-build-dir keeps the working copy, and nothing stays mounted. (A raw
+# output's working copy is the output itself, so a qcow2 output here.)
+"$IMGRECIPE" build "$T_TMP/alic.yaml" --image-file "$IMG_PATH" --output-image-file "$T_TMP/k.qcow2" \
+    --output-image-format qcow2 --build-dir "$T_TMP/keep" --keep-build-dir 2>/dev/null
 check "kept run directory has the working copy" test -f "$(echo "$T_TMP"/keep/run-*/image-1/image.raw)"
 check_eq "kept build dir has no mounts" 0 "$(mounts_under "$T_TMP/keep")"
 

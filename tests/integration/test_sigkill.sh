@@ -56,8 +56,6 @@ wait_started() {  # LOG PID
     return 1
 }
 script_procs() { pgrep -f "sleep ($s1|$s2|$s3)\$" | wc -l; }
-# Loop devices backed by files of one run's directory.
-run_loops() { losetup -l -n -O BACK-FILE 2>/dev/null | grep -c -F -- "$build_dir/run-$1/" || true; }
 # Mounts under a run's directory in any process's namespace.
 run_mounts() { cat /proc/[0-9]*/mountinfo 2>/dev/null | grep -c -F -- "$build_dir/run-$1/" || true; }
 
@@ -66,20 +64,27 @@ run_mounts() { cat /proc/[0-9]*/mountinfo 2>/dev/null | grep -c -F -- "$build_di
 killed=$!
 bg_pids+=("$killed")
 check "the long script started" wait_started "$T_TMP/killed.log" "$killed"
+# A raw output's working copy is the output's temporary file (.out.raw.tmp-*).
+ktmp=$(ls -d "$out_dir"/.out.raw.tmp-* 2>/dev/null || true)
+check "the run to kill works on its output's temporary file" test -f "$ktmp"
+# Loop devices of the run to kill: on its run directory or its working copy.
+killed_loops() {
+    losetup -l -n -O BACK-FILE 2>/dev/null | grep -c -F -e "$build_dir/run-$killed/" -e "$ktmp" || true
+}
 "$IMGRECIPE" build "$T_TMP/cfg/live.yaml" --build-dir "$build_dir" > "$T_TMP/live.log" 2>&1 &
 live=$!
 bg_pids+=("$live")
 check "a concurrent live run started" wait_started "$T_TMP/live.log" "$live"
 check_eq "the scripts' processes run" 3 "$(script_procs)"
-check "the run to kill holds a loop device" test "$(run_loops "$killed")" -gt 0
+check "the run to kill holds a loop device" test "$(killed_loops)" -gt 0
 kill -9 "$killed"
 wait "$killed" 2>/dev/null || true
 for _ in $(seq 1 50); do
-    [[ $(script_procs) == 1 && $(run_loops "$killed") == 0 && $(run_mounts "$killed") == 0 ]] && break
+    [[ $(script_procs) == 1 && $(killed_loops) == 0 && $(run_mounts "$killed") == 0 ]] && break
     sleep 0.1
 done
 check_eq "no process of the killed script left after SIGKILL (only the live run's)" 1 "$(script_procs)"
-check_eq "no loop device left after SIGKILL" 0 "$(run_loops "$killed")"
+check_eq "no loop device left after SIGKILL" 0 "$(killed_loops)"
 check_eq "no mount left after SIGKILL" 0 "$(run_mounts "$killed")"
 check "the killed run left its run directory" test -d "$build_dir/run-$killed"
 
@@ -105,6 +110,7 @@ check "it removed the killed run's directory" test ! -e "$build_dir/run-$killed"
 check "it removed the killed run's lock file" test ! -e "$build_dir/run-$killed.lock"
 check_contains "it says what it removed" "$out" "run-$killed left by a run that was killed"
 check "it removed the stale temporary output" test ! -e "$stale_tmp"
+check "it removed the killed run's working copy (its output's temporary file)" test ! -e "$ktmp"
 check "the live run's directory is untouched" test -d "$build_dir/run-$live"
 check "the live run's lock file is untouched" test -e "$build_dir/run-$live.lock"
 check "a held temporary output is untouched" test -e "$live_tmp"
