@@ -116,6 +116,7 @@ struct State {
     preload(L, "imgrecipe.host.users", open_users);
     preload(L, "imgrecipe.host.names", open_names);
     preload(L, "imgrecipe.host.storage", open_storage);
+    preload(L, "imgrecipe.host.cosi", open_cosi);
   }
   ~State() { lua_close(L); }
 };

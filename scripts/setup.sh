@@ -6,6 +6,8 @@ packages=(
   # build
   build-essential cmake pkg-config
   libluajit-5.1-dev libyaml-cpp-dev libfmt-dev libmount-dev libfdisk-dev libblkid-dev libcryptsetup-dev libcrypt-dev doctest-dev
+  # in-process hashing (OpenSSL EVP) and zstd compression (COSI output)
+  libssl-dev libzstd-dev
   # runtime tools
   qemu-utils mtools dosfstools e2fsprogs fdisk util-linux zstd
   # new disk layouts: mkfs.xfs/xfs_repair/xfs_admin, mkfs.btrfs/btrfs/btrfstune

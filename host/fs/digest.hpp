@@ -1,5 +1,4 @@
-// SHA-256 of host files, computed by coreutils' sha256sum (no hashing code
-// of our own).
+// SHA-256 of host files and trees, hashed in process (host/system/digest).
 #pragma once
 
 #include <map>

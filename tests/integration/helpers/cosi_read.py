@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""An independent COSI reader for the tests: python3's tarfile and hashlib and
+the zstd CLI, none of imgrecipe's code. Checks the layout against
+alic-reference.md §3.1 and extracts every image decompressed into OUTDIR.
+
+usage: cosi_read.py FILE.cosi OUTDIR
+Prints one line per check failure ("bad: ...") and facts for the caller:
+  order <names...>
+  keys <top-level keys in order>
+  region <type> <number|-> <outfile> <uncompressed size>
+  image <mountPoint> <fsType> <fsUuid> <partType> <outfile>
+  meta <key>=<value>
+"""
+import hashlib
+import json
+import subprocess
+import sys
+import tarfile
+import uuid
+
+path, outdir = sys.argv[1], sys.argv[2]
+bad = []
+
+
+def fail(msg):
+    bad.append(msg)
+    print("bad: " + msg)
+
+
+with tarfile.open(path, "r:") as tar:
+    members = tar.getmembers()
+    names = [m.name for m in members]
+    print("order " + " ".join(names))
+    if names[:2] != ["cosi-marker", "metadata.json"]:
+        fail("the first entries are not cosi-marker, metadata.json")
+    marker = members[0]
+    if marker.size != 0 or marker.mode != 0o400 or not marker.isreg():
+        fail("cosi-marker is not an empty regular file of mode 0400")
+    raw = tar.extractfile("metadata.json").read()
+    meta = json.loads(raw, object_pairs_hook=lambda pairs: pairs)
+    keys = [k for k, _ in meta]
+    print("keys " + " ".join(keys))
+    meta = json.loads(raw)
+    for m in members:
+        if not m.isreg() or m.mode != 0o400 or m.uid != 0 or m.gid != 0:
+            fail(f"{m.name}: not a regular file 0400 owned by 0:0")
+    for k in ("version", "osArch", "osRelease", "id"):
+        print(f"meta {k}={json.dumps(meta[k])}")
+    print(f"meta bootloader={json.dumps(meta['bootloader'])}")
+    print(f"meta packages={len(meta['osPackages'] or [])}")
+    print(f"meta disk.size={meta['disk']['size']} lbaSize={meta['disk']['lbaSize']} type={meta['disk']['type']}")
+    print(f"meta maxWindowLog={meta['compression']['maxWindowLog']}")
+    pkgs = {p["name"]: p for p in meta["osPackages"] or []}
+    if "bash" in pkgs:
+        p = pkgs["bash"]
+        print(f"meta bash={p['version']}|{p['release']}|{p['arch']}")
+    image_id = uuid.UUID(meta["id"]).bytes
+    regions = meta["disk"]["gptRegions"]
+    if [r["image"]["path"] for r in regions] != names[2:]:
+        fail("the images after metadata.json are not the gptRegions in order")
+
+    def check_image(img, out):
+        m = tar.getmember(img["path"])
+        data = tar.extractfile(m).read()
+        if not img["path"].startswith("images/"):
+            fail(f"{img['path']}: not under images/")
+        if m.size != img["compressedSize"] or len(data) != img["compressedSize"]:
+            fail(f"{img['path']}: compressedSize {img['compressedSize']} but the entry has {m.size} bytes")
+        if hashlib.sha384(data).hexdigest() != img["sha384"]:
+            fail(f"{img['path']}: sha384 differs")
+        magic = int.from_bytes(data[0:4], "little")
+        size = int.from_bytes(data[4:8], "little")
+        if magic != 0x184D2A50 or size != 16 or data[8:24] != image_id:
+            fail(f"{img['path']}: no skippable frame with the image id first")
+        r = subprocess.run(["zstd", "-dcqf", "--long=27", "-o", out], input=data)
+        if r.returncode != 0:
+            fail(f"{img['path']}: zstd -d failed")
+            return
+        got = int(subprocess.check_output(["stat", "-c", "%s", out]))
+        if got != img["uncompressedSize"]:
+            fail(f"{img['path']}: uncompressedSize {img['uncompressedSize']} but it decompresses to {got}")
+
+    for r in regions:
+        tag = "gpt" if r["type"] == "primary-gpt" else f"p{r['number']}"
+        out = f"{outdir}/{tag}.raw"
+        check_image(r["image"], out)
+        number = r.get("number", "-")
+        print(f"region {r['type']} {number} {out} {r['image']['uncompressedSize']}")
+    for fs in meta["images"]:
+        match = [r for r in regions if r["image"] == fs["image"]]
+        if len(match) != 1:
+            fail(f"{fs['mountPoint']}: its image is not one of the gptRegions")
+            continue
+        out = f"{outdir}/p{match[0]['number']}.raw"
+        print(f"image {fs['mountPoint']} {fs['fsType']} {fs['fsUuid']} {fs['partType']} {out}")
+        if list(fs.keys()) != ["image", "mountPoint", "fsType", "fsUuid", "partType", "verity"]:
+            fail(f"{fs['mountPoint']}: fields {list(fs.keys())}")
+sys.exit(1 if bad else 0)
