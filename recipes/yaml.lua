@@ -14,6 +14,7 @@ local image = require "imgrecipe.image"
 local history = require "imgrecipe.history"
 local storage = require "imgrecipe.storage"
 local uuids = require "imgrecipe.uuids"
+local cosi = require "imgrecipe.cosi"
 
 local function resolve(dir, path)
   if path == nil then return nil end
@@ -368,15 +369,17 @@ return {
     if not format then
       util.raise("usage", "no output format: set output.image.format in the config or pass --output-image-format")
     end
+    -- A COSI file is written from the raw working copy (imgrecipe.cosi).
+    local is_cosi = format == "cosi"
     -- Before any conversion: a bad output fails now, not after the whole build.
-    image.check_output(output, format, { input = input })
+    image.check_output(output, is_cosi and "raw" or format, { input = input })
 
     local img
     ctx:step("open", function()
       -- A new layout only reads the input (ALIC mounts it read-only), so its
       -- working copy is never the output. Ids are reset before mounting, on a
       -- working copy in the build directory (the only place the reset writes).
-      local in_place = not new_layout(cfg) and not reset_all(cfg)
+      local in_place = not new_layout(cfg) and not reset_all(cfg) and not is_cosi
       img = ctx:open(input, in_place and { output = output, output_format = format } or nil)
       if not reset_all(cfg) then img:mount(new_layout(cfg) and { read_only = true } or nil) end
     end)
@@ -398,7 +401,15 @@ return {
     selinux_relabel(ctx, img, cfg)
     scripts(ctx, img, cfg, "finalizeCustomization")
     kernel_check(ctx, img, cfg)
-    ctx:step("write output", function() img:save(output, format, { last = true }) end)
+    ctx:step("write output", function()
+      if is_cosi then
+        -- ALIC's default: zstd -9 --long=27.
+        local level = ((out_image.cosi or {}).compression or {}).level or 9
+        cosi.write(cfg.new_disk or img, output, { level = level })
+      else
+        img:save(output, format, { last = true })
+      end
+    end)
     log.info("output written to %s (%s)", output, format)
   end,
 }

@@ -382,18 +382,18 @@ constexpr Type kPxe{.kind = Kind::Object, .fields = kPxeFields, .rule = c::pxe};
 // --- output -------------------------------------------------------------------
 constexpr Type kCompressionLevel{.kind = Kind::Int, .min = 1, .max = 22};
 constexpr Field kCompressionFields[] = {
-    {.name = "level", .type = &kCompressionLevel},
+    {.name = "level", .type = &kCompressionLevel, .supported = true},
 };
 constexpr Type kCompression{.kind = Kind::Object, .fields = kCompressionFields};
 constexpr Field kCosiFields[] = {
-    {.name = "compression", .type = &kCompression},
+    {.name = "compression", .type = &kCompression, .supported = true},
 };
 constexpr Type kCosi{.kind = Kind::Object, .fields = kCosiFields};
 
 constexpr Field kOutputImageFields[] = {
     {.name = "path", .type = &kString, .supported = true},
     {.name = "format", .type = &kImageFormat, .supported = true},
-    {.name = "cosi", .type = &kCosi},
+    {.name = "cosi", .type = &kCosi, .supported = true},
 };
 constexpr Type kOutputImage{.kind = Kind::Object, .fields = kOutputImageFields};
 

@@ -201,4 +201,33 @@ check "shrinking a file outside the build directory is refused" test "$rc" -ne 0
 check_contains "the error says why" "$err" "is outside the build directory"
 check_eq "the outside file is untouched" "$sum_outside" "$(sha256sum < "$T_TMP/outside.raw")"
 
+# ---- the YAML path: output.image.format cosi, with its compression level ----
+mkdir -p "$T_TMP/yaml"
+cat > "$T_TMP/yaml/config.yaml" <<YAML
+input: {image: {path: $IMG_PATH}}
+os:
+  hostname: cosi-from-yaml
+output:
+  image:
+    path: $T_TMP/out3/from-yaml.cosi
+    format: cosi
+    cosi: {compression: {level: 3}}
+YAML
+set +e
+"$IMGRECIPE" build "$T_TMP/yaml/config.yaml" --build-dir "$T_TMP/b4" > "$T_TMP/yaml.log" 2>&1
+rc=$?
+set -e
+check_eq "YAML build with format cosi succeeds" 0 "$rc"
+[[ $rc -eq 0 ]] || tail -20 "$T_TMP/yaml.log"
+check_eq "YAML: only the output in its directory" "from-yaml.cosi" "$(ls -A "$T_TMP/out3" 2>/dev/null)"
+mkdir -p "$T_TMP/x3"
+set +e
+python3 "$TESTS_DIR/integration/helpers/cosi_read.py" "$T_TMP/out3/from-yaml.cosi" "$T_TMP/x3" > "$T_TMP/read3.txt"
+rc=$?
+set -e
+check_eq "YAML: reader finds nothing wrong" 0 "$rc"
+check_eq "YAML: the hostname is in the root image" "cosi-from-yaml" \
+    "$(debugfs -R 'cat /etc/hostname' "$T_TMP/x3/p2.raw" 2>/dev/null)"
+check_eq "YAML: no loop device left" 0 "$(all_loops)"
+
 t_done
