@@ -7,6 +7,15 @@ local util = require "imgrecipe.util"
 
 local M = {}
 
+--- Compiles a recipe's source text; `path` names it in error messages.
+--- (load_recipe, check_recipe and resolve_params are separate so that the
+--- fuzz target tests/fuzz/fuzz_recipe.cpp runs the same code on any text.)
+function M.compile(text, path)
+  local chunk, err = loadstring(text, "@" .. path)
+  if not chunk then util.raise("recipe", err) end
+  return chunk
+end
+
 local function load_recipe(spec)
   local builtin = spec:match("^builtin:(.+)$")
   if builtin then
@@ -19,9 +28,11 @@ local function load_recipe(spec)
   local dir = util.dirname(path)
   -- Recipes may require their own modules from the recipe's directory.
   package.path = dir .. "/?.lua;" .. dir .. "/?/init.lua;" .. package.path
-  local chunk, err = loadfile(path)
-  if not chunk then util.raise("recipe", err) end
-  local recipe = chunk()
+  local f, err = io.open(path, "rb")
+  if not f then util.raise("recipe", err) end
+  local text = f:read("*a")
+  f:close()
+  local recipe = M.compile(text, path)()
   return recipe, dir, path
 end
 
@@ -83,6 +94,9 @@ local function resolve_params(recipe, given, name)
   end
   return out
 end
+
+M.check_recipe = check_recipe
+M.resolve_params = resolve_params
 
 --- Entry point: req = {recipe=, build_dir=, work_dir=, params=, api_version=}.
 --- The host creates work_dir and removes it after every mount is released.
