@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <regex>
@@ -124,7 +125,10 @@ const DiskPartition* resolve_fstab_source(const std::string& source, const std::
   static const std::regex dev(R"(^/dev/(?:[shvx]d[a-z]+|nvme\d+n\d+p|mmcblk\d+p|loop\d+p)(\d+)$)");
   std::smatch m;
   if (std::regex_match(source, m, dev)) {
-    int n = std::stoi(m[1]);
+    int n = 0;
+    const std::string digits = m[1];
+    // Too large for an int: no such partition (std::stoi would throw).
+    if (std::from_chars(digits.data(), digits.data() + digits.size(), n).ec != std::errc()) return nullptr;
     for (const auto& p : parts) {
       if (p.part.number == n) return &p;
     }
