@@ -55,6 +55,18 @@ local function check_recipe(recipe, name, api_version)
   if recipe.params ~= nil and type(recipe.params) ~= "table" then
     util.raise("recipe", string.format("%s: field 'params' must be a table", name))
   end
+  -- resolve_params sorts the names and concatenates descriptions.
+  for k, spec in pairs(recipe.params or {}) do
+    if type(k) ~= "string" then
+      util.raise("recipe", string.format("%s: params: every key must be a parameter name (got a %s)", name, type(k)))
+    end
+    if type(spec) ~= "table" then
+      util.raise("recipe", string.format("%s: parameter '%s' must be a table such as { required = true }", name, k))
+    end
+    if spec.description ~= nil and type(spec.description) ~= "string" then
+      util.raise("recipe", string.format("%s: parameter '%s': field 'description' must be a string", name, k))
+    end
+  end
   if recipe.api ~= nil and (type(recipe.api) ~= "number" or recipe.api > api_version) then
     util.raise("recipe", string.format("%s needs API version %s, this imgrecipe provides %d", name,
       tostring(recipe.api), api_version))
