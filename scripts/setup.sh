@@ -6,6 +6,8 @@ packages=(
   # build
   build-essential cmake pkg-config
   libluajit-5.1-dev libyaml-cpp-dev libfmt-dev libmount-dev libfdisk-dev libblkid-dev libcryptsetup-dev libcrypt-dev doctest-dev
+  # fuzz targets (libFuzzer, ASan and UBSan runtimes of clang; tests/fuzz)
+  clang libclang-rt-14-dev
   # runtime tools
   qemu-utils mtools dosfstools e2fsprogs fdisk util-linux zstd
   # package sources: createrepo_c for RPM directories, dpkg-scanpackages for .deb directories
