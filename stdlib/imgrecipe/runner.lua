@@ -11,7 +11,11 @@ local M = {}
 --- (load_recipe, check_recipe and resolve_params are separate so that the
 --- fuzz target tests/fuzz/fuzz_recipe.cpp runs the same code on any text.)
 function M.compile(text, path)
-  local chunk, err = loadstring(text, "@" .. path)
+  -- LuaJIT does not verify bytecode: a corrupted chunk crashes the process.
+  if text:sub(1, 1) == "\27" then
+    util.raise("recipe", path .. ": is compiled Lua bytecode; a recipe must be Lua source text")
+  end
+  local chunk, err = load(text, "@" .. path, "t")
   if not chunk then util.raise("recipe", err) end
   return chunk
 end

@@ -18,6 +18,13 @@ return {
   test_compile_names_the_file = function(t)
     t:raises(function() runner.compile("return {", "/x/r.lua") end, "/x/r.lua:1:")
   end,
+  test_compiled_chunks_are_refused = function(t)
+    -- Was: loaded as LuaJIT bytecode, which LuaJIT does not verify: a
+    -- corrupted one crashed imgrecipe with SIGSEGV.
+    local bytecode = string.dump(function() return { name = "r", run = function() end } end)
+    t:raises(function() runner.compile(bytecode, "/x/r.lua") end,
+      "/x/r.lua: is compiled Lua bytecode; a recipe must be Lua source text")
+  end,
   test_param_keys_must_be_names = function(t)
     -- Was: "attempt to compare number with string" from table.sort while
     -- listing the known parameters for an unknown one.
