@@ -25,6 +25,23 @@ return {
     t:raises(function() runner.compile(bytecode, "/x/r.lua") end,
       "/x/r.lua: is compiled Lua bytecode; a recipe must be Lua source text")
   end,
+  test_required_modules_are_source_only = function(t)
+    -- A recipe's own modules are found on package.path; bytecode there
+    -- would crash LuaJIT just the same.
+    local base = os.tmpname()
+    local file = base .. "_bcmod.lua"
+    local f = assert(io.open(file, "wb"))
+    f:write(string.dump(function() return {} end))
+    f:close()
+    local saved = package.path
+    package.path = base .. "_?.lua"
+    local ok, err = pcall(require, "bcmod")
+    package.path = saved
+    os.remove(file)
+    os.remove(base)
+    t:ok(not ok, "bytecode module was loaded")
+    t:ok(tostring(err):find("wrong mode", 1, true), tostring(err))
+  end,
   test_param_keys_must_be_names = function(t)
     -- Was: "attempt to compare number with string" from table.sort while
     -- listing the known parameters for an unknown one.
