@@ -15,6 +15,7 @@
 #include <string>
 
 #include "host/system/log.hpp"
+#include "lua/runtime.hpp"
 #include "lua/state.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 
@@ -26,19 +27,24 @@ constexpr const char* kDriver = R"lua(
 local runner = require "imgrecipe.runner"
 local api_version = ...
 
--- The string library without the functions whose output size one call can
--- multiply (rep, gsub) or that expose bytecode (dump).
-local safe_string = {}
-for k, v in pairs(string) do
-  if k ~= "rep" and k ~= "gsub" and k ~= "dump" then safe_string[k] = v end
-end
 local string_meta = getmetatable("")
+
+-- Fresh copies for every input, so that no input can change what the next
+-- one (or the runner) sees. The string library lacks the functions whose
+-- output size one call can multiply (rep, gsub) or that expose bytecode (dump).
+local function copy(lib, except)
+  local t = {}
+  for k, v in pairs(lib) do
+    if not except[k] then t[k] = v end
+  end
+  return t
+end
 
 local function stub_module()
   return setmetatable({}, { __index = function() return function() end end })
 end
 
-local function sandbox()
+local function sandbox(safe_string)
   local env = {
     -- Errors the recipe raises itself arrive as tables, so a plain string
     -- error is always a runtime error with its position (see expected_error).
@@ -46,7 +52,7 @@ local function sandbox()
     assert = function(v, ...) if not v then error({ sandbox_error = (...) }) end return v, ... end,
     ipairs = ipairs, next = next, pairs = pairs, rawequal = rawequal,
     rawget = rawget, rawset = rawset, select = select, setmetatable = setmetatable, tonumber = tonumber,
-    tostring = tostring, type = type, unpack = unpack, math = math, string = safe_string,
+    tostring = tostring, type = type, unpack = unpack, math = copy(math, {}), string = safe_string,
     table = { concat = table.concat, insert = table.insert, remove = table.remove, sort = table.sort },
     getmetatable = function(v) if type(v) ~= "string" then return getmetatable(v) end end,
     require = function() return stub_module() end,
@@ -75,7 +81,8 @@ local M = {}
 function M.run(text)
   local given = given_params(text)
   local chunk = runner.compile(text, "fuzz.lua")
-  setfenv(chunk, sandbox())
+  local safe_string = copy(string, { rep = true, gsub = true, dump = true })
+  setfenv(chunk, sandbox(safe_string))
   string_meta.__index = safe_string
   local recipe = chunk()
   runner.check_recipe(recipe, "fuzz.lua", api_version)
@@ -99,7 +106,7 @@ struct Target {
     if (luaL_loadbuffer(L, kDriver, std::strlen(kDriver), "=fuzz_recipe") != 0) {
       fuzz::finding(std::string("driver: ") + lua_tostring(L, -1));
     }
-    lua_pushinteger(L, 1);  // lua::kApiVersion
+    lua_pushinteger(L, lua::kApiVersion);
     if (lua_pcall(L, 1, 1, 0) != 0) fuzz::finding(std::string("driver: ") + lua_tostring(L, -1));
     lua_getfield(L, -1, "restore");
     restore = luaL_ref(L, LUA_REGISTRYINDEX);
