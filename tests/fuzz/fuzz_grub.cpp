@@ -69,7 +69,7 @@ struct Target {
       fuzz::finding(std::string("driver: ") + lua_tostring(L, -1));
     }
     driver = luaL_ref(L, LUA_REGISTRYINDEX);
-    fuzz::install_lua_coverage(L);
+    fuzz::install_lua_hooks(L, false);
   }
 };
 
@@ -96,15 +96,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     lua_pushlstring(L, text, size);
     lua_pushnil(L);
   }
-  fuzz::arm_budget(L, 50'000'000, 256 * 1024);
+  fuzz::begin_input(L);
   int rc = lua_pcall(L, 2, 0, 0);
-  fuzz::disarm_budget();
+  fuzz::end_input();
   if (rc != 0) {
     const char* msg = lua_tostring(L, -1);
-    std::string why = msg ? msg : "(non-string error)";
     // Pure text functions have no business raising, whatever the text.
-    if (why.find(fuzz::kBudgetMarker) == std::string::npos) fuzz::finding("grub.lua raised: " + why);
-    lua_pop(L, 1);
+    fuzz::finding(std::string("grub.lua raised: ") + (msg ? msg : "(non-string error)"));
   }
   lua_gc(L, LUA_GCSTEP, 0);
   return 0;

@@ -113,7 +113,7 @@ struct Target {
     lua_getfield(L, -1, "run");
     run = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pop(L, 1);
-    fuzz::install_lua_coverage(L);
+    fuzz::install_lua_hooks(L, true);
   }
 };
 
@@ -167,9 +167,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   lua_pushcfunction(L, message_handler);
   lua_rawgeti(L, LUA_REGISTRYINDEX, target->run);
   lua_pushlstring(L, reinterpret_cast<const char*>(data), size);
-  fuzz::arm_budget(L, 200'000, 16 * 1024);
+  fuzz::begin_input(L, 200'000, 16 * 1024);
   int rc = lua_pcall(L, 1, 0, -3);
-  fuzz::disarm_budget();
+  fuzz::end_input();
   std::string why;
   if (rc != 0 && !expected_error(L)) why = std::string(lua_tostring(L, -1)) + " (raised in " + error_origin + ")";
   lua_pop(L, rc != 0 ? 2 : 1);

@@ -49,20 +49,20 @@ void finding(const std::string& why) {
   std::abort();
 }
 
-void install_lua_coverage(lua_State* L) {
+void install_lua_hooks(lua_State* L, bool budget) {
   luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_OFF);
-  // Count events every instruction keep the budget exact enough that one
-  // input cannot allocate far past heap_kb between two checks.
-  lua_sethook(L, hook, LUA_MASKLINE | LUA_MASKCOUNT, 1);
+  // A count event after every instruction: checked that often, one input
+  // cannot allocate far past heap_kb between two checks.
+  lua_sethook(L, hook, LUA_MASKLINE | (budget ? LUA_MASKCOUNT : 0), budget ? 1 : 0);
 }
 
-void arm_budget(lua_State* L, uint64_t instructions, int heap_kb) {
+void begin_input(lua_State* L, uint64_t instructions, int heap_kb) {
   previous_location = 0;
   budget_left = instructions;
   heap_limit_kb = lua_gc(L, LUA_GCCOUNT, 0) + heap_kb;
   armed = true;
 }
 
-void disarm_budget() { armed = false; }
+void end_input() { armed = false; }
 
 }  // namespace imgrecipe::fuzz

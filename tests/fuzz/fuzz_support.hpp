@@ -13,18 +13,19 @@ namespace imgrecipe::fuzz {
 [[noreturn]] void finding(const std::string& why);
 
 // LuaJIT is not instrumented, so libFuzzer would be blind to which stdlib
-// lines an input reaches. install_lua_coverage turns the JIT off (hooks do not
+// lines an input reaches. install_lua_hooks turns the JIT off (hooks do not
 // run in compiled traces) and feeds each executed (previous line, line) pair
 // of the project's Lua code (chunks named "@imgrecipe.*") into libFuzzer's
-// extra counters.
-void install_lua_coverage(lua_State* L);
+// extra counters. With `budget`, it also counts every VM instruction, for
+// targets that run input-controlled Lua code (see begin_input).
+void install_lua_hooks(lua_State* L, bool budget);
 
-// While armed, input-controlled Lua code may run at most `instructions` VM
-// instructions and grow the heap by at most `heap_kb`; past that every hook
-// raises an error containing kBudgetMarker. Disarm before running trusted
-// clean-up code.
+// Call around each input. With the budget hook installed, the input's Lua
+// code may then run at most `instructions` VM instructions and grow the heap
+// by at most `heap_kb`; past that every hook raises an error containing
+// kBudgetMarker. end_input disarms it before trusted clean-up code runs.
 inline constexpr const char* kBudgetMarker = "FUZZ-BUDGET-EXHAUSTED";
-void arm_budget(lua_State* L, uint64_t instructions, int heap_kb);
-void disarm_budget();
+void begin_input(lua_State* L, uint64_t instructions = 0, int heap_kb = 0);
+void end_input();
 
 }  // namespace imgrecipe::fuzz
