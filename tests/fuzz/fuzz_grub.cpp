@@ -27,9 +27,23 @@ end
 
 local function newlines(s) local _, n = s:gsub("\n", "") return n end
 
+local function words(s)
+  local out = {}
+  for w in s:gmatch("%S+") do out[#out + 1] = w end
+  return out
+end
+
 return function(text, argtext)
-  local args = {}
-  for w in (argtext or "console=ttyS0 quiet selinux=0"):gmatch("%S+") do args[#args + 1] = w end
+  local args = words(argtext or "console=ttyS0 quiet selinux=0")
+  -- Where grub.lua checks arguments (GRUB/shell metacharacters), refused ones
+  -- must be a usage error; the text is then edited with the default ones.
+  if grub.check_kernel_args then
+    local ok, err = pcall(grub.check_kernel_args, args)
+    if not ok then
+      if type(err) ~= "table" or err.kind ~= "usage" then fail("check_kernel_args: " .. tostring(err), argtext) end
+      args = words("console=ttyS0 quiet selinux=0")
+    end
+  end
 
   if util.map_lines(text, function(l) return l end) ~= text then fail("map_lines(identity) changed the text", text) end
 
