@@ -110,8 +110,7 @@ void install_searcher(lua_State* L) {
   lua_pop(L, 2);
 }
 
-}  // namespace
-
+// Pushes a traceback handler, then require(module): [tb, module].
 void require_with_traceback(lua_State* L, const char* module) {
   lua_pushcfunction(L, traceback);
   lua_getglobal(L, "require");
@@ -119,29 +118,40 @@ void require_with_traceback(lua_State* L, const char* module) {
   if (lua_pcall(L, 1, 1, 1) != 0) throw to_error(L, -1);
 }
 
-State::State() : L_(luaL_newstate()) {
-  if (L_ == nullptr) throw Error(ErrorKind::Internal, "cannot create the Lua state");
-  lua_State* L = L_;
-  lua_atpanic(L, at_panic);
-  luaL_openlibs(L);
-  install_searcher(L);
-  preload(L, "imgrecipe.host.log", open_log);
-  preload(L, "imgrecipe.host.image", open_image);
-  preload(L, "imgrecipe.host.disk", open_disk);
-  preload(L, "imgrecipe.host.mount", open_mount);
-  preload(L, "imgrecipe.host.files", open_files);
-  preload(L, "imgrecipe.host.exec", open_exec);
-  preload(L, "imgrecipe.host.config", open_config);
-  preload(L, "imgrecipe.host.sys", open_sys);
-  preload(L, "imgrecipe.host.packages", open_packages);
-  preload(L, "imgrecipe.host.users", open_users);
-}
+struct State {
+  lua_State* L;
+  State() : L(luaL_newstate()) {
+    if (L == nullptr) throw Error(ErrorKind::Internal, "cannot create the Lua state");
+    lua_atpanic(L, at_panic);
+    luaL_openlibs(L);
+    install_searcher(L);
+    preload(L, "imgrecipe.host.log", open_log);
+    preload(L, "imgrecipe.host.image", open_image);
+    preload(L, "imgrecipe.host.disk", open_disk);
+    preload(L, "imgrecipe.host.mount", open_mount);
+    preload(L, "imgrecipe.host.files", open_files);
+    preload(L, "imgrecipe.host.exec", open_exec);
+    preload(L, "imgrecipe.host.config", open_config);
+    preload(L, "imgrecipe.host.sys", open_sys);
+    preload(L, "imgrecipe.host.packages", open_packages);
+    preload(L, "imgrecipe.host.users", open_users);
+  }
+  ~State() { lua_close(L); }
+};
 
-State::~State() { lua_close(L_); }
+}  // namespace
+
+struct LuaState::Impl {
+  State state;
+};
+
+LuaState::LuaState() : impl_(std::make_unique<Impl>()) {}
+LuaState::~LuaState() = default;
+lua_State* LuaState::get() const { return impl_->state.L; }
 
 void run_recipe(const RecipeRun& run) {
   State s;
-  lua_State* L = s.get();
+  lua_State* L = s.L;
   require_with_traceback(L, "imgrecipe.runner");  // [tb, runner]
   lua_getfield(L, -1, "main");                            // [tb, runner, main]
   lua_createtable(L, 0, 6);                               // [tb, runner, main, req]
@@ -161,7 +171,7 @@ void run_recipe(const RecipeRun& run) {
 
 int run_tests(const std::vector<std::string>& files) {
   State s;
-  lua_State* L = s.get();
+  lua_State* L = s.L;
   require_with_traceback(L, "imgrecipe.testing");  // [tb, testing]
   lua_getfield(L, -1, "run_files");                       // [tb, testing, run_files]
   push_string_list(L, files);

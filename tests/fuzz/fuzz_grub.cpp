@@ -75,7 +75,7 @@ end
 )lua";
 
 struct Target {
-  lua::State state;
+  lua::LuaState state;
   int driver = LUA_NOREF;
   Target() {
     lua_State* L = state.get();

@@ -98,7 +98,7 @@ return M
 )lua";
 
 struct Target {
-  lua::State state;
+  lua::LuaState state;
   int run = LUA_NOREF;
   int restore = LUA_NOREF;
   Target() {
