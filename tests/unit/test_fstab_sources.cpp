@@ -25,7 +25,7 @@ std::vector<DiskPartition> two_partitions() {
 
 }  // namespace
 
-TEST_CASE("fstab: entries in order, tags and quoting as written") {
+TEST_CASE("fstab sources: entries in order, tags and quoting as written") {
   auto entries = parse_fstab(
       "# comment\n"
       "UUID=0f3e1c6a-52a4-4b8e-9d51-3c1f0e2b7a90 / ext4 errors=remount-ro 0 1\n"
@@ -38,7 +38,7 @@ TEST_CASE("fstab: entries in order, tags and quoting as written") {
   CHECK(entries[1].options == "umask=0077,nofail");
 }
 
-TEST_CASE("fstab: sources resolve by tag, /dev/disk/by-* path and kernel device name") {
+TEST_CASE("fstab sources: sources resolve by tag, /dev/disk/by-* path and kernel device name") {
   const auto parts = two_partitions();
   CHECK(resolve_fstab_source("UUID=0F3E1C6A-52A4-4B8E-9D51-3C1F0E2B7A90", parts) == &parts[1]);
   CHECK(resolve_fstab_source("UUID=\"abcd-1234\"", parts) == &parts[0]);
@@ -51,7 +51,7 @@ TEST_CASE("fstab: sources resolve by tag, /dev/disk/by-* path and kernel device 
   CHECK(resolve_fstab_source("LABEL=Rootfs", parts) == nullptr);
 }
 
-TEST_CASE("fstab: a device number too large for an int refers to no partition") {
+TEST_CASE("fstab sources: a device number too large for an int refers to no partition") {
   // Found by tests/fuzz/fuzz_fstab: std::stoi threw std::out_of_range.
   const auto parts = two_partitions();
   CHECK(resolve_fstab_source("/dev/vda99999999999999999", parts) == nullptr);
