@@ -6,8 +6,6 @@ packages=(
   # build
   build-essential cmake pkg-config
   libluajit-5.1-dev libyaml-cpp-dev libfmt-dev libmount-dev libfdisk-dev libblkid-dev libcryptsetup-dev libcrypt-dev doctest-dev
-  # fuzz targets (libFuzzer, ASan and UBSan runtimes of clang; tests/fuzz)
-  clang libclang-rt-14-dev
   # runtime tools
   qemu-utils mtools dosfstools e2fsprogs fdisk util-linux zstd
   # package sources: createrepo_c for RPM directories, dpkg-scanpackages for .deb directories
@@ -18,6 +16,8 @@ packages=(
   debootstrap qemu-system-x86 ovmf xorriso squashfs-tools openssl
   # benchmarks
   time
+  # sanitizer and fuzz builds (clang, its libFuzzer, ASan and UBSan runtimes; docs/testing.md)
+  clang libclang-rt-14-dev
 )
 missing=()
 for p in "${packages[@]}"; do
