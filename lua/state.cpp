@@ -14,6 +14,7 @@
 #include "lua/embedded.hpp"
 #include "lua/modules.hpp"
 #include "lua/runtime.hpp"
+#include "lua/state.hpp"
 #include "lua/util.hpp"
 
 namespace imgrecipe::lua {
@@ -43,7 +44,7 @@ int embedded_searcher(lua_State* L) {
   std::string name = luaL_checkstring(L, 1);
   std::string file = override_path(name);
   if (!file.empty()) {
-    if (luaL_loadfile(L, file.c_str()) != 0) return lua_error(L);
+    if (luaL_loadfilex(L, file.c_str(), "t") != 0) return lua_error(L);
     return 1;
   }
   for (const EmbeddedModule* m = kEmbeddedModules; m->name != nullptr; ++m) {
@@ -54,6 +55,24 @@ int embedded_searcher(lua_State* L) {
     }
   }
   lua_pushfstring(L, "\n\tno embedded module '%s'", name.c_str());
+  return 1;
+}
+
+// Replaces package.loaders' Lua file searcher (recipes require modules from
+// their own directory): the same search of package.path, but source text
+// only, as LuaJIT does not verify bytecode and a corrupted file crashes it.
+int text_file_searcher(lua_State* L) {
+  const char* name = luaL_checkstring(L, 1);
+  lua_getglobal(L, "package");           // [name, package]
+  lua_getfield(L, -1, "searchpath");     // [name, package, searchpath]
+  lua_pushvalue(L, 1);
+  lua_getfield(L, -3, "path");           // [name, package, searchpath, name, path]
+  lua_call(L, 2, 2);                     // [name, package, file|nil, err]
+  if (lua_isnil(L, -2)) return 1;        // the "no file ..." lines
+  const char* file = lua_tostring(L, -2);
+  if (luaL_loadfilex(L, file, "t") != 0) {
+    return luaL_error(L, "error loading module '%s' from file '%s':\n\t%s", name, file, lua_tostring(L, -1));
+  }
   return 1;
 }
 
@@ -86,6 +105,8 @@ void install_searcher(lua_State* L) {
   }
   lua_pushcfunction(L, embedded_searcher);
   lua_rawseti(L, -2, 2);
+  lua_pushcfunction(L, text_file_searcher);  // was the Lua file searcher, now third
+  lua_rawseti(L, -2, 3);
   lua_pop(L, 2);
 }
 
@@ -122,6 +143,14 @@ struct State {
 };
 
 }  // namespace
+
+struct LuaState::Impl {
+  State state;
+};
+
+LuaState::LuaState() : impl_(std::make_unique<Impl>()) {}
+LuaState::~LuaState() = default;
+lua_State* LuaState::get() const { return impl_->state.L; }
 
 void run_recipe(const RecipeRun& run) {
   State s;

@@ -22,6 +22,8 @@ packages=(
   debootstrap qemu-system-x86 ovmf xorriso squashfs-tools openssl
   # benchmarks
   time
+  # sanitizer and fuzz builds (clang, its libFuzzer, ASan and UBSan runtimes; docs/testing.md)
+  clang libclang-rt-14-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -16,6 +16,9 @@ struct Mark {
 
 struct Node {
   enum class Kind { Null, String, Int, Bool, Sequence, Map };
+  // Declared so that clang with libstdc++ does not check std::pair<.., Node>
+  // for implicit default construction while Node is still incomplete.
+  Node() = default;
   Kind kind = Kind::Null;
   std::string str;  // String value (for Int/Bool also the original text)
   long long i = 0;  // Int value

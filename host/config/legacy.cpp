@@ -169,6 +169,11 @@ class Translator {
         continue;
       }
       if (v.kind == K::Null) continue;
+      // Unknown keys were reported above; the prefix matches below must not
+      // take them for package keys.
+      if (std::find(std::begin(kSystemConfigKeys), std::end(kSystemConfigKeys), key) == std::end(kSystemConfigKeys)) {
+        continue;
+      }
       RawNode& os = child_map(out, "os", sc.mark);
       if (key == "Hostname") {
         note(km, path, "os.hostname");

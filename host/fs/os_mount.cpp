@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -229,7 +230,10 @@ const DiskPartition* resolve_fstab_source(const std::string& source, const std::
   static const std::regex dev(R"(^/dev/(?:[shvx]d[a-z]+|nvme\d+n\d+p|mmcblk\d+p|loop\d+p)(\d+)$)");
   std::smatch m;
   if (std::regex_match(source, m, dev)) {
-    int n = std::stoi(m[1]);
+    int n = 0;
+    const std::string digits = m[1];
+    // Too large for an int: no such partition (std::stoi would throw).
+    if (std::from_chars(digits.data(), digits.data() + digits.size(), n).ec != std::errc()) return nullptr;
     for (const auto& p : parts) {
       if (p.part.number == n) return &p;
     }

@@ -7,6 +7,19 @@ local util = require "imgrecipe.util"
 
 local M = {}
 
+--- Compiles a recipe's source text; `path` names it in error messages.
+--- (load_recipe, check_recipe and resolve_params are separate so that the
+--- fuzz target tests/fuzz/fuzz_recipe.cpp runs the same code on any text.)
+function M.compile(text, path)
+  -- LuaJIT does not verify bytecode: a corrupted chunk crashes the process.
+  if text:sub(1, 1) == "\27" then
+    util.raise("recipe", path .. ": is compiled Lua bytecode; a recipe must be Lua source text")
+  end
+  local chunk, err = load(text, "@" .. path, "t")
+  if not chunk then util.raise("recipe", err) end
+  return chunk
+end
+
 local function load_recipe(spec)
   local builtin = spec:match("^builtin:(.+)$")
   if builtin then
@@ -19,9 +32,11 @@ local function load_recipe(spec)
   local dir = util.dirname(path)
   -- Recipes may require their own modules from the recipe's directory.
   package.path = dir .. "/?.lua;" .. dir .. "/?/init.lua;" .. package.path
-  local chunk, err = loadfile(path)
-  if not chunk then util.raise("recipe", err) end
-  local recipe = chunk()
+  local f, err = io.open(path, "rb")
+  if not f then util.raise("recipe", err) end
+  local text = f:read("*a")
+  f:close()
+  local recipe = M.compile(text, path)()
   return recipe, dir, path
 end
 
@@ -43,6 +58,18 @@ local function check_recipe(recipe, name, api_version)
   end
   if recipe.params ~= nil and type(recipe.params) ~= "table" then
     util.raise("recipe", string.format("%s: field 'params' must be a table", name))
+  end
+  -- resolve_params sorts the names and concatenates descriptions.
+  for k, spec in pairs(recipe.params or {}) do
+    if type(k) ~= "string" then
+      util.raise("recipe", string.format("%s: params: every key must be a parameter name (got a %s)", name, type(k)))
+    end
+    if type(spec) ~= "table" then
+      util.raise("recipe", string.format("%s: parameter '%s' must be a table such as { required = true }", name, k))
+    end
+    if spec.description ~= nil and type(spec.description) ~= "string" then
+      util.raise("recipe", string.format("%s: parameter '%s': field 'description' must be a string", name, k))
+    end
   end
   if recipe.api ~= nil and (type(recipe.api) ~= "number" or recipe.api > api_version) then
     util.raise("recipe", string.format("%s needs API version %s, this imgrecipe provides %d", name,
@@ -83,6 +110,9 @@ local function resolve_params(recipe, given, name)
   end
   return out
 end
+
+M.check_recipe = check_recipe
+M.resolve_params = resolve_params
 
 --- Entry point: req = {recipe=, build_dir=, work_dir=, params=, api_version=}.
 --- The host creates work_dir and removes it after every mount is released.
