@@ -25,6 +25,7 @@
 #include "host/system/disk_space.hpp"
 #include "host/system/error.hpp"
 #include "host/system/log.hpp"
+#include "host/system/skip_syncs.hpp"
 #include "host/system/signals.hpp"
 
 namespace imgrecipe {
@@ -477,7 +478,10 @@ void check_unmounted_filesystem(const std::string& device, const std::string& fs
     return;
   }
   log::debug("checking {} ({})", what, device);
-  RunResult r = run(argv);
+  RunOptions ro;
+  // The checkers fsync the device on open: a flush of the whole working copy.
+  ro.child_setup = skip_syncs;
+  RunResult r = run(argv, ro);
   if (r.exit_code == 0) return;
   // e2fsck: 4 = errors left uncorrected; 8 alone = it could not check (a
   // feature newer than this e2fsprogs, say), which says nothing of damage.
