@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "host/image/cosi.hpp"
+#include "lua/args.hpp"
 #include "lua/boundary.hpp"
 #include "lua/modules.hpp"
 #include "lua/util.hpp"
@@ -13,74 +14,15 @@
 namespace imgrecipe::lua {
 namespace {
 
-[[noreturn]] void bad(const std::string& name, const std::string& why) {
-  throw Error(ErrorKind::Usage, fmt::format("{}: {}", name, why));
-}
-
-const char* type_of(lua_State* L, int index) { return lua_typename(L, lua_type(L, index)); }
-
-std::string arg_string(lua_State* L, int index, const std::string& name) {
-  if (lua_type(L, index) != LUA_TSTRING) bad(name, fmt::format("expected a string, got {}", type_of(L, index)));
-  size_t n = 0;
-  const char* s = lua_tolstring(L, index, &n);
-  return {s, n};
-}
-
-void arg_table(lua_State* L, int index, const std::string& name, bool optional) {
-  if (optional && lua_isnoneornil(L, index)) return;
-  if (!lua_istable(L, index)) bad(name, fmt::format("expected a table, got {}", type_of(L, index)));
-}
-
-// String field `key` of the table at `t` ("" when absent).
-std::string str_field(lua_State* L, int t, const char* key, const std::string& prefix) {
-  lua_getfield(L, t, key);
-  std::string out;
-  if (!lua_isnil(L, -1)) {
-    if (lua_type(L, -1) != LUA_TSTRING) {
-      std::string why = fmt::format("expected a string, got {}", type_of(L, -1));
-      lua_pop(L, 1);
-      bad(prefix + "." + key, why);
-    }
-    out = lua_tostring(L, -1);
-  }
-  lua_pop(L, 1);
-  return out;
+// An optional string field, "" when absent.
+std::string text_field(lua_State* L, int t, const char* key, const std::string& prefix) {
+  return str_field(L, t, key, prefix).value_or("");
 }
 
 std::optional<int> int_field(lua_State* L, int t, const char* key, const std::string& prefix) {
-  lua_getfield(L, t, key);
-  std::optional<int> out;
-  if (!lua_isnil(L, -1)) {
-    double v = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : NAN;
-    lua_pop(L, 1);
-    if (!(v == std::floor(v)) || std::fabs(v) > 1e6) bad(prefix + "." + key, "expected a whole number");
-    return static_cast<int>(v);
-  }
-  lua_pop(L, 1);
-  return out;
-}
-
-// Calls `each(index, "name[i]")` for every table in the list field `key`.
-template <typename F>
-void each_table(lua_State* L, int t, const char* key, const std::string& prefix, F each) {
-  lua_getfield(L, t, key);
-  int list = lua_gettop(L);
-  std::string name = prefix + "." + key;
-  if (!lua_isnil(L, list)) {
-    if (!lua_istable(L, list)) bad(name, fmt::format("expected a list, got {}", type_of(L, list)));
-    for (int i = 1;; ++i) {
-      lua_rawgeti(L, list, i);
-      if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        break;
-      }
-      std::string item = fmt::format("{}[{}]", name, i);
-      if (!lua_istable(L, -1)) bad(item, fmt::format("expected a table, got {}", type_of(L, -1)));
-      each(lua_gettop(L), item);
-      lua_pop(L, 1);
-    }
-  }
-  lua_pop(L, 1);
+  return field<int>(L, t, key, prefix, [](lua_State* L, int i, const std::string& name) {
+    return static_cast<int>(arg_whole(L, i, name, -1000000, 1000000));
+  });
 }
 
 void push_image_file(lua_State* L, const cosi::ImageFile& f) {
@@ -98,33 +40,33 @@ int l_write(lua_State* L) {
   arg_table(L, 3, "inputs", false);
   arg_table(L, 4, "opts", true);
   cosi::Inputs in;
-  in.os_arch = str_field(L, 3, "os_arch", "inputs");
-  in.os_release = str_field(L, 3, "os_release", "inputs");
-  in.image_uuid = str_field(L, 3, "image_uuid", "inputs");
+  in.os_arch = text_field(L, 3, "os_arch", "inputs");
+  in.os_release = text_field(L, 3, "os_release", "inputs");
+  in.image_uuid = text_field(L, 3, "image_uuid", "inputs");
   lua_getfield(L, 3, "bootloader");
-  if (!lua_istable(L, -1)) bad("inputs.bootloader", fmt::format("expected a table, got {}", type_of(L, -1)));
+  if (!lua_istable(L, -1)) bad_arg("inputs.bootloader", fmt::format("expected a table, got {}", type_of(L, -1)));
   int b = lua_gettop(L);
-  in.bootloader.type = str_field(L, b, "type", "inputs.bootloader");
-  each_table(L, b, "entries", "inputs.bootloader", [&](int e, const std::string& name) {
-    in.bootloader.entries.push_back({str_field(L, e, "type", name), str_field(L, e, "path", name),
-                                     str_field(L, e, "cmdline", name), str_field(L, e, "kernel", name)});
+  in.bootloader.type = text_field(L, b, "type", "inputs.bootloader");
+  list_field(L, b, "entries", "inputs.bootloader", [&](int e, const std::string& name) {
+    in.bootloader.entries.push_back({text_field(L, e, "type", name), text_field(L, e, "path", name),
+                                     text_field(L, e, "cmdline", name), text_field(L, e, "kernel", name)});
   });
   lua_pop(L, 1);
-  each_table(L, 3, "packages", "inputs", [&](int p, const std::string& name) {
-    in.packages.push_back({str_field(L, p, "name", name), str_field(L, p, "version", name),
-                           str_field(L, p, "release", name), str_field(L, p, "arch", name)});
+  list_field(L, 3, "packages", "inputs", [&](int p, const std::string& name) {
+    in.packages.push_back({text_field(L, p, "name", name), text_field(L, p, "version", name),
+                           text_field(L, p, "release", name), text_field(L, p, "arch", name)});
   });
-  each_table(L, 3, "mounts", "inputs", [&](int m, const std::string& name) {
+  list_field(L, 3, "mounts", "inputs", [&](int m, const std::string& name) {
     auto n = int_field(L, m, "partition", name);
-    if (!n || *n < 1) bad(name + ".partition", "expected a partition number");
-    in.mount_points[*n] = str_field(L, m, "path", name);
+    if (!n || *n < 1) bad_arg(name + ".partition", "expected a partition number");
+    in.mount_points[*n] = text_field(L, m, "path", name);
   });
   cosi::Options o;
   if (!lua_isnoneornil(L, 4)) {
     if (auto v = int_field(L, 4, "level", "opts")) o.zstd.level = *v;
     if (auto v = int_field(L, 4, "window_log", "opts")) o.zstd.window_log = *v;
     if (auto v = int_field(L, 4, "workers", "opts")) o.zstd.workers = *v;
-    o.work_dir = str_field(L, 4, "work_dir", "opts");
+    o.work_dir = text_field(L, 4, "work_dir", "opts");
     lua_getfield(L, 4, "check");
     if (lua_isboolean(L, -1)) o.check_filesystems = lua_toboolean(L, -1) != 0;
     lua_pop(L, 1);

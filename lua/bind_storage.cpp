@@ -21,6 +21,7 @@
 #include "host/fs/mount_map.hpp"
 #include "host/fs/os_copy.hpp"
 #include "host/system/error.hpp"
+#include "lua/args.hpp"
 #include "lua/boundary.hpp"
 #include "lua/modules.hpp"
 #include "lua/util.hpp"
@@ -31,85 +32,6 @@ namespace {
 constexpr const char* kDiskFileMeta = "imgrecipe.disk_file";
 constexpr const char* kWholeDiskMeta = "imgrecipe.whole_disk";
 constexpr const char* kMountMapMeta = "imgrecipe.mount_map";
-
-[[noreturn]] void bad(const std::string& name, const std::string& why) {
-  throw Error(ErrorKind::Usage, fmt::format("{}: {}", name, why));
-}
-
-const char* type_of(lua_State* L, int index) { return lua_typename(L, lua_type(L, index)); }
-
-std::string arg_string(lua_State* L, int index, const std::string& name) {
-  if (lua_type(L, index) != LUA_TSTRING) bad(name, fmt::format("expected a string, got {}", type_of(L, index)));
-  size_t n = 0;
-  const char* s = lua_tolstring(L, index, &n);
-  return {s, n};
-}
-
-// A non-negative whole number (sizes in bytes are exact in a double up to 2^53).
-std::uint64_t arg_count(lua_State* L, int index, const std::string& name) {
-  if (lua_type(L, index) != LUA_TNUMBER) bad(name, fmt::format("expected a number, got {}", type_of(L, index)));
-  double v = lua_tonumber(L, index);
-  if (!(v >= 0) || v != std::floor(v) || v > 9007199254740992.0) bad(name, "expected a whole number >= 0");
-  return static_cast<std::uint64_t>(v);
-}
-
-void arg_table(lua_State* L, int index, const std::string& name, bool optional) {
-  if (optional && lua_isnoneornil(L, index)) return;
-  if (!lua_istable(L, index)) bad(name, fmt::format("expected a table, got {}", type_of(L, index)));
-}
-
-// Field `key` of the table at `t`, pushed; nil if absent.
-template <typename T, typename F>
-std::optional<T> field(lua_State* L, int t, const char* key, const std::string& prefix, F read) {
-  lua_getfield(L, t, key);
-  std::optional<T> out;
-  if (!lua_isnil(L, -1)) {
-    try {
-      out = read(L, lua_gettop(L), prefix + "." + key);
-    } catch (...) {
-      lua_pop(L, 1);
-      throw;
-    }
-  }
-  lua_pop(L, 1);
-  return out;
-}
-
-std::optional<std::string> str_field(lua_State* L, int t, const char* key, const std::string& prefix) {
-  return field<std::string>(L, t, key, prefix, arg_string);
-}
-std::optional<std::uint64_t> count_field(lua_State* L, int t, const char* key, const std::string& prefix) {
-  return field<std::uint64_t>(L, t, key, prefix, arg_count);
-}
-std::optional<bool> bool_field(lua_State* L, int t, const char* key, const std::string& prefix) {
-  return field<bool>(L, t, key, prefix, [](lua_State* L, int i, const std::string& name) {
-    if (!lua_isboolean(L, i)) bad(name, fmt::format("expected a boolean, got {}", type_of(L, i)));
-    return lua_toboolean(L, i) != 0;
-  });
-}
-
-// Calls `each(index_of_element, "name[i]")` for every element of the list field `key`.
-template <typename F>
-void list_field(lua_State* L, int t, const char* key, const std::string& prefix, F each) {
-  lua_getfield(L, t, key);
-  int list = lua_gettop(L);
-  std::string name = prefix + "." + key;
-  if (!lua_isnil(L, list)) {
-    if (!lua_istable(L, list)) bad(name, fmt::format("expected a list, got {}", type_of(L, list)));
-    for (int i = 1;; ++i) {
-      lua_rawgeti(L, list, i);
-      if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        break;
-      }
-      std::string item = fmt::format("{}[{}]", name, i);
-      if (!lua_istable(L, -1)) bad(item, fmt::format("expected a table, got {}", type_of(L, -1)));
-      each(lua_gettop(L), item);
-      lua_pop(L, 1);
-    }
-  }
-  lua_pop(L, 1);
-}
 
 // ---- disk files ----
 
@@ -164,15 +86,15 @@ int df_release(lua_State* L) { return close_handle<DiskFile>(L, kDiskFileMeta); 
 
 DiskFile* check_disk_file(lua_State* L, int index) {
   auto* h = static_cast<Handle<DiskFile>*>(luaL_testudata(L, index, kDiskFileMeta));
-  if (h == nullptr) bad("disk", fmt::format("expected a disk file made by create_disk, got {}", type_of(L, index)));
-  if (h->ptr == nullptr) bad("disk", "the disk file was released");
+  if (h == nullptr) bad_arg("disk", fmt::format("expected a disk file made by create_disk, got {}", type_of(L, index)));
+  if (h->ptr == nullptr) bad_arg("disk", "the disk file was released");
   return h->ptr;
 }
 
 WholeDisk* check_whole_disk(lua_State* L, int index) {
   auto* h = static_cast<Handle<WholeDisk>*>(luaL_testudata(L, index, kWholeDiskMeta));
-  if (h == nullptr) bad("disk", fmt::format("expected an attached disk, got {}", type_of(L, index)));
-  if (h->ptr == nullptr) bad("disk", "the disk was released");
+  if (h == nullptr) bad_arg("disk", fmt::format("expected an attached disk, got {}", type_of(L, index)));
+  if (h->ptr == nullptr) bad_arg("disk", "the disk was released");
   return h->ptr;
 }
 
@@ -207,7 +129,7 @@ int l_partition(lua_State* L) {
   std::string table = str_field(L, 2, "table", "layout").value_or("gpt");
   if (table == "gpt") layout.table = TableType::Gpt;
   else if (table == "mbr" || table == "dos") layout.table = TableType::Mbr;
-  else bad("layout.table", fmt::format("unknown partition table type '{}' (gpt or mbr)", table));
+  else bad_arg("layout.table", fmt::format("unknown partition table type '{}' (gpt or mbr)", table));
   layout.disk_id = str_field(L, 2, "disk_id", "layout").value_or("");
   TargetArch arch = parse_target_arch(str_field(L, 2, "arch", "layout").value_or("x86_64"));
   list_field(L, 2, "partitions", "layout", [&](int t, const std::string& name) {
@@ -223,7 +145,7 @@ int l_partition(lua_State* L) {
     p.bootable = bool_field(L, t, "bootable", name).value_or(false);
     layout.partitions.push_back(std::move(p));
   });
-  if (layout.partitions.empty()) bad("layout.partitions", "expected at least one partition");
+  if (layout.partitions.empty()) bad_arg("layout.partitions", "expected at least one partition");
   push_table(L, write_partition_table(path, layout, arch));
   return 1;
 }
@@ -267,7 +189,7 @@ int l_apply_id_reset(lua_State* L) {
     c.number = static_cast<int>(count_field(L, t, "number", name).value_or(0));
     c.new_partuuid = str_field(L, t, "new_partuuid", name).value_or("");
     c.new_uuid = str_field(L, t, "new_uuid", name).value_or("");
-    if (c.number <= 0 || c.new_partuuid.empty()) bad(name, "needs number and new_partuuid");
+    if (c.number <= 0 || c.new_partuuid.empty()) bad_arg(name, "needs number and new_partuuid");
     plan.push_back(c);
   });
   apply_id_reset(path, plan);
@@ -328,7 +250,7 @@ int wd_gc(lua_State* L) { return close_handle<WholeDisk>(L, kWholeDiskMeta); }
 MkfsOptions mkfs_options(lua_State* L, int t) {
   MkfsOptions o;
   auto type = str_field(L, t, "type", "opts");
-  if (!type) bad("opts.type", "required (ext4, xfs, vfat, fat32 or btrfs)");
+  if (!type) bad_arg("opts.type", "required (ext4, xfs, vfat, fat32 or btrfs)");
   o.type = parse_fs_type(*type);
   o.label = str_field(L, t, "label", "opts").value_or("");
   o.uuid = str_field(L, t, "uuid", "opts").value_or("");
@@ -336,14 +258,14 @@ MkfsOptions mkfs_options(lua_State* L, int t) {
   list_field(L, t, "subvolumes", "opts", [&](int s, const std::string& name) {
     BtrfsSubvolume v;
     auto path = str_field(L, s, "path", name);
-    if (!path) bad(name + ".path", "required");
+    if (!path) bad_arg(name + ".path", "required");
     v.path = *path;
     v.referenced_limit = count_field(L, s, "referenced_limit", name).value_or(0);
     v.exclusive_limit = count_field(L, s, "exclusive_limit", name).value_or(0);
     o.btrfs_subvolumes.push_back(std::move(v));
   });
-  if (!o.btrfs_subvolumes.empty() && o.type != FsType::Btrfs) bad("opts.subvolumes", "only btrfs has subvolumes");
-  if (!o.btrfs_subvolumes.empty() && o.work_dir.empty()) bad("opts.work_dir", "required with subvolumes");
+  if (!o.btrfs_subvolumes.empty() && o.type != FsType::Btrfs) bad_arg("opts.subvolumes", "only btrfs has subvolumes");
+  if (!o.btrfs_subvolumes.empty() && o.work_dir.empty()) bad_arg("opts.work_dir", "required with subvolumes");
   return o;
 }
 
@@ -393,7 +315,7 @@ int l_fstab(lua_State* L) {
     s.id = str_field(L, t, "id", name).value_or(name);
     s.mount_point = str_field(L, t, "mount_point", name).value_or("");
     s.fs_type = str_field(L, t, "type", name).value_or("");
-    if (s.fs_type.empty()) bad(name + ".type", "required");
+    if (s.fs_type.empty()) bad_arg(name + ".type", "required");
     s.id_type = parse_fstab_id_type(str_field(L, t, "id_type", name).value_or("part-uuid"));
     s.fs_uuid = str_field(L, t, "fs_uuid", name).value_or("");
     s.part_uuid = str_field(L, t, "part_uuid", name).value_or("");
@@ -425,15 +347,15 @@ int l_mount_map(lua_State* L) {
   list_field(L, lua_gettop(L), "mounts", "mount_map", [&](int t, const std::string& name) {
     MountMapEntry e;
     auto path = str_field(L, t, "path", name);
-    if (!path) bad(name + ".path", "required");
+    if (!path) bad_arg(name + ".path", "required");
     e.path = *path;
     lua_getfield(L, t, "disk");
     auto* h = static_cast<Handle<WholeDisk>*>(luaL_testudata(L, -1, kWholeDiskMeta));
     lua_pop(L, 1);  // still referenced by the entry
-    if (h == nullptr || h->ptr == nullptr) bad(name + ".disk", "expected an attached disk");
+    if (h == nullptr || h->ptr == nullptr) bad_arg(name + ".disk", "expected an attached disk");
     WholeDisk* wd = h->ptr;
     auto number = count_field(L, t, "partition", name);
-    if (!number) bad(name + ".partition", "required");
+    if (!number) bad_arg(name + ".partition", "required");
     e.device = wd->partition_device(static_cast<int>(*number));
     e.fstype = str_field(L, t, "fstype", name).value_or("");
     e.options = str_field(L, t, "options", name).value_or("");
@@ -486,7 +408,7 @@ std::string root_path(lua_State* L, int index, const char* name) {
   if (const OsMount* os = opt_os_mount(L, index)) return os->root().path();
   if (luaL_testudata(L, index, kMountMapMeta) != nullptr)
     return check_handle<MountMap>(L, index, kMountMapMeta)->root_dir();
-  bad(name, fmt::format("expected a mounted root (os_mount, mount_map) or a directory, got {}", type_of(L, index)));
+  bad_arg(name, fmt::format("expected a mounted root (os_mount, mount_map) or a directory, got {}", type_of(L, index)));
 }
 
 // copy_os(source_root, mount_map): the source is an os_mount, a mount_map or
@@ -494,7 +416,7 @@ std::string root_path(lua_State* L, int index, const char* name) {
 int l_copy_os(lua_State* L) {
   std::string src = root_path(L, 1, "source");
   if (luaL_testudata(L, 2, kMountMapMeta) == nullptr)
-    bad("dest", fmt::format("expected a mount_map, got {}", type_of(L, 2)));
+    bad_arg("dest", fmt::format("expected a mount_map, got {}", type_of(L, 2)));
   std::string dst = check_handle<MountMap>(L, 2, kMountMapMeta)->root_dir();
   copy_os_tree(src, dst);
   return 0;
