@@ -436,9 +436,11 @@ Metadata write(const std::string& disk, const std::string& out, const Inputs& in
 
   auto parts = table.partitions;
   std::sort(parts.begin(), parts.end(), [](const Partition& a, const Partition& b) { return a.number < b.number; });
-  for (const auto& [number, path] : in.mount_points) {
+  for (const auto& mp : in.mount_points) {
+    const int number = mp.first;  // named: clang 14 cannot capture a structured binding
     if (std::none_of(parts.begin(), parts.end(), [&](const Partition& p) { return p.number == number; }))
-      throw_usage(fmt::format("COSI: mount point {} is on partition {}, which {} does not have", path, number, disk));
+      throw_usage(fmt::format("COSI: mount point {} is on partition {}, which {} does not have", mp.second, number,
+                              disk));
   }
 
   std::vector<Compressed> files;
