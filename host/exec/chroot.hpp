@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "host/exec/process.hpp"
+#include "host/system/process.hpp"
 #include "host/fs/root_dir.hpp"
 
 namespace imgrecipe {

@@ -19,7 +19,7 @@
 
 #include <fmt/format.h>
 
-#include "host/exec/process.hpp"
+#include "host/system/process.hpp"
 #include "host/system/error.hpp"
 #include "host/system/fault.hpp"
 #include "host/system/log.hpp"

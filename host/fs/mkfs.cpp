@@ -17,7 +17,7 @@
 
 #include "host/disk/loop.hpp"
 #include "host/disk/partitioner.hpp"
-#include "host/exec/process.hpp"
+#include "host/system/process.hpp"
 #include "host/fs/mount.hpp"
 #include "host/system/error.hpp"
 #include "host/system/log.hpp"

@@ -19,7 +19,7 @@
 #include <fmt/ranges.h>
 
 #include "host/disk/loop.hpp"
-#include "host/exec/process.hpp"
+#include "host/system/process.hpp"
 #include "host/fs/fat_stage.hpp"
 #include "host/fs/mount.hpp"
 #include "host/system/disk_space.hpp"

@@ -9,7 +9,7 @@
 #include "host/disk/partition_edit.hpp"
 #include "host/disk/partition_table.hpp"
 #include "host/disk/probe.hpp"
-#include "host/exec/process.hpp"
+#include "host/system/process.hpp"
 #include "host/fs/mkfs.hpp"
 #include "host/system/error.hpp"
 #include "host/system/log.hpp"

@@ -14,7 +14,7 @@
 #include "host/disk/loop.hpp"
 #include "host/disk/partition_table.hpp"
 #include "host/disk/probe.hpp"
-#include "host/exec/process.hpp"
+#include "host/system/process.hpp"
 #include "host/fs/os_mount.hpp"
 #include "host/image/tar_header.hpp"
 #include "host/system/cleanup.hpp"

@@ -25,7 +25,7 @@
 #include <fmt/format.h>
 
 #include "host/disk/loop.hpp"
-#include "host/exec/process.hpp"
+#include "host/system/process.hpp"
 #include "host/image/header.hpp"
 #include "host/system/cleanup.hpp"
 #include "host/system/disk_space.hpp"

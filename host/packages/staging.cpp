@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "host/exec/process.hpp"
+#include "host/system/process.hpp"
 #include "host/packages/sources.hpp"
 #include "host/system/error.hpp"
 #include "host/system/host_file.hpp"

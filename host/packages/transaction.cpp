@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 
 #include "host/exec/chroot.hpp"
-#include "host/exec/process.hpp"
+#include "host/system/process.hpp"
 #include "host/packages/staging.hpp"
 #include "host/system/error.hpp"
 #include "host/system/log.hpp"

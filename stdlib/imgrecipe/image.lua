@@ -376,10 +376,10 @@ end
 function Image:close() release(self, false) end
 
 -- Accounts, services, kernel modules and directory trees (imgrecipe.users,
--- imgrecipe.services, imgrecipe.modules, imgrecipe.dirs).
+-- imgrecipe.services, imgrecipe.kmodules, imgrecipe.dirs).
 local users = require "imgrecipe.users"
 local services = require "imgrecipe.services"
-local kmodules = require "imgrecipe.modules"
+local kmodules = require "imgrecipe.kmodules"
 local dirs = require "imgrecipe.dirs"
 
 --- Adds a group unless it exists (see imgrecipe.users.add_group).
@@ -401,7 +401,7 @@ function Image:enable_service(unit) return services.enable(self, unit) end
 ---@param unit string
 function Image:disable_service(unit) return services.disable(self, unit) end
 
---- Kernel module settings (see imgrecipe.modules.configure).
+--- Kernel module settings (see imgrecipe.kmodules.configure).
 ---@param list imgrecipe.ModuleSpec[]
 function Image:configure_modules(list) return kmodules.configure(self, list) end
 

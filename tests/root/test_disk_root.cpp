@@ -19,7 +19,7 @@
 #include "host/disk/loop.hpp"
 #include "host/disk/partitioner.hpp"
 #include "host/disk/whole_disk.hpp"
-#include "host/exec/process.hpp"
+#include "host/system/process.hpp"
 #include "host/fs/mkfs.hpp"
 #include "host/fs/mount.hpp"
 #include "host/fs/fat_stage.hpp"

@@ -17,7 +17,7 @@
 #include "host/disk/disk_file.hpp"
 #include "host/disk/partitioner.hpp"
 #include "host/disk/whole_disk.hpp"
-#include "host/exec/process.hpp"
+#include "host/system/process.hpp"
 #include "host/fs/mkfs.hpp"
 #include "host/fs/mount_map.hpp"
 #include "host/fs/os_copy.hpp"

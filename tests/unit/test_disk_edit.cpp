@@ -13,7 +13,7 @@
 #include "host/disk/partitioner.hpp"
 #include "host/disk/probe.hpp"
 #include "host/disk/reset_ids.hpp"
-#include "host/exec/process.hpp"
+#include "host/system/process.hpp"
 #include "host/fs/fat_stage.hpp"
 #include "host/fs/fs_uuid.hpp"
 #include "host/fs/mkfs.hpp"

@@ -11,7 +11,7 @@
 #include "host/disk/disk_file.hpp"
 #include "host/disk/partition_table.hpp"
 #include "host/disk/partitioner.hpp"
-#include "host/exec/process.hpp"
+#include "host/system/process.hpp"
 #include "host/system/cleanup.hpp"
 #include "host/system/error.hpp"
 #include "test_support.hpp"

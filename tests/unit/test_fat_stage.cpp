@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "host/exec/process.hpp"
+#include "host/system/process.hpp"
 #include "host/fs/fat_stage.hpp"
 #include "host/system/cleanup.hpp"
 #include "host/system/error.hpp"

@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <string>
 
-#include "host/exec/process.hpp"
+#include "host/system/process.hpp"
 #include "host/fs/os_mount.hpp"
 #include "host/system/error.hpp"
 

@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "host/exec/process.hpp"
+#include "host/system/process.hpp"
 #include "host/image/header.hpp"
 #include "host/image/output_check.hpp"
 #include "host/image/format.hpp"

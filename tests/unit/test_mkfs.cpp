@@ -12,7 +12,7 @@
 
 #include "host/disk/disk_file.hpp"
 #include "host/disk/partitioner.hpp"
-#include "host/exec/process.hpp"
+#include "host/system/process.hpp"
 #include "host/fs/fat_stage.hpp"
 #include "host/fs/mkfs.hpp"
 #include "host/system/error.hpp"

@@ -1,6 +1,6 @@
 #include <doctest.h>
 
-#include "host/exec/process.hpp"
+#include "host/system/process.hpp"
 #include "host/system/error.hpp"
 
 using namespace imgrecipe;

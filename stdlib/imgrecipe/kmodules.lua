@@ -3,7 +3,7 @@
 --- /etc/modprobe.d/modules-disabled.conf (`blacklist <name>`) and
 --- /etc/modprobe.d/module-options.conf (`options <name> k=v ...`), edited in
 --- place so lines written by others are kept. The text functions are pure.
--- @module imgrecipe.modules
+-- @module imgrecipe.kmodules
 local log = require "imgrecipe.log"
 local util = require "imgrecipe.util"
 

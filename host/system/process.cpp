@@ -1,4 +1,4 @@
-#include "host/exec/process.hpp"
+#include "host/system/process.hpp"
 
 #include <fcntl.h>
 #include <poll.h>

@@ -1,5 +1,5 @@
--- imgrecipe.modules: the text edits of modules-load.d and modprobe.d files.
-local modules = require "imgrecipe.modules"
+-- imgrecipe.kmodules: the text edits of modules-load.d and modprobe.d files.
+local modules = require "imgrecipe.kmodules"
 
 return {
   test_is_disabled_matches_whole_lines_only = function(t)
