@@ -225,15 +225,7 @@ std::vector<std::string> mkfs_command(const MkfsOptions& o, const FsTarget& t, c
 }
 
 void require_tool(const std::string& tool, const std::string& package) {
-  const char* path = std::getenv("PATH");
-  std::string dirs = path != nullptr ? path : "/usr/sbin:/usr/bin:/sbin:/bin";
-  for (std::size_t b = 0; b <= dirs.size();) {
-    std::size_t e = dirs.find(':', b);
-    if (e == std::string::npos) e = dirs.size();
-    std::string dir = dirs.substr(b, e - b);
-    if (!dir.empty() && ::access((dir + "/" + tool).c_str(), X_OK) == 0) return;
-    b = e + 1;
-  }
+  if (!find_program(tool).empty()) return;
   throw Error(ErrorKind::Unsupported,
               fmt::format("{} is not installed on this host (Debian package {})", tool, package));
 }

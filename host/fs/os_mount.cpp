@@ -447,24 +447,6 @@ OsMount::~OsMount() {
   }
 }
 
-namespace {
-
-// Full path of `program` in PATH or the sbin directories (a user's PATH may
-// lack them); empty if not installed.
-std::string find_program(const std::string& program) {
-  const char* env = std::getenv("PATH");
-  std::string path = std::string(env != nullptr ? env : "") + ":/usr/sbin:/sbin:/usr/bin:/bin";
-  for (size_t i = 0; i <= path.size();) {
-    size_t j = std::min(path.find(':', i), path.size());
-    std::string candidate = path.substr(i, j - i) + "/" + program;
-    if (j > i && ::access(candidate.c_str(), X_OK) == 0) return candidate;
-    i = j + 1;
-  }
-  return "";
-}
-
-}  // namespace
-
 void check_unmounted_filesystem(const std::string& device, const std::string& fstype, const std::string& what) {
   std::vector<std::string> argv;
   if (fstype == "ext4" || fstype == "ext3" || fstype == "ext2") argv = {"e2fsck", "-f", "-n", device};
@@ -472,7 +454,8 @@ void check_unmounted_filesystem(const std::string& device, const std::string& fs
   else if (fstype == "btrfs") argv = {"btrfs", "check", "--readonly", device};
   else return;
   const std::string checker = argv[0];
-  argv[0] = find_program(checker);
+  // A user's PATH may lack the sbin directories the checkers live in.
+  argv[0] = find_program(checker, "/usr/sbin:/sbin:/usr/bin:/bin");
   if (argv[0].empty()) {
     log::warn("{} is not installed: {} not checked", checker, what);
     return;

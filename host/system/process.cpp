@@ -8,8 +8,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 
@@ -89,6 +91,19 @@ void write_all(int fd, const char* p, std::size_t n) {
 }
 
 }  // namespace
+
+std::string find_program(const std::string& program, const std::string& more_dirs) {
+  const char* env = std::getenv("PATH");
+  std::string path = env != nullptr ? env : "/usr/sbin:/usr/bin:/sbin:/bin";
+  if (!more_dirs.empty()) path += ":" + more_dirs;
+  for (size_t i = 0; i <= path.size();) {
+    size_t j = std::min(path.find(':', i), path.size());
+    std::string candidate = path.substr(i, j - i) + "/" + program;
+    if (j > i && ::access(candidate.c_str(), X_OK) == 0) return candidate;
+    i = j + 1;
+  }
+  return "";
+}
 
 std::string quote_command(const std::vector<std::string>& argv) {
   std::string out;

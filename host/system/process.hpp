@@ -59,4 +59,8 @@ Error command_error(const std::vector<std::string>& argv, const RunResult& r, co
 // "a b 'c d'" for messages.
 std::string quote_command(const std::vector<std::string>& argv);
 
+// Full path of `program` in $PATH (unset: the standard directories), then in
+// the ':'-separated `more_dirs`; empty if it is not installed.
+std::string find_program(const std::string& program, const std::string& more_dirs = "");
+
 }  // namespace imgrecipe
