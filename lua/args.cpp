@@ -56,4 +56,30 @@ std::optional<bool> bool_field(lua_State* L, int t, const char* key, const std::
   });
 }
 
+std::vector<std::string> string_list_field(lua_State* L, int t, const char* key, const std::string& prefix) {
+  std::vector<std::string> out;
+  lua_getfield(L, t, key);
+  int list = lua_gettop(L);
+  std::string name = prefix + "." + key;
+  try {
+    if (!lua_isnil(L, list)) {
+      if (!lua_istable(L, list)) bad_arg(name, fmt::format("expected a list of strings, got {}", type_of(L, list)));
+      for (int i = 1;; ++i) {
+        lua_rawgeti(L, list, i);
+        if (lua_isnil(L, -1)) {
+          lua_pop(L, 1);
+          break;
+        }
+        out.push_back(arg_string(L, lua_gettop(L), fmt::format("{}[{}]", name, i)));
+        lua_pop(L, 1);
+      }
+    }
+  } catch (...) {
+    lua_settop(L, list - 1);
+    throw;
+  }
+  lua_pop(L, 1);
+  return out;
+}
+
 }  // namespace imgrecipe::lua

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace imgrecipe::lua {
 
@@ -42,6 +43,8 @@ std::optional<T> field(lua_State* L, int t, const char* key, const std::string& 
 std::optional<std::string> str_field(lua_State* L, int t, const char* key, const std::string& prefix);
 std::optional<std::uint64_t> count_field(lua_State* L, int t, const char* key, const std::string& prefix);
 std::optional<bool> bool_field(lua_State* L, int t, const char* key, const std::string& prefix);
+// A list of strings (empty when absent): "prefix.key[i]: expected a string".
+std::vector<std::string> string_list_field(lua_State* L, int t, const char* key, const std::string& prefix);
 
 // Calls `each(index_of_element, "prefix.key[i]")` for every element of the
 // list field `key`; each element must be a table.

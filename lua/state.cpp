@@ -138,6 +138,8 @@ struct State {
     preload(L, "imgrecipe.host.names", open_names);
     preload(L, "imgrecipe.host.storage", open_storage);
     preload(L, "imgrecipe.host.cosi", open_cosi);
+    preload(L, "imgrecipe.host.squashfs", open_squashfs);
+    preload(L, "imgrecipe.host.iso", open_iso);
   }
   ~State() { lua_close(L); }
 };

@@ -228,47 +228,6 @@ void copy_into(const std::string& src_path, const std::string& dst_path, std::ui
   if (::fsync(dst.get()) != 0) throw_errno("fsync", dst_path);
 }
 
-// What FAT (through mtools) cannot store faithfully; throws naming the path.
-void check_storable(const std::string& root) {
-  auto fail = [&](const std::string& rel, const std::string& why) {
-    Error e(ErrorKind::Usage, fmt::format("cannot write {} into the FAT filesystem: {}", rel, why));
-    e.op = "commit FAT stage";
-    e.target = root + "/" + rel;
-    throw e;
-  };
-  std::vector<std::string> pending = {""};
-  while (!pending.empty()) {
-    std::string rel_dir = pending.back();
-    pending.pop_back();
-    std::string abs_dir = rel_dir.empty() ? root : root + "/" + rel_dir;
-    std::vector<std::string> names;
-    DIR* d = ::opendir(abs_dir.c_str());
-    if (d == nullptr) throw_errno("open directory", abs_dir);
-    while (dirent* e = ::readdir(d))
-      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) names.emplace_back(e->d_name);
-    ::closedir(d);
-    std::set<std::string> folded;  // FAT names are case-insensitive
-    for (const auto& n : names) {
-      std::string rel = rel_dir.empty() ? n : rel_dir + "/" + n;
-      struct stat st;
-      if (::lstat((root + "/" + rel).c_str(), &st) != 0) throw_errno("stat", root + "/" + rel);
-      if (S_ISLNK(st.st_mode)) fail(rel, "it is a symbolic link (FAT has none)");
-      if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) fail(rel, "it is a special file (device, FIFO or socket)");
-      if (S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) > kMaxFatFile)
-        fail(rel, "FAT files must be smaller than 4 GiB");
-      for (unsigned char c : n)
-        if (c < 0x20 || std::strchr("\"*:<>?\\|", c) != nullptr)
-          fail(rel, c < 0x20 ? fmt::format("the name contains control character 0x{:02X}", c)
-                             : fmt::format("the name contains '{}', which FAT does not allow", static_cast<char>(c)));
-      if (n.back() == '.' || n.back() == ' ') fail(rel, "FAT names cannot end with a dot or a space");
-      std::string lower = n;
-      std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-      if (!folded.insert(lower).second) fail(rel, "another name in the same directory differs only in case");
-      if (S_ISDIR(st.st_mode)) pending.push_back(rel);
-    }
-  }
-}
-
 // mattrib -/ lines look like "  A   H      ::/dir/file name".
 std::map<std::string, std::string> parse_attrs(const std::string& text) {
   std::map<std::string, std::string> out;
@@ -332,6 +291,46 @@ void fix_total_sectors(const std::string& path, const FatInfo& made, const FatIn
 }
 
 }  // namespace
+
+void check_fat_storable(const std::string& root) {
+  auto fail = [&](const std::string& rel, const std::string& why) {
+    Error e(ErrorKind::Usage, fmt::format("cannot write {} into the FAT filesystem: {}", rel, why));
+    e.op = "commit FAT stage";
+    e.target = root + "/" + rel;
+    throw e;
+  };
+  std::vector<std::string> pending = {""};
+  while (!pending.empty()) {
+    std::string rel_dir = pending.back();
+    pending.pop_back();
+    std::string abs_dir = rel_dir.empty() ? root : root + "/" + rel_dir;
+    std::vector<std::string> names;
+    DIR* d = ::opendir(abs_dir.c_str());
+    if (d == nullptr) throw_errno("open directory", abs_dir);
+    while (dirent* e = ::readdir(d))
+      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) names.emplace_back(e->d_name);
+    ::closedir(d);
+    std::set<std::string> folded;  // FAT names are case-insensitive
+    for (const auto& n : names) {
+      std::string rel = rel_dir.empty() ? n : rel_dir + "/" + n;
+      struct stat st;
+      if (::lstat((root + "/" + rel).c_str(), &st) != 0) throw_errno("stat", root + "/" + rel);
+      if (S_ISLNK(st.st_mode)) fail(rel, "it is a symbolic link (FAT has none)");
+      if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) fail(rel, "it is a special file (device, FIFO or socket)");
+      if (S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) > kMaxFatFile)
+        fail(rel, "FAT files must be smaller than 4 GiB");
+      for (unsigned char c : n)
+        if (c < 0x20 || std::strchr("\"*:<>?\\|", c) != nullptr)
+          fail(rel, c < 0x20 ? fmt::format("the name contains control character 0x{:02X}", c)
+                             : fmt::format("the name contains '{}', which FAT does not allow", static_cast<char>(c)));
+      if (n.back() == '.' || n.back() == ' ') fail(rel, "FAT names cannot end with a dot or a space");
+      std::string lower = n;
+      std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+      if (!folded.insert(lower).second) fail(rel, "another name in the same directory differs only in case");
+      if (S_ISDIR(st.st_mode)) pending.push_back(rel);
+    }
+  }
+}
 
 FatInfo read_fat_info(const std::string& image, std::uint64_t offset) {
   Fd fd(image, O_RDONLY);
@@ -513,7 +512,7 @@ void FatStage::commit() {
 
 void FatStage::write_back() {
   fault::point("write back FAT stage", dir_);
-  check_storable(dir_);
+  check_fat_storable(dir_);
   log::info("writing {} back into the FAT{} filesystem at offset {} of {}", dir_, info_.fat_bits, offset_, image_);
 
   // Built beside the stage (same work area, not a possibly small /tmp), and

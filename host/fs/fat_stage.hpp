@@ -42,6 +42,11 @@ struct FatInfo {
 // Throws ErrorKind::Usage if it is not a FAT filesystem.
 FatInfo read_fat_info(const std::string& image, std::uint64_t offset);
 
+// Throws ErrorKind::Usage naming the path when the tree `root` holds
+// something FAT (through mtools) cannot store faithfully: symbolic links,
+// special files, files of 4 GiB or more, invalid or case-colliding names.
+void check_fat_storable(const std::string& root);
+
 // The environment mtools runs with: host config ignored, UTF-8 names, UTC
 // timestamps, no consistency-check refusals.
 std::vector<std::string> mtools_env();
