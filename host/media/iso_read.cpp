@@ -46,13 +46,15 @@ std::vector<std::string> words(const std::string& s) {
   return out;
 }
 
-// "Key  : value" lines of xorriso's reports; key with trailing blanks removed.
+// "Key  : value" and "Key: value" lines of xorriso's reports (keys have no
+// colon); key with trailing blanks removed.
 bool report_line(const std::string& line, std::string& key, std::string& value) {
-  std::size_t colon = line.find(" : ");
+  std::size_t colon = line.find(": ");
   if (colon == std::string::npos) return false;
   key = line.substr(0, colon);
   while (!key.empty() && key.back() == ' ') key.pop_back();
-  value = line.substr(colon + 3);
+  value = line.substr(colon + 2);
+  while (!value.empty() && value[0] == ' ' && key != "Volume Id") value.erase(0, 1);
   return true;
 }
 

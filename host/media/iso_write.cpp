@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <cstring>
+#include <ctime>
 #include <set>
 
 #include <fmt/format.h>
@@ -103,6 +104,15 @@ std::vector<std::string> command(const Spec& s, const std::string& out) {
   std::vector<std::string> a = {"xorriso", "-as", "mkisofs", "-o", out, "-iso-level", "3", "-V", s.volume_id};
   if (s.rock_ridge) a.push_back("-R");
   if (s.joliet) a.insert(a.end(), {"-J", "-joliet-long"});
+  if (s.timestamp) {
+    // SOURCE_DATE_EPOCH (set when run) fixes the volume dates and UUIDs;
+    // this fixes every file's, including directories xorriso makes itself.
+    std::time_t t = static_cast<std::time_t>(*s.timestamp);
+    std::tm tm{};
+    ::gmtime_r(&t, &tm);
+    a.insert(a.end(), {"--set_all_file_dates", fmt::format("{:04}{:02}{:02}{:02}{:02}{:02}00", tm.tm_year + 1900,
+                                                           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec)});
+  }
   if (!s.application_id.empty()) a.insert(a.end(), {"-A", s.application_id});
   if (!s.publisher.empty()) a.insert(a.end(), {"-publisher", s.publisher});
   const bool efi = !s.efi_boot_image.empty();
