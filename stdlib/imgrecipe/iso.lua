@@ -58,6 +58,13 @@ function M.write(path, spec)
   local s = {}
   for k, v in pairs(spec) do s[k] = v end
   if spec.tree ~= nil then s.tree = squashfs.tree_path(spec.tree) end
+  -- The ISO must not replace one of its own sources.
+  local sources = {}
+  for _, f in ipairs(spec.files or {}) do
+    if type(f) == "table" and type(f.source) == "string" then sources[#sources + 1] = f.source end
+  end
+  if spec.efi_boot_image then sources[#sources + 1] = spec.efi_boot_image end
+  require("imgrecipe.image").check_output(path, "raw", { input = sources })
   host.write(path, s)
 end
 

@@ -54,6 +54,8 @@ function M.create(target, path, opts)
   validate("target", target, { "table", "string" })
   validate("path", path, "string")
   validate("opts", opts, "table", true)
+  local image = require "imgrecipe.image"
+  image.check_output(path, "raw", { input = getmetatable(target) == image.Image and target.input or nil })
   host.create(M.tree_path(target), path, opts or {})
 end
 

@@ -1,0 +1,25 @@
+-- Error paths of imgrecipe.iso / imgrecipe.squashfs on host directories:
+-- which case is chosen by the `case` parameter.
+local squashfs = require "imgrecipe.squashfs"
+local iso = require "imgrecipe.iso"
+
+return {
+  name = "iso-errors",
+  params = { case = { required = true }, out = { required = true } },
+  run = function(ctx)
+    local out, w = ctx.params.out, ctx.work_dir
+    os.execute("mkdir -p '" .. w .. "/tree'")
+    if ctx.params.case == "missing-source" then
+      iso.write(out .. "/x.iso", { volume_id = "X", tree = w .. "/tree",
+        files = { { source = w .. "/no-such-payload", path = "/payload" } } })
+    elseif ctx.params.case == "missing-squashfs-source" then
+      squashfs.create(w .. "/no-such-dir", out .. "/x.squashfs")
+    elseif ctx.params.case == "iso-tool" then
+      iso.write(out .. "/x.iso", { volume_id = "X", tree = w .. "/tree" })
+    elseif ctx.params.case == "squashfs-tool" then
+      squashfs.create(w .. "/tree", out .. "/x.squashfs")
+    elseif ctx.params.case == "bad-volume-id" then
+      iso.write(out .. "/x.iso", { volume_id = string.rep("V", 33), tree = w .. "/tree" })
+    end
+  end,
+}
