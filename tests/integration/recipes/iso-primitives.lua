@@ -19,7 +19,7 @@ return {
     local img = ctx:open(ctx.params.input)
     img:mount({ read_only = true })
     squashfs.create(img, out .. "/root.squashfs", {
-      exclude = { "/proc/*", "/sys/*", "/dev/*", "/run/*", "/boot/efi/*" }, timestamp = 1700000000,
+      exclude = { "/proc/*", "/sys/*", "/dev/*", "/run/*", "/boot/efi/*" }, timestamp = 1700000000, level = 3,
     })
     img:close()
 
