@@ -18,8 +18,11 @@ packages=(
   rpm
   # OS tree copy tests (setfacl/getfacl) and reading sfdisk -J output in tests
   acl attr jq
+  # boot media (docs/iso.md): squashfs, ISO writing and reading, GRUB's BIOS
+  # El Torito image and hybrid MBR, GRUB's EFI modules for an El Torito EFI loader
+  xorriso squashfs-tools grub-pc-bin grub-efi-amd64-bin grub-common
   # test images and boot tests
-  debootstrap qemu-system-x86 ovmf xorriso squashfs-tools openssl
+  debootstrap qemu-system-x86 ovmf seabios openssl
   # benchmarks
   time
   # sanitizer and fuzz builds (clang, its libFuzzer, ASan and UBSan runtimes; docs/testing.md)
