@@ -53,10 +53,10 @@ boot() {
     fi
 }
 
-boot bios-cd bios cd "IMGRECIPE-ISO-GRUB platform=pc"
+boot bios-cd bios cd "IMGRECIPE-ISO-GRUB-pc"
 check_contains "bios-cd: the BIOS El Torito GRUB started" "$(tr -d '\r' < "$T_TMP/bios-cd.log")" "IMGRECIPE-EARLY-BIOS"
-boot bios-disk bios disk "IMGRECIPE-ISO-GRUB platform=pc"
-boot uefi-cd uefi cd "IMGRECIPE-ISO-GRUB platform=efi"
+boot bios-disk bios disk "IMGRECIPE-ISO-GRUB-pc"
+boot uefi-cd uefi cd "IMGRECIPE-ISO-GRUB-efi"
 check_contains "uefi-cd: the EFI GRUB started" "$(tr -d '\r' < "$T_TMP/uefi-cd.log")" "IMGRECIPE-EARLY-EFI"
-boot uefi-disk uefi disk "IMGRECIPE-ISO-GRUB platform=efi"
+boot uefi-disk uefi disk "IMGRECIPE-ISO-GRUB-efi"
 t_done

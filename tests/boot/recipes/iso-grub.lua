@@ -11,8 +11,11 @@ local function write(path, text)
   f:close()
 end
 
+-- OVMF already mirrors its console on the serial port: EFI GRUB writes to
+-- the serial terminal only, or every line would show twice.
 local function early(name)
-  return "serial --unit=0 --speed=115200\nterminal_input serial console\nterminal_output serial console\n"
+  local terminals = name == "EFI" and "serial" or "serial console"
+  return "serial --unit=0 --speed=115200\nterminal_input " .. terminals .. "\nterminal_output " .. terminals .. "\n"
     .. "echo IMGRECIPE-EARLY-" .. name .. "\n"
     .. "search --no-floppy --set=root --label IMGRECIPE_BOOT\nset prefix=($root)/boot/grub\n"
     .. "configfile $prefix/grub.cfg\n"
@@ -25,7 +28,7 @@ return {
     local w = ctx.work_dir
     os.execute("mkdir -p '" .. w .. "/media/boot/grub' '" .. w .. "/esp/EFI/BOOT'")
     write(w .. "/media/boot/grub/grub.cfg",
-      "echo IMGRECIPE-ISO-GRUB platform=$grub_platform payload=$payload\nsleep 600\n")
+      "echo IMGRECIPE-ISO-GRUB-${grub_platform}\nsleep 600\n")
     write(w .. "/media/payload.txt", "payload on the ISO\n")
     write(w .. "/early-efi.cfg", early("EFI"))
     write(w .. "/early-bios.cfg", early("BIOS"))
