@@ -114,6 +114,31 @@ run_case squashfs-tool PATH="$bin"
 check_contains "mksquashfs missing: names the Debian package" "$err" "mksquashfs is not installed on this host (Debian package squashfs-tools)"
 run_case bad-volume-id
 check_contains "volume ID too long: usage error" "$err" "is longer than 32 characters"
+
+# SIGINT while mksquashfs / xorriso run: the tool is stopped, the run ends
+# "interrupted", and neither the output nor its temporary is left.
+for c in slow-squashfs:mksquashfs slow-iso:xorriso; do
+    name=${c%%:*} tool=${c##*:}
+    "$IMGRECIPE" run "$TESTS_DIR/integration/recipes/iso-errors.lua" --build-dir "$T_TMP/eb" \
+        --param case="$name" --param out="$T_TMP/eout" > "$T_TMP/$name.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 600); do
+        pgrep -f "^$tool .*$T_TMP/eb" > /dev/null && break
+        sleep 0.05
+    done
+    check "$name: $tool started" pgrep -f "^$tool .*$T_TMP/eb"
+    ls -A "$T_TMP/eout" > "$T_TMP/$name.during" 2>/dev/null || true
+    kill -INT "$pid"
+    set +e
+    wait "$pid"
+    rc=$?
+    set -e
+    check_eq "$name: exit code 130" 130 "$rc"
+    check_contains "$name: interrupted" "$(cat "$T_TMP/$name.log")" "interrupted"
+    check_contains "$name: a temporary was being written" "$(cat "$T_TMP/$name.during")" ".tmp-"
+    check_eq "$name: $tool stopped" "" "$(pgrep -f "^$tool .*$T_TMP/eb" || true)"
+    check_eq "$name: no output, no temporary" "" "$(ls -A "$T_TMP/eout" 2>/dev/null)"
+done
 check_eq "no output after any failure" "" "$(ls -A "$T_TMP/eout" 2>/dev/null)"
 check_eq "no working files after failures" "" "$(find "$T_TMP/eb" -mindepth 1 -maxdepth 1 2>/dev/null)"
 check_eq "no loop device left" 0 "$(all_loops)"

@@ -18,6 +18,13 @@ return {
       iso.write(out .. "/x.iso", { volume_id = "X", tree = w .. "/tree" })
     elseif ctx.params.case == "squashfs-tool" then
       squashfs.create(w .. "/tree", out .. "/x.squashfs")
+    elseif ctx.params.case == "slow-squashfs" then
+      -- Incompressible data on one thread: mksquashfs runs for a while.
+      os.execute("head -c 300M /dev/urandom > '" .. w .. "/tree/random'")
+      squashfs.create(w .. "/tree", out .. "/x.squashfs", { compression = "gzip", level = 9, processors = 1 })
+    elseif ctx.params.case == "slow-iso" then
+      os.execute("truncate -s 3G '" .. w .. "/tree/zeros'")
+      iso.write(out .. "/x.iso", { volume_id = "X", tree = w .. "/tree" })
     elseif ctx.params.case == "bad-volume-id" then
       iso.write(out .. "/x.iso", { volume_id = string.rep("V", 33), tree = w .. "/tree" })
     end
