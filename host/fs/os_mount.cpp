@@ -166,16 +166,6 @@ std::string where(const FstabEntry& e) {
 
 }  // namespace
 
-std::vector<DiskPartition> scan_partitions(const std::string& image) {
-  return probe_partitions(image, read_partition_table(image));
-}
-
-std::vector<DiskPartition> probe_partitions(const std::string& image, const PartitionTable& table) {
-  std::vector<DiskPartition> out;
-  for (const auto& p : table.partitions) out.push_back({p, probe_filesystem(image, p.start, p.size)});
-  return out;
-}
-
 std::vector<FstabEntry> parse_fstab(const std::string& text) {
   std::vector<FstabEntry> out;
   std::string copy = text;

@@ -9,8 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "host/disk/partition_table.hpp"
-#include "host/disk/probe.hpp"
+#include "host/disk/partition_probe.hpp"
 #include "host/fs/root_dir.hpp"
 
 namespace imgrecipe {
@@ -18,16 +17,6 @@ namespace imgrecipe {
 class LoopDevice;
 class Mount;
 class FatStage;
-
-struct DiskPartition {
-  Partition part;
-  FsInfo fs;
-};
-
-// Partitions of an image file with their filesystems (no loop devices).
-std::vector<DiskPartition> scan_partitions(const std::string& image);
-// The same for a table already read.
-std::vector<DiskPartition> probe_partitions(const std::string& image, const PartitionTable& table);
 
 struct FstabEntry {
   std::string source;   // as written: UUID=..., /dev/vda2, ...
