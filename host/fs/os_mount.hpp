@@ -18,19 +18,6 @@ class LoopDevice;
 class Mount;
 class FatStage;
 
-struct FstabEntry {
-  std::string source;   // as written: UUID=..., /dev/vda2, ...
-  std::string target;
-  std::string fstype;
-  std::string options;
-  int line = 0;         // 1-based line in the file (0 if not found)
-  std::string text;     // that line, for messages
-};
-std::vector<FstabEntry> parse_fstab(const std::string& text);
-
-// Finds the partition an fstab source refers to; nullptr if none.
-const DiskPartition* resolve_fstab_source(const std::string& source, const std::vector<DiskPartition>& parts);
-
 struct MountedFs {
   std::string target;  // path inside the image
   std::string source;  // fstab source, or the partition for the root
