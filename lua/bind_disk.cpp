@@ -1,5 +1,5 @@
 // imgrecipe.host.disk: partition tables and filesystems of image files.
-#include "host/fs/os_mount.hpp"
+#include "host/disk/partition_probe.hpp"
 #include "lua/boundary.hpp"
 #include "lua/modules.hpp"
 #include "lua/util.hpp"

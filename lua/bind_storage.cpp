@@ -15,7 +15,7 @@
 #include "host/disk/partitioner.hpp"
 #include "host/disk/probe.hpp"
 #include "host/disk/whole_disk.hpp"
-#include "host/fs/fstab_writer.hpp"
+#include "host/fs/fstab.hpp"
 #include "host/fs/mkfs.hpp"
 #include "host/disk/reset_ids.hpp"
 #include "host/fs/mount_map.hpp"

@@ -13,6 +13,7 @@
 
 #include "host/system/error.hpp"
 #include "host/system/fault.hpp"
+#include "host/system/positional_io.hpp"
 #include "host/system/unique_fd.hpp"
 #include "host/system/signals.hpp"
 
@@ -122,6 +123,8 @@ void copy_dir(const RootDir& root, int src_dirfd, const std::string& src_path, c
   }
 }
 
+constexpr const char* kCopyOp = "copy file into image";
+
 // Copies [off, off + len) at the same offset, with copy_file_range where the
 // filesystems allow it.
 void copy_range(int src, int dst, off_t off, off_t len, bool& plain, const std::string& what) {
@@ -137,21 +140,16 @@ void copy_range(int src, int dst, off_t off, off_t len, bool& plain, const std::
       }
     } else {
       if (buf.empty()) buf.resize(1 << 20);
-      n = pread(src, buf.data(), std::min<size_t>(buf.size(), static_cast<size_t>(len)), off);
-      for (ssize_t done = 0; n > 0 && done < n;) {
-        ssize_t w = pwrite(dst, buf.data() + done, static_cast<size_t>(n - done), off + done);
-        if (w < 0) {
-          if (errno == EINTR) continue;
-          throw_errno("copy file into image", what);
-        }
-        done += w;
-      }
+      const std::size_t k = std::min<size_t>(buf.size(), static_cast<size_t>(len));
+      const std::size_t got = read_some_at(src, buf.data(), k, static_cast<std::uint64_t>(off), what, kCopyOp);
+      write_full_at(dst, buf.data(), got, static_cast<std::uint64_t>(off), what, kCopyOp);
+      n = static_cast<ssize_t>(got);
     }
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw_errno("copy file into image", what);
+      throw_errno(kCopyOp, what);
     }
-    if (n == 0) throw Error(ErrorKind::System, fmt::format("copy file into image {}: source shrank while copying", what));
+    if (n == 0) throw Error(ErrorKind::System, fmt::format("{} {}: source shrank while copying", kCopyOp, what));
     off += n;
     len -= n;
   }

@@ -23,6 +23,7 @@
 #include "host/system/error.hpp"
 #include "host/system/fault.hpp"
 #include "host/system/log.hpp"
+#include "host/system/positional_io.hpp"
 #include "host/system/signals.hpp"
 #include "host/system/unique_fd.hpp"
 #include "host/system/workspace.hpp"
@@ -40,24 +41,9 @@ class Fd {
   int get() const { return fd_.get(); }
   const std::string& path() const { return path_; }
 
-  void read_at(void* buf, std::size_t n, std::uint64_t off) const {
-    std::size_t done = 0;
-    while (done < n) {
-      ssize_t r = ::pread(fd_.get(), static_cast<char*>(buf) + done, n - done, static_cast<off_t>(off + done));
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0) throw_errno("read", path_);
-      if (r == 0) throw Error(ErrorKind::System, fmt::format("read {}: unexpected end of file at {}", path_, off + done));
-      done += static_cast<std::size_t>(r);
-    }
-  }
+  void read_at(void* buf, std::size_t n, std::uint64_t off) const { read_full_at(fd_.get(), buf, n, off, path_); }
   void write_at(const void* buf, std::size_t n, std::uint64_t off) const {
-    std::size_t done = 0;
-    while (done < n) {
-      ssize_t w = ::pwrite(fd_.get(), static_cast<const char*>(buf) + done, n - done, static_cast<off_t>(off + done));
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) throw_errno("write", path_);
-      done += static_cast<std::size_t>(w);
-    }
+    write_full_at(fd_.get(), buf, n, off, path_);
   }
 
  private:

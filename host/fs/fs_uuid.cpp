@@ -18,6 +18,7 @@
 #include "host/fs/fat_stage.hpp"
 #include "host/fs/mkfs.hpp"
 #include "host/system/error.hpp"
+#include "host/system/positional_io.hpp"
 #include "host/system/random.hpp"
 #include "host/system/unique_fd.hpp"
 
@@ -61,8 +62,7 @@ void write_fat_serial(const std::string& image, std::uint64_t offset, std::uint3
                          static_cast<unsigned char>(serial >> 16), static_cast<unsigned char>(serial >> 24)};
   UniqueFd fd = open_or_throw(image, O_RDWR);
   for (std::uint64_t s : sectors) {
-    const off_t at = static_cast<off_t>(offset + s * fi.sector_size + field);
-    if (::pwrite(fd.get(), le, sizeof le, at) != static_cast<ssize_t>(sizeof le)) throw_errno("write volume ID", image);
+    write_full_at(fd.get(), le, sizeof le, offset + s * fi.sector_size + field, image, "write volume ID");
   }
   if (::fsync(fd.get()) != 0) throw_errno("fsync", image);
 }

@@ -1,19 +1,12 @@
 #include "host/fs/os_mount.hpp"
 
-#include <libmount/libmount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
-#include <charconv>
-#include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
-#include <regex>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -21,6 +14,7 @@
 #include "host/disk/loop.hpp"
 #include "host/system/process.hpp"
 #include "host/fs/fat_stage.hpp"
+#include "host/fs/fstab.hpp"
 #include "host/fs/mount.hpp"
 #include "host/system/disk_space.hpp"
 #include "host/system/error.hpp"
@@ -30,11 +24,6 @@
 
 namespace imgrecipe {
 namespace {
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
 
 bool is_linux_fs(const std::string& t) {
   return t == "ext4" || t == "ext3" || t == "ext2" || t == "xfs" || t == "btrfs";
@@ -81,46 +70,6 @@ bool has_option(const std::string& options, const std::string& opt) {
 
 size_t depth(const std::string& p) { return static_cast<size_t>(std::count(p.begin(), p.end(), '/')); }
 
-// fstab's octal escapes (\040 for a space) in a field.
-std::string unescape_field(const std::string& f) {
-  std::string out;
-  for (size_t i = 0; i < f.size(); ++i) {
-    auto octal = [&](size_t k) { return k < f.size() && f[k] >= '0' && f[k] <= '7'; };
-    if (f[i] == '\\' && octal(i + 1) && octal(i + 2) && octal(i + 3)) {
-      out += static_cast<char>(std::stoi(f.substr(i + 1, 3), nullptr, 8));
-      i += 3;
-    } else {
-      out += f[i];
-    }
-  }
-  return out;
-}
-
-// Gives each parsed entry the line it came from (libmount does not say):
-// entries are in file order, so each is the next content line with its target.
-void number_lines(std::vector<FstabEntry>& entries, const std::string& text) {
-  std::vector<std::string> lines;
-  for (size_t i = 0; i <= text.size();) {
-    size_t j = text.find('\n', i);
-    if (j == std::string::npos) j = text.size();
-    lines.push_back(text.substr(i, j - i));
-    i = j + 1;
-  }
-  size_t next = 0;
-  for (auto& e : entries) {
-    for (size_t n = next; n < lines.size(); ++n) {
-      std::istringstream fields(lines[n]);
-      std::string source, target;
-      fields >> source >> target;
-      if (source.empty() || source[0] == '#' || unescape_field(target) != e.target) continue;
-      e.line = static_cast<int>(n + 1);
-      e.text = lines[n];
-      next = n + 1;
-      break;
-    }
-  }
-}
-
 // The disk size a primary GPT header claims (its backup header's LBA + 1
 // sectors); 0 if there is no header.
 std::uint64_t gpt_disk_size(const std::string& image, std::uint64_t sector) {
@@ -165,82 +114,6 @@ std::string where(const FstabEntry& e) {
 }
 
 }  // namespace
-
-std::vector<DiskPartition> scan_partitions(const std::string& image) {
-  return probe_partitions(image, read_partition_table(image));
-}
-
-std::vector<DiskPartition> probe_partitions(const std::string& image, const PartitionTable& table) {
-  std::vector<DiskPartition> out;
-  for (const auto& p : table.partitions) out.push_back({p, probe_filesystem(image, p.start, p.size)});
-  return out;
-}
-
-std::vector<FstabEntry> parse_fstab(const std::string& text) {
-  std::vector<FstabEntry> out;
-  std::string copy = text;
-  FILE* f = fmemopen(copy.data(), copy.size(), "r");
-  if (f == nullptr) throw_errno("fmemopen", "fstab");
-  libmnt_table* tb = mnt_new_table();
-  int rc = mnt_table_parse_stream(tb, f, "fstab");
-  std::fclose(f);
-  if (rc != 0) {
-    mnt_unref_table(tb);
-    throw Error(ErrorKind::Usage, "cannot parse the image's /etc/fstab");
-  }
-  libmnt_iter* it = mnt_new_iter(MNT_ITER_FORWARD);
-  libmnt_fs* fs = nullptr;
-  while (mnt_table_next_fs(tb, it, &fs) == 0) {
-    FstabEntry e;
-    if (const char* s = mnt_fs_get_source(fs)) e.source = s;
-    else if (const char* tag = nullptr, *val = nullptr; mnt_fs_get_tag(fs, &tag, &val) == 0) e.source = fmt::format("{}={}", tag, val);
-    if (const char* t = mnt_fs_get_target(fs)) e.target = t;
-    if (const char* t = mnt_fs_get_fstype(fs)) e.fstype = t;
-    if (const char* o = mnt_fs_get_options(fs)) e.options = o;
-    out.push_back(std::move(e));
-  }
-  mnt_free_iter(it);
-  mnt_unref_table(tb);
-  number_lines(out, text);
-  return out;
-}
-
-const DiskPartition* resolve_fstab_source(const std::string& source, const std::vector<DiskPartition>& parts) {
-  auto tag = [&](const std::string& name) -> std::optional<std::string> {
-    if (source.rfind(name + "=", 0) == 0) {
-      std::string v = source.substr(name.size() + 1);
-      if (v.size() >= 2 && (v.front() == '"' || v.front() == '\'') && v.back() == v.front()) v = v.substr(1, v.size() - 2);
-      return v;
-    }
-    static const std::pair<const char*, const char*> dirs[] = {{"UUID", "/dev/disk/by-uuid/"},
-                                                               {"PARTUUID", "/dev/disk/by-partuuid/"},
-                                                               {"LABEL", "/dev/disk/by-label/"},
-                                                               {"PARTLABEL", "/dev/disk/by-partlabel/"}};
-    for (auto [n, d] : dirs) {
-      if (name == n && source.rfind(d, 0) == 0) return source.substr(std::strlen(d));
-    }
-    return std::nullopt;
-  };
-  for (const auto& p : parts) {
-    if (auto v = tag("UUID"); v && !p.fs.uuid.empty() && lower(*v) == lower(p.fs.uuid)) return &p;
-    if (auto v = tag("PARTUUID"); v && !p.part.uuid.empty() && lower(*v) == lower(p.part.uuid)) return &p;
-    if (auto v = tag("LABEL"); v && !p.fs.label.empty() && *v == p.fs.label) return &p;
-    if (auto v = tag("PARTLABEL"); v && !p.part.label.empty() && *v == p.part.label) return &p;
-  }
-  // Kernel device names: the partition number is what identifies it here.
-  static const std::regex dev(R"(^/dev/(?:[shvx]d[a-z]+|nvme\d+n\d+p|mmcblk\d+p|loop\d+p)(\d+)$)");
-  std::smatch m;
-  if (std::regex_match(source, m, dev)) {
-    int n = 0;
-    const std::string digits = m[1];
-    // Too large for an int: no such partition (std::stoi would throw).
-    if (std::from_chars(digits.data(), digits.data() + digits.size(), n).ec != std::errc()) return nullptr;
-    for (const auto& p : parts) {
-      if (p.part.number == n) return &p;
-    }
-  }
-  return nullptr;
-}
 
 std::unique_ptr<OsMount> OsMount::mount(const std::string& image, const std::string& root_dir,
                                         const std::string& work_dir, const Options& opts) {

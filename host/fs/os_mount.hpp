@@ -9,8 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "host/disk/partition_table.hpp"
-#include "host/disk/probe.hpp"
+#include "host/disk/partition_probe.hpp"
 #include "host/fs/root_dir.hpp"
 
 namespace imgrecipe {
@@ -18,29 +17,6 @@ namespace imgrecipe {
 class LoopDevice;
 class Mount;
 class FatStage;
-
-struct DiskPartition {
-  Partition part;
-  FsInfo fs;
-};
-
-// Partitions of an image file with their filesystems (no loop devices).
-std::vector<DiskPartition> scan_partitions(const std::string& image);
-// The same for a table already read.
-std::vector<DiskPartition> probe_partitions(const std::string& image, const PartitionTable& table);
-
-struct FstabEntry {
-  std::string source;   // as written: UUID=..., /dev/vda2, ...
-  std::string target;
-  std::string fstype;
-  std::string options;
-  int line = 0;         // 1-based line in the file (0 if not found)
-  std::string text;     // that line, for messages
-};
-std::vector<FstabEntry> parse_fstab(const std::string& text);
-
-// Finds the partition an fstab source refers to; nullptr if none.
-const DiskPartition* resolve_fstab_source(const std::string& source, const std::vector<DiskPartition>& parts);
 
 struct MountedFs {
   std::string target;  // path inside the image

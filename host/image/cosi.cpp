@@ -23,6 +23,7 @@
 #include "host/system/fault.hpp"
 #include "host/system/log.hpp"
 #include "host/system/owner_lock.hpp"
+#include "host/system/positional_io.hpp"
 #include "host/system/random.hpp"
 #include "host/system/signals.hpp"
 #include "host/system/unique_fd.hpp"
@@ -133,11 +134,10 @@ void append_file(int dst, const std::string& dst_name, const std::string& src, s
       // Fall back to read/write.
       std::vector<char> buf(1 << 20);
       while (static_cast<std::uint64_t>(off) < size) {
-        ssize_t r = ::pread(in.get(), buf.data(), std::min<std::uint64_t>(buf.size(), size - off), off);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) throw_errno("read", src);
-        write_all(dst, buf.data(), static_cast<std::size_t>(r), dst_name);
-        off += r;
+        std::size_t k = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), size - off));
+        read_full_at(in.get(), buf.data(), k, static_cast<std::uint64_t>(off), src);
+        write_all(dst, buf.data(), k, dst_name);
+        off += static_cast<loff_t>(k);
       }
       return;
     }
@@ -377,8 +377,7 @@ std::string metadata_json(const Metadata& m) {
 std::uint64_t primary_gpt_bytes(const std::string& disk, std::uint64_t ss) {
   UniqueFd fd = open_or_throw(disk, O_RDONLY);
   std::vector<unsigned char> h(92);
-  if (::pread(fd.get(), h.data(), h.size(), static_cast<off_t>(ss)) != static_cast<ssize_t>(h.size()))
-    throw_errno("read the GPT header of", disk);
+  read_full_at(fd.get(), h.data(), h.size(), ss, disk, "read the GPT header of");
   if (std::string(h.begin(), h.begin() + 8) != "EFI PART")
     throw_usage(fmt::format("{}: no GPT header at LBA 1 (COSI needs a GPT disk)", disk));
   std::uint64_t entries_lba = le(&h[72], 8), count = le(&h[80], 4), entry_size = le(&h[84], 4);

@@ -33,6 +33,7 @@
 #include "host/system/fault.hpp"
 #include "host/system/log.hpp"
 #include "host/system/owner_lock.hpp"
+#include "host/system/positional_io.hpp"
 #include "host/system/unique_fd.hpp"
 #include "host/system/workspace.hpp"
 
@@ -43,20 +44,6 @@ namespace fs = std::filesystem;
 
 constexpr std::size_t kVhdFooterSize = 512;
 constexpr std::uint32_t kVhdFixed = 2, kVhdDynamic = 3, kVhdDifferencing = 4;
-
-std::size_t pread_some(int fd, void* buf, std::size_t n, std::uint64_t offset, const std::string& path) {
-  std::size_t done = 0;
-  while (done < n) {
-    ssize_t r = ::pread(fd, static_cast<char*>(buf) + done, n - done, static_cast<off_t>(offset + done));
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      throw_errno("read", path);
-    }
-    if (r == 0) break;
-    done += static_cast<std::size_t>(r);
-  }
-  return done;
-}
 
 std::uint32_t be32(const unsigned char* p) {
   return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
@@ -90,7 +77,7 @@ std::optional<VhdFooter> read_vhd_footer(int fd, const std::string& path, std::u
                                          const unsigned char* head, std::size_t head_len) {
   std::array<unsigned char, kVhdFooterSize> tail{};
   bool end_cookie = size >= kVhdFooterSize &&
-                    pread_some(fd, tail.data(), tail.size(), size - kVhdFooterSize, path) == tail.size() &&
+                    read_some_at(fd, tail.data(), tail.size(), size - kVhdFooterSize, path) == tail.size() &&
                     has_cookie(tail.data());
   const unsigned char* f = nullptr;
   VhdFooter out;
@@ -132,7 +119,7 @@ struct Probe {
 void refuse_references(int fd, const std::string& path, Format format, std::uint64_t file_size) {
   ReadAt read = [&](std::uint64_t offset, std::size_t length) {
     std::string buf(length, '\0');
-    buf.resize(pread_some(fd, buf.data(), length, offset, path));
+    buf.resize(read_some_at(fd, buf.data(), length, offset, path));
     return buf;
   };
   try {
@@ -173,7 +160,7 @@ Probe probe(const std::string& path) {
   if (p.block_device && ::ioctl(fd.get(), BLKGETSIZE64, &p.file_size) != 0) throw_errno("get size of", path);
   if (p.file_size == 0) throw bad_input(path, "it is empty (0 bytes)");
   std::array<unsigned char, kVhdFooterSize> head{};
-  std::size_t n = pread_some(fd.get(), head.data(), head.size(), 0, path);
+  std::size_t n = read_some_at(fd.get(), head.data(), head.size(), 0, path);
   auto starts = [&](std::string_view magic, std::size_t at = 0) {
     return n >= at + magic.size() && std::memcmp(head.data() + at, magic.data(), magic.size()) == 0;
   };

@@ -12,6 +12,7 @@
 
 #include "host/system/error.hpp"
 #include "host/system/log.hpp"
+#include "host/system/positional_io.hpp"
 #include "host/system/signals.hpp"
 
 namespace imgrecipe::zstd {
@@ -98,14 +99,9 @@ std::uint64_t compress_region(int fd, const std::string& what, std::uint64_t off
     while (from < to) {
       signals::check();
       std::size_t k = static_cast<std::size_t>(std::min<std::uint64_t>(to - from, kChunk));
-      ssize_t n = ::pread(fd, in.data(), k, static_cast<off_t>(from));
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        throw_errno("read", what);
-      }
-      if (n == 0) throw Error(ErrorKind::System, fmt::format("read {}: unexpected end at byte {}", what, from));
-      written += pump(c, in.data(), static_cast<std::size_t>(n), ZSTD_e_continue, out, sink);
-      from += static_cast<std::uint64_t>(n);
+      read_full_at(fd, in.data(), k, from, what);
+      written += pump(c, in.data(), k, ZSTD_e_continue, out, sink);
+      from += k;
     }
   };
   while (pos < end) {

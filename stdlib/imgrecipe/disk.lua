@@ -322,11 +322,14 @@ function Disk:root()
   return self._rootobj
 end
 
---- The mounted filesystems: `{target=, device=, fstype=, staged=}`.
+--- The mounted filesystems: `{target=, device=, fstype=, staged=, options=}`
+--- (options as given to Disk:mount, e.g. "subvol=root"; nil for defaults).
 ---@return table[]
 function Disk:mounts()
   if not self._map then return {} end
-  return self._map:mounts()
+  local list = self._map:mounts()
+  for _, m in ipairs(list) do m.options = self._mount_options[m.target] end
+  return list
 end
 
 --- Copies the whole OS tree of an image (mounted read-only first if it is

@@ -46,14 +46,21 @@ end
 
 -- The partition mounted at `path` (nil if none): its table entry.
 local function partition_at(d, path)
-  local device
+  local device, options
   for _, m in ipairs(d:mounts()) do
-    if m.target == path then device = m.device end
+    if m.target == path then device, options = m.device, m.options end
   end
   if not device then return nil end
   for _, p in ipairs(d:partitions()) do
-    if p.device == device then return p end
+    if p.device == device then return p, options end
   end
+end
+
+-- The btrfs subvolume mounted at `path` ("root" of "subvol=root"), or nil.
+-- GRUB reads files by their path in the filesystem, subvolume included.
+local function subvolume_of(options)
+  local sv = options and (("," .. options .. ","):match(",subvol=([^,]+),"))
+  return sv and sv:gsub("^/+", "") or nil
 end
 
 --- The kernel `root=` value for a partition by id type (`part-uuid`,
@@ -226,17 +233,22 @@ function M.install(d, opts)
     util.raise("usage", string.format("boot_type: expected efi or legacy, got '%s'", tostring(boot_type)))
   end
   local root = d:root()
-  local root_part = partition_at(d, "/")
+  local root_part, root_options = partition_at(d, "/")
   if not root_part then util.raise("usage", "no partition is mounted at / of the disk") end
-  local boot_part = partition_at(d, "/boot") or root_part
+  local boot_part, boot_options = partition_at(d, "/boot")
+  local separate_boot = boot_part ~= nil
+  if not separate_boot then boot_part, boot_options = root_part, root_options end
   local boot_fs = d:filesystem(boot_part.id)
   if not boot_fs.uuid or boot_fs.uuid == "" then
     util.raise("usage", string.format("partition '%s' (holding /boot) has no filesystem", boot_part.id))
   end
   local root_arg = M.root_arg(root_part, d:filesystem(root_part.id), opts.root_id_type)
   local layout = bootloader.layout(root)
+  -- The GRUB directory as a path in the boot filesystem.
   local grub_dir = util.dirname(layout.config)
-  if boot_part ~= root_part then grub_dir = grub_dir:gsub("^/boot", "") end
+  if separate_boot then grub_dir = grub_dir:gsub("^/boot", "") end
+  local subvolume = subvolume_of(boot_options)
+  if subvolume then grub_dir = "/" .. subvolume .. grub_dir end
 
   if boot_type == "efi" then
     install_efi(d, root, boot_fs, grub_dir, layout)

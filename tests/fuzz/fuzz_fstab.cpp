@@ -1,5 +1,5 @@
 // libFuzzer target: the image's /etc/fstab as OsMount reads it
-// (host/fs/os_mount.hpp): parse_fstab, then resolve_fstab_source for every
+// (host/fs/fstab.hpp): parse_fstab, then resolve_fstab_source for every
 // entry against a few fake partitions (GPT and MBR, with and without a
 // filesystem). A Usage error is how an unparsable fstab is reported; anything
 // else escaping is a finding.
@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "host/fs/os_mount.hpp"
+#include "host/fs/fstab.hpp"
 #include "host/system/error.hpp"
 #include "host/system/log.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
