@@ -39,7 +39,7 @@ struct BiosBoot {
 struct Spec {
   std::string volume_id;  // 1..32 printable ASCII characters (GRUB finds the ISO by it)
   std::string tree;       // host directory whose content is the ISO's root; "" none
-  std::vector<File> files;
+  std::vector<File> files;      // each replaces the tree's file at the same path
   std::string efi_boot_image;  // host FAT image file; "" no UEFI boot
   std::optional<BiosBoot> bios;
   bool rock_ridge = true;  // POSIX names, modes, owners, symlinks
