@@ -371,3 +371,21 @@ TEST_CASE("iso: a hybrid ISO written and read back: boot catalog, partitions, fi
     CHECK_FALSE(std::filesystem::exists(t / "bad.iso"));
   }
 }
+
+TEST_CASE("iso: a data ISO; a separately given file replaces the tree's file at its path") {
+  TempDir t;
+  write_file(t / "tree/a/x", "from the tree\n");
+  write_file(t / "tree/a/y", "kept\n");
+  write_file(t / "extra", "given separately\n");
+  iso::Spec s;
+  s.volume_id = "DATA";
+  s.tree = t / "tree";
+  s.files = {{t / "extra", "/a/x"}};
+  iso::write(s, t / "data.iso");
+  CHECK(iso::read_file(t / "data.iso", "/a/x", t.path) == "given separately\n");
+  CHECK(iso::read_file(t / "data.iso", "/a/y", t.path) == "kept\n");
+  iso::BootReport r = iso::boot_report(t / "data.iso");
+  CHECK(r.entries.empty());
+  CHECK(r.gpt.empty());
+  CHECK(r.volume_id == "DATA");
+}
