@@ -160,6 +160,7 @@ std::vector<Entry> parse_listing(const std::string& text) {
       e.uid = static_cast<std::uint32_t>(std::stoul(owner.substr(0, slash)));
       e.gid = static_cast<std::uint32_t>(std::stoul(owner.substr(slash + 1)));
       std::string size = word();
+      if (size.empty()) throw std::invalid_argument("no size");
       if (size.back() == ',') word();  // "1,  3": major, minor
       else e.size = std::stoull(size);
     } catch (const std::logic_error&) {

@@ -13,6 +13,7 @@
 
 #include "host/fs/fat_image.hpp"
 #include "host/fs/fat_stage.hpp"
+#include "host/fs/squashfs.hpp"
 #include "host/media/grub_image.hpp"
 #include "host/media/iso_read.hpp"
 #include "host/media/iso_write.hpp"
@@ -388,4 +389,39 @@ TEST_CASE("iso: a data ISO; a separately given file replaces the tree's file at 
   CHECK(r.entries.empty());
   CHECK(r.gpt.empty());
   CHECK(r.volume_id == "DATA");
+}
+
+TEST_CASE("iso and squashfs parsers: mangled tool output is skipped or an Error, never a crash") {
+  const std::string listing =
+      "-rw-r--r--    1 0        0              11 Nov 30 21:35 '/boot/grub/grub.cfg'\n"
+      "lrwxrwxrwx    1 0        0               0 Nov 30 21:35 '/link' -> 'a/it'\"'\"'s\\303'\n";
+  const std::string sq =
+      "crw-r--r-- 0/5                   1,  3 1970-01-12 13:46 /a/null\n"
+      "lrwxrwxrwx 0/0                       3 1970-01-12 13:46 /link -> a/f\n";
+  std::uint64_t seed = 42;
+  auto next = [&] {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<std::size_t>(seed >> 33);
+  };
+  const std::string alphabet = " '\"\\:,-0123456789x\n";
+  for (int round = 0; round < 3000; ++round) {
+    for (const std::string* base : {&listing, &sq, static_cast<const std::string*>(nullptr)}) {
+      std::string text = base ? *base : kReport;
+      for (int edits = 1 + static_cast<int>(next() % 4); edits > 0; --edits) {
+        std::size_t at = next() % (text.size() + 1);
+        switch (next() % 3) {
+          case 0: text.erase(at, 1 + next() % 12); break;
+          case 1: text.insert(at, 1, alphabet[next() % alphabet.size()]); break;
+          default: text = text.substr(0, at); break;
+        }
+      }
+      try {
+        if (base == &listing) iso::parse_listing(text);
+        else if (base == &sq) squashfs::parse_listing(text);
+        else iso::parse_boot_report(text);
+      } catch (const Error&) {
+      }
+    }
+  }
+  CHECK(true);
 }
