@@ -15,6 +15,7 @@ local history = require "imgrecipe.history"
 local storage = require "imgrecipe.storage"
 local uuids = require "imgrecipe.uuids"
 local cosi = require "imgrecipe.cosi"
+local liveos = require "imgrecipe.liveos"
 
 local function resolve(dir, path)
   if path == nil then return nil end
@@ -334,6 +335,33 @@ local function scripts(ctx, img, cfg, kind)
   end
 end
 
+-- The `iso` section for the LiveOS build (merged view for the last-wins and
+-- merged fields; additionalFiles per config, relative to its directory).
+local function iso_options(cfg)
+  local iso = cfg.data.iso or {}
+  if iso.initramfsType == "full-os" then
+    util.raise("unsupported", "iso.initramfsType: full-os is not supported yet (use bootstrap, the default)")
+  end
+  if iso.kdumpBootFiles == "keep" then
+    util.raise("unsupported", "iso.kdumpBootFiles: keep is not supported yet")
+  end
+  local files = {}
+  for _, c in ipairs(cfg.chain) do
+    for _, f in ipairs(((c.data or {}).iso or {}).additionalFiles or {}) do
+      if f.permissions then
+        log.warn("iso.additionalFiles %s: permissions are not applied on the ISO yet (files are 0644)", f.destination)
+      end
+      files[#files + 1] = { source = resolve(c.dir, f.source), content = f.content, path = f.destination }
+    end
+  end
+  return {
+    extra_args = (iso.kernelCommandLine or {}).extraCommandLine or {},
+    files = files,
+    initramfs_type = iso.initramfsType,
+    selinux_mode = (os_of(cfg).selinux or {}).mode,
+  }
+end
+
 return {
   name = "yaml",
   description = "Customizes an image as an ALIC-style YAML config describes",
@@ -369,17 +397,20 @@ return {
     if not format then
       util.raise("usage", "no output format: set output.image.format in the config or pass --output-image-format")
     end
-    -- A COSI file is written from the raw working copy (imgrecipe.cosi).
+    -- A COSI file is written from the raw working copy (imgrecipe.cosi), a
+    -- LiveOS ISO from the mounted working copy (imgrecipe.liveos).
     local is_cosi = format == "cosi"
+    local is_iso = format == "iso"
+    local iso_opts = is_iso and iso_options(cfg) or nil
     -- Before any conversion: a bad output fails now, not after the whole build.
-    image.check_output(output, is_cosi and "raw" or format, { input = input })
+    image.check_output(output, (is_cosi or is_iso) and "raw" or format, { input = input })
 
     local img
     ctx:step("open", function()
       -- A new layout only reads the input (ALIC mounts it read-only), so its
       -- working copy is never the output. Ids are reset before mounting, on a
       -- working copy in the build directory (the only place the reset writes).
-      local in_place = not new_layout(cfg) and not reset_all(cfg) and not is_cosi
+      local in_place = not new_layout(cfg) and not reset_all(cfg) and not is_cosi and not is_iso
       img = ctx:open(input, in_place and { output = output, output_format = format } or nil)
       if not reset_all(cfg) then img:mount(new_layout(cfg) and { read_only = true } or nil) end
     end)
@@ -401,6 +432,15 @@ return {
     selinux_relabel(ctx, img, cfg)
     scripts(ctx, img, cfg, "finalizeCustomization")
     kernel_check(ctx, img, cfg)
+    if is_iso then
+      ctx:step("liveos iso", function()
+        iso_opts.work_dir = ctx.work_dir .. "/liveos"
+        liveos.build(img, output, iso_opts)
+        img:close()
+      end)
+      log.info("output written to %s (%s)", output, format)
+      return
+    end
     ctx:step("write output", function()
       if is_cosi then
         -- ALIC's default: zstd -9 --long=27.

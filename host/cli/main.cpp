@@ -41,7 +41,7 @@ Build options:
   --config-file F               the YAML (or JSON) config (ALIC spelling)
   --image-file F                input image; overrides input.image.path
   --output-image-file F         output image; overrides output.image.path (alias --output-path)
-  --output-image-format FMT     raw, qcow2, vhd, vhd-fixed, vhdx, cosi; overrides output.image.format
+  --output-image-format FMT     raw, qcow2, vhd, vhd-fixed, vhdx, cosi, iso; overrides output.image.format
   --build-dir D                 scratch directory (default /var/tmp/imgrecipe)
   --keep-build-dir              keep this run's working files for debugging
   --rpm-source PATH             tdnf/dnf package source: a directory of RPMs or a .repo file

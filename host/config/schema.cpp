@@ -361,10 +361,11 @@ constexpr Type kScripts{.kind = Kind::Object, .fields = kScriptsFields};
 
 // --- iso / pxe ----------------------------------------------------------------
 constexpr Field kIsoFields[] = {
-    {.name = "kernelCommandLine", .type = &kKernelCommandLine},
-    {.name = "additionalFiles", .type = &kAdditionalFileList},
-    {.name = "initramfsType", .type = &kInitramfsType},
-    {.name = "kdumpBootFiles", .type = &kKdumpBootFilesType, .preview = "kdump-boot-files"},
+    {.name = "kernelCommandLine", .type = &kKernelCommandLine, .supported = true},
+    {.name = "additionalFiles", .type = &kAdditionalFileList, .supported = true},
+    // full-os and kdumpBootFiles: keep are refused by the LiveOS build (imgrecipe.liveos).
+    {.name = "initramfsType", .type = &kInitramfsType, .supported = true},
+    {.name = "kdumpBootFiles", .type = &kKdumpBootFilesType, .supported = true, .preview = "kdump-boot-files"},
 };
 constexpr Type kIso{.kind = Kind::Object, .fields = kIsoFields};
 
@@ -424,7 +425,7 @@ constexpr Type kBaseConfigList{.kind = Kind::List, .item = &kBaseConfig};
 constexpr Field kRootFields[] = {
     {.name = "input", .type = &kInput, .supported = true},
     {.name = "storage", .type = &kStorage, .supported = true},
-    {.name = "iso", .type = &kIso},
+    {.name = "iso", .type = &kIso, .supported = true},
     {.name = "pxe", .type = &kPxe},
     {.name = "os", .type = &kOs, .supported = true},
     {.name = "scripts", .type = &kScripts, .supported = true},

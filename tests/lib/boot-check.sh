@@ -3,6 +3,7 @@
 #
 # Usage: tests/lib/boot-check.sh --image FILE [--format raw|qcow2|vhdx|vhd|vpc]
 #            --marker TEXT [--marker TEXT ...] [--timeout SEC] [--log FILE] [--firmware uefi|bios]
+#            [--media disk|cd]
 #
 #   --image    disk image; never modified (QEMU snapshot=on, writes go to a temp overlay)
 #   --format   image format (default raw; vhd is an alias of QEMU's vpc)
@@ -10,6 +11,7 @@
 #   --timeout  seconds before giving up (default 180)
 #   --log      keep the serial log at FILE (default: a temp file, removed on exit)
 #   --firmware uefi (default: OVMF) or bios (QEMU's SeaBIOS, for legacy-BIOS images)
+#   --media    disk (default: virtio-blk) or cd (a read-only CD-ROM on virtio-scsi: ISOs)
 #
 # Exit status: 0 all markers seen; 1 failure (boot error pattern, QEMU exited, or
 # timeout; the last 40 log lines are printed to stderr); 2 usage error.
@@ -31,7 +33,7 @@ usage() {
     exit 2
 }
 
-IMAGE='' FORMAT=raw TIMEOUT=180 LOG_KEEP='' FIRMWARE=uefi
+IMAGE='' FORMAT=raw TIMEOUT=180 LOG_KEEP='' FIRMWARE=uefi MEDIA=disk
 MARKERS=()
 while (($#)); do
     case $1 in
@@ -41,6 +43,7 @@ while (($#)); do
         --timeout) TIMEOUT=${2:?}; shift ;;
         --log) LOG_KEEP=${2:?}; shift ;;
         --firmware) FIRMWARE=${2:?}; shift ;;
+        --media) MEDIA=${2:?}; shift ;;
         -h | --help) usage ;;
         *) ir_warn "unknown argument: $1"; usage ;;
     esac
@@ -57,6 +60,10 @@ esac
 case $FIRMWARE in
     uefi | bios) ;;
     *) ir_warn "unsupported --firmware: $FIRMWARE"; usage ;;
+esac
+case $MEDIA in
+    disk | cd) ;;
+    *) ir_warn "unsupported --media: $MEDIA"; usage ;;
 esac
 [[ -f $IMAGE ]] || ir_die "no such image: $IMAGE"
 IMAGE=$(readlink -f -- "$IMAGE")
@@ -115,14 +122,19 @@ fi
 
 # QEMU's -drive option syntax uses "," as separator: double any commas in the path.
 IMG_OPT=${IMAGE//,/,,}
+if [[ $MEDIA == cd ]]; then
+    DRIVE=(-drive "if=none,id=d0,file=$IMG_OPT,format=$FORMAT,media=cdrom,readonly=on"
+        -device virtio-scsi-pci -device scsi-cd,drive=d0,bootindex=0)
+else
+    DRIVE=(-drive "if=none,id=d0,file=$IMG_OPT,format=$FORMAT,snapshot=on" -device virtio-blk-pci,drive=d0)
+fi
 T0=$(ir_now)
-ir_log "booting $IMAGE (format $FORMAT, $FIRMWARE, ${ACCEL[1]}, timeout ${TIMEOUT}s), serial log $LOG"
+ir_log "booting $IMAGE (format $FORMAT, $MEDIA, $FIRMWARE, ${ACCEL[1]}, timeout ${TIMEOUT}s), serial log $LOG"
 # snapshot=on keeps its temporary overlay in TMPDIR: point it at our temp dir.
 TMPDIR=$TMP "$QEMU" \
     -machine q35 "${ACCEL[@]}" -m 1024 -smp 2 \
     "${FIRMWARE_OPTS[@]}" \
-    -drive "if=none,id=d0,file=$IMG_OPT,format=$FORMAT,snapshot=on" \
-    -device virtio-blk-pci,drive=d0 \
+    "${DRIVE[@]}" \
     -nic none -display none -serial "file:$LOG" -monitor none -no-reboot \
     </dev/null >"$TMP/qemu.out" 2>&1 &
 QEMU_PID=$!
