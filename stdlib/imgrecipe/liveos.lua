@@ -199,7 +199,7 @@ function M.saved_configs(spec)
     }, { "kernelCommandLine", "initramfsType" }),
     os = json.ordered({ kernelVersion = spec.kernel_version }, { "kernelVersion" }),
   }, { "iso", "os" })
-  return "# imgrecipe LiveOS saved configuration (YAML)\n" .. json.encode(doc, 2) .. "\n"
+  return "# imgrecipe LiveOS saved configuration (YAML)\n" .. json.encode(doc) .. "\n"
 end
 
 -- Runs `argv` in the image with the host directory `dir` visible at BIND.

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Issue 9 §2: `--output-image-format iso` (the LiveOS build, imgrecipe.liveos)
+# on the debian-base image with a config that installs dracut + dracut-live
+# from the image's own repository, adds kernel arguments and a file on the
+# media. The ISO is read back without mounting it: volume label, El Torito
+# catalog (BIOS and UEFI), files, the live grub.cfg's arguments, the
+# saved-configs file, the initramfs (dmsquash-live inside), the EFI loader in
+# the FAT image, and LiveOS/rootfs.img (unsquashfs: the live fstab, /boot
+# empty, the customization present). Error paths: an image without dracut
+# names the packages to install, full-os / kdumpBootFiles keep are "not
+# supported yet", an enabled SELinux mode is refused; none leaves an output.
+set -euo pipefail
+source "$(dirname "$0")/../lib/testlib.sh"
+image_env debian-base
+export MTOOLS_SKIP_CHECK=1
+
+cfg=$T_TMP/cfg
+mkdir -p "$cfg"
+echo "payload from a file" > "$cfg/payload.bin"
+cat > "$cfg/live.yaml" <<'YAML'
+os:
+  packages:
+    install: [dracut, dracut-live]
+  additionalFiles:
+    - content: "live customization\n"
+      destination: /etc/imgrecipe-live-test
+iso:
+  kernelCommandLine:
+    extraCommandLine:
+      - imgrecipe.live=1
+      - console=ttyS0,115200n8
+  additionalFiles:
+    - content: "payload on the media\n"
+      destination: /payload.txt
+    - source: payload.bin
+      destination: /data/payload.bin
+output:
+  image:
+    format: iso
+YAML
+
+iso=$T_TMP/out/live.iso
+mkdir -p "$T_TMP/out"
+set +e
+"$IMGRECIPE" build --config-file "$cfg/live.yaml" --image-file "$IMG_PATH" --output-image-file "$iso" \
+    --build-dir "$T_TMP/b" 2> "$T_TMP/build.log"
+rc=$?
+set -e
+check_eq "build succeeds" 0 "$rc"
+[[ $rc -eq 0 ]] || { tail -30 "$T_TMP/build.log"; t_done; exit 1; }
+check_contains "the LiveOS build ran as one named step" "$(cat "$T_TMP/build.log")" "[liveos iso] start"
+check_eq "no loop device left" 0 "$(all_loops)"
+check_eq "no mount left" 0 "$(mounts_under "$T_TMP")"
+check_eq "working files removed" "" "$(find "$T_TMP/b" -mindepth 1 -maxdepth 1 2>/dev/null)"
+check_eq "only the ISO in its directory" "live.iso" "$(ls -A "$T_TMP/out")"
+
+# ---- label and boot records ----
+check_contains "volume label CDROM" "$(xorriso -indev "$iso" -pvd_info 2>/dev/null)" "Volume Id    : CDROM"
+eltorito=$(xorriso -indev "$iso" -report_el_torito plain 2>/dev/null)
+check_contains "El Torito: a BIOS entry" "$eltorito" "El Torito boot img :   1  BIOS"
+check_contains "El Torito: a UEFI entry" "$eltorito" "El Torito boot img :   2  UEFI"
+parts=$(sfdisk -J "$iso")
+check_contains "the FAT image is the GPT's EFI System partition" "$parts" "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
+
+# ---- files on the media ----
+files=$(xorriso -indev "$iso" -find / -type f 2>/dev/null | tr -d "'")
+kver=$KERNEL_VERSION
+for f in "/boot/vmlinuz-$kver" "/boot/initrd.img-$kver" /boot/grub/grub.cfg /LiveOS/rootfs.img \
+    /azl-image-customizer/saved-configs.yaml /payload.txt /data/payload.bin; do
+    check_contains "media has $f" "$files" "$f"
+done
+mkdir -p "$T_TMP/x"
+xorriso -osirrox on -indev "$iso" -extract /boot/grub/grub.cfg "$T_TMP/x/grub.cfg" \
+    -extract /azl-image-customizer/saved-configs.yaml "$T_TMP/x/saved.yaml" \
+    -extract /payload.txt "$T_TMP/x/payload.txt" -extract /data/payload.bin "$T_TMP/x/payload.bin" \
+    -extract "/boot/initrd.img-$kver" "$T_TMP/x/initrd.img" -extract "/boot/vmlinuz-$kver" "$T_TMP/x/vmlinuz" \
+    -extract /LiveOS/rootfs.img "$T_TMP/x/rootfs.img" 2>/dev/null
+check_eq "payload content" "payload on the media" "$(cat "$T_TMP/x/payload.txt")"
+check_eq "payload from a file (relative to the config)" "payload from a file" "$(cat "$T_TMP/x/payload.bin")"
+grubcfg=$(cat "$T_TMP/x/grub.cfg")
+check_contains "grub.cfg finds the media by its label" "$grubcfg" "search --no-floppy --set=root --label CDROM"
+linux=$(grep -P '^\tlinux\t' <<< "$grubcfg")
+check_contains "kernel line boots the live root" "$linux" \
+    "/boot/vmlinuz-$kver root=live:CDLABEL=CDROM rd.live.image rd.live.dir=LiveOS rd.live.squashimg=rootfs.img rd.live.overlay.overlayfs"
+check_contains "kernel line: the config's arguments last" "$linux" " imgrecipe.live=1 console=ttyS0,115200n8"
+check_not_contains "kernel line: no disk root= from the image" "$linux" "root=UUID"
+check_not_contains "kernel line: no ro" " $linux " " ro "
+check_contains "initrd line" "$grubcfg" "initrd	/boot/initrd.img-$kver"
+saved=$(cat "$T_TMP/x/saved.yaml")
+check_contains "saved-configs keeps the arguments" "$saved" '"imgrecipe.live=1"'
+check_eq "saved-configs is YAML" "['imgrecipe.live=1', 'console=ttyS0,115200n8']" \
+    "$(python3 -c 'import sys,yaml; print(yaml.safe_load(open(sys.argv[1]))["iso"]["kernelCommandLine"]["extraCommandLine"])' "$T_TMP/x/saved.yaml")"
+check_eq "the kernel is the image's" "$(debugfs -R "cat /boot/vmlinuz-$kver" "$IMG_PATH?offset=$ROOT_OFFSET" 2>/dev/null | sha256sum)" \
+    "$(sha256sum < "$T_TMP/x/vmlinuz")"
+# Names in the (gzip or zstd) newc cpio, without the host needing cpio.
+initrd_list=$( (zcat "$T_TMP/x/initrd.img" 2>/dev/null || zstdcat "$T_TMP/x/initrd.img" 2>/dev/null || true) | python3 -c '
+import sys
+d = sys.stdin.buffer.read(); o = 0
+while o + 110 <= len(d) and d[o:o + 6] in (b"070701", b"070702"):
+    n, size = int(d[o + 94:o + 102], 16), int(d[o + 54:o + 62], 16)
+    name = d[o + 110:o + 110 + n - 1].decode(errors="replace")
+    if name == "TRAILER!!!": break
+    print(name)
+    o = (o + 110 + n + 3) & ~3
+    o = (o + size + 3) & ~3
+')
+check_contains "the initramfs has dracut's dmsquash-live" "$initrd_list" "sbin/dmsquash-live-root"
+check_contains "the initramfs has the overlay module" "$initrd_list" "kernel/fs/overlayfs/overlay.ko"
+
+# ---- the EFI loader in the FAT image (the appended ESP) ----
+esp_start=$(sfdisk -J "$iso" | python3 -c 'import json,sys; p=[x for x in json.load(sys.stdin)["partitiontable"]["partitions"] if x["type"]=="C12A7328-F81F-11D2-BA4B-00A0C93EC93B"]; print(p[0]["start"]*512)')
+check "FAT image holds EFI/BOOT/BOOTX64.EFI" mdir -i "$iso@@$esp_start" ::/EFI/BOOT/BOOTX64.EFI
+check_eq "the EFI loader is a PE image" "MZ" "$(mtype -i "$iso@@$esp_start" ::/EFI/BOOT/BOOTX64.EFI | head -c 2)"
+
+# ---- the live root ----
+sq=$T_TMP/x/rootfs.img
+listing=$(unsquashfs -lln -d "" "$sq")
+check_contains "rootfs has the customization" "$listing" " /etc/imgrecipe-live-test"
+check_contains "rootfs has dracut-live" "$listing" " /usr/lib/dracut/modules.d/90dmsquash-live"
+check_eq "rootfs /boot is empty (kernel and initrd are on the media)" "" "$(grep -E ' /boot/' <<< "$listing" || true)"
+check_not_contains "no bind point left in the rootfs" "$listing" ".imgrecipe-liveos"
+check_contains "rootfs fstab is the live one" "$(unsquashfs -cat "$sq" /etc/fstab)" "LiveOS: / is the overlay"
+check_not_contains "rootfs fstab mounts no disk" "$(unsquashfs -cat "$sq" /etc/fstab)" "UUID="
+rm -rf "$T_TMP/x"
+
+# ---- error paths: nothing is written ----
+# fail NAME CONFIG_TEXT EXPECTED_MESSAGE
+fail() {
+    local name=$1 out=$T_TMP/fail/$1.iso
+    mkdir -p "$T_TMP/fail"
+    printf '%s\n' "$2" > "$T_TMP/fail/$name.yaml"
+    set +e
+    "$IMGRECIPE" build --config-file "$T_TMP/fail/$name.yaml" --image-file "$IMG_PATH" --output-image-file "$out" \
+        --output-image-format iso --build-dir "$T_TMP/fb" 2> "$T_TMP/fail/$name.log"
+    local rc=$?
+    set -e
+    check "$name: fails" test "$rc" -ne 0
+    check_contains "$name: clear error" "$(cat "$T_TMP/fail/$name.log")" "$3"
+    check_eq "$name: no output, no temporary" "" "$(find "$T_TMP/fail" -name "*$name.iso*")"
+    check_eq "$name: no loop device left" 0 "$(all_loops)"
+    check_eq "$name: no mount left" 0 "$(mounts_under "$T_TMP")"
+}
+fail no-dracut "os:
+  hostname: live" "the image has no dracut and its dmsquash-live module, which builds the live initramfs: install them in the image (os.packages.install; Debian/Ubuntu: dracut and dracut-live"
+fail full-os "iso:
+  initramfsType: full-os" "iso.initramfsType: full-os is not supported yet"
+fail kdump-keep "previewFeatures: [kdump-boot-files]
+iso:
+  kdumpBootFiles: keep" "iso.kdumpBootFiles: keep is not supported yet"
+t_done

@@ -1,0 +1,66 @@
+-- imgrecipe.liveos, the parts that are pure text: the live kernel arguments,
+-- the media's grub.cfg, the early GRUB config, the saved-configs file, the
+-- disk arguments dropped from the image's own entry, and argument errors.
+local liveos = require "imgrecipe.liveos"
+
+-- A fake mounted image: only the file methods image_args uses.
+local function fake_root(files)
+  return {
+    exists = function(_, p) return files[p] ~= nil end,
+    read_file = function(_, p) return files[p] end,
+  }
+end
+
+return {
+  test_live_args = function(t)
+    local args = table.concat(liveos.live_args("CDROM"), " ")
+    t:eq(args, "root=live:CDLABEL=CDROM rd.live.image rd.live.dir=LiveOS rd.live.squashimg=rootfs.img "
+      .. "rd.live.overlay.overlayfs rd.live.overlay.nouserconfirmprompt")
+  end,
+
+  test_grub_config = function(t)
+    local text = liveos.grub_config({ volume_id = "LIVE", kernel = "/boot/vmlinuz-6.1", initrd = "/boot/initrd.img-6.1",
+                                      args = { "console=ttyS0,115200n8", "quiet" }, title = 'Debian "12" $x' })
+    t:ok(text:find("search --no-floppy --set=root --label LIVE\n", 1, true), "search by label")
+    t:ok(text:find("\tlinux\t/boot/vmlinuz-6.1 root=live:CDLABEL=LIVE rd.live.image ", 1, true), "kernel line")
+    t:ok(text:find(" rd.live.overlay.nouserconfirmprompt console=ttyS0,115200n8 quiet\n", 1, true), "extra args last")
+    t:ok(text:find("\tinitrd\t/boot/initrd.img-6.1\n", 1, true), "initrd line")
+    t:ok(text:find('menuentry "Debian 12 x" {', 1, true), "title without quotes or $")
+    t:raises(function()
+      liveos.grub_config({ volume_id = "L", kernel = "/k", initrd = "/i", args = { "a\nlinux /evil" } })
+    end, "invalid kernel argument")
+  end,
+
+  test_early_config = function(t)
+    t:eq(liveos.early_config("CDROM"),
+      "search --no-floppy --set=root --label CDROM\nset prefix=($root)/boot/grub\nconfigfile $prefix/grub.cfg\n")
+  end,
+
+  test_image_args_drop_disk_arguments = function(t)
+    local root = fake_root({
+      ["/boot/grub/grub.cfg"] = "menuentry 'x' {\n\tlinux\t/boot/vmlinuz-6 root=UUID=1234 ro console=ttyS0,115200n8 "
+        .. "resume=/dev/sda3 rootflags=x quiet\n}\n",
+    })
+    t:eq(table.concat(liveos.image_args(root), " "), "console=ttyS0,115200n8 quiet")
+    t:eq(#liveos.image_args(fake_root({})), 0, "no grub.cfg: no arguments")
+  end,
+
+  test_saved_configs = function(t)
+    local text = liveos.saved_configs({ extra_args = { "a=1", "b" }, initramfs_type = "bootstrap",
+                                        kernel_version = "6.1.0" })
+    t:ok(text:find('"extraCommandLine": [', 1, true), text)
+    t:ok(text:find('"a=1"', 1, true) and text:find('"b"', 1, true), "arguments saved")
+    t:ok(text:find('"initramfsType": "bootstrap"', 1, true), "initramfs type saved")
+  end,
+
+  test_build_argument_errors = function(t)
+    local root = fake_root({})
+    t:raises(function() liveos.build(root, "/tmp/x.iso", {}) end, "opts.work_dir")
+    t:raises(function() liveos.build(root, "/tmp/x.iso", { work_dir = "/tmp/w", initramfs_type = "full-os" }) end,
+      "full-os is not supported yet")
+    t:raises(function() liveos.build(root, "/tmp/x.iso", { work_dir = "/tmp/w", initramfs_type = "cpio" }) end,
+      "expected bootstrap or full-os")
+    t:raises(function() liveos.build(root, "/tmp/x.iso", { work_dir = "/tmp/w", volume_id = "NO SPACE" }) end,
+      "volume_id 'NO SPACE'")
+  end,
+}
