@@ -345,6 +345,7 @@ local function iso_options(cfg)
   if iso.kdumpBootFiles == "keep" then
     util.raise("unsupported", "iso.kdumpBootFiles: keep is not supported yet")
   end
+  liveos.check_selinux_request((os_of(cfg).selinux or {}).mode)
   local files = {}
   for _, c in ipairs(cfg.chain) do
     for _, f in ipairs(((c.data or {}).iso or {}).additionalFiles or {}) do

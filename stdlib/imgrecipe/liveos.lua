@@ -123,6 +123,17 @@ function M.check_dracut(root)
     .. "Azure Linux: dracut and squashfs-tools)", table.concat(missing, " and ")))
 end
 
+--- Fails when an enabled SELinux mode is asked for: the live root is not
+--- labelled for it (ALIC's rule; an image that merely has SELinux enabled
+--- boots live with selinux=0 instead).
+---@param mode? string the requested mode (os.selinux.mode), nil or "" when none
+function M.check_selinux_request(mode)
+  if mode and mode ~= "" and mode ~= "disabled" then
+    util.raise("config", string.format("LiveOS ISO: SELinux mode '%s' cannot be used on live media (the live root "
+      .. "is not labelled for it); leave os.selinux.mode unset or set it to disabled", mode))
+  end
+end
+
 --- The kernel arguments of the image's own boot entry (its grub.cfg's first
 --- `linux` line) that still apply on live media: `root=`, `ro` and the like
 --- are dropped.
@@ -311,11 +322,7 @@ function M.build(root, output, opts)
 
   -- SELinux: the live root is not labelled for it (alic-reference §4.11 step 5).
   local args = M.image_args(root)
-  local requested = opts.selinux_mode
-  if requested and requested ~= "" and requested ~= "disabled" then
-    util.raise("config", string.format("LiveOS ISO: SELinux mode '%s' cannot be used on live media (the live root "
-      .. "is not labelled for it); leave os.selinux.mode unset or set it to disabled", requested))
-  end
+  M.check_selinux_request(opts.selinux_mode)
   if selinux.current_mode(root) ~= "disabled" then
     log.warn("LiveOS ISO: SELinux is disabled on the live media (selinux=0)")
     local kept = {}

@@ -109,7 +109,8 @@ check_contains "the initramfs has the overlay module" "$initrd_list" "kernel/fs/
 
 # ---- the EFI loader in the FAT image (the appended ESP) ----
 esp_start=$(sfdisk -J "$iso" | python3 -c 'import json,sys; p=[x for x in json.load(sys.stdin)["partitiontable"]["partitions"] if x["type"]=="C12A7328-F81F-11D2-BA4B-00A0C93EC93B"]; print(p[0]["start"]*512)')
-check "FAT image holds EFI/BOOT/BOOTX64.EFI" mdir -i "$iso@@$esp_start" ::/EFI/BOOT/BOOTX64.EFI
+in_fat() { mdir -i "$iso@@$esp_start" "::$1" > /dev/null; }
+check "FAT image holds EFI/BOOT/BOOTX64.EFI" in_fat /EFI/BOOT/BOOTX64.EFI
 check_eq "the EFI loader is a PE image" "MZ" "$(mtype -i "$iso@@$esp_start" ::/EFI/BOOT/BOOTX64.EFI | head -c 2)"
 
 # ---- the live root ----
@@ -147,4 +148,7 @@ fail full-os "iso:
 fail kdump-keep "previewFeatures: [kdump-boot-files]
 iso:
   kdumpBootFiles: keep" "iso.kdumpBootFiles: keep is not supported yet"
+fail selinux "os:
+  selinux:
+    mode: enforcing" "LiveOS ISO: SELinux mode 'enforcing' cannot be used on live media"
 t_done

@@ -53,6 +53,14 @@ return {
     t:ok(text:find('"initramfsType": "bootstrap"', 1, true), "initramfs type saved")
   end,
 
+  test_selinux_request = function(t)
+    liveos.check_selinux_request(nil)
+    liveos.check_selinux_request("")
+    liveos.check_selinux_request("disabled")
+    t:raises(function() liveos.check_selinux_request("permissive") end,
+      "SELinux mode 'permissive' cannot be used on live media")
+  end,
+
   test_build_argument_errors = function(t)
     local root = fake_root({})
     t:raises(function() liveos.build(root, "/tmp/x.iso", {}) end, "opts.work_dir")
