@@ -337,6 +337,35 @@ void extract(const std::string& iso, const std::string& iso_path, const std::str
   guard.keep = true;
 }
 
+std::vector<std::string> extract_boot_images(const std::string& iso, const std::string& dest) {
+  check_iso_file(iso);
+  struct stat st;
+  if (::lstat(dest.c_str(), &st) == 0) throw_usage(fmt::format("ISO boot images: {} already exists", dest));
+  fault::point("extract ISO boot images", dest);
+  if (::mkdir(dest.c_str(), 0755) != 0) throw_errno("create directory", dest);
+  struct Guard {
+    std::string path;
+    bool keep = false;
+    ~Guard() {
+      if (keep) return;
+      try {
+        remove_tree_one_fs(path);
+      } catch (const std::exception& e) {
+        log::error("removing {}: {}", path, e.what());
+      }
+    }
+  } guard{dest};
+  RunOptions ro = xorriso_options();
+  // The trailing '/' makes xorriso write into the directory.
+  run_checked({"xorriso", "-abort_on", "FAILURE", "-osirrox", "on", "-indev", iso, "-extract_boot_images", dest + "/"},
+              ro);
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dest)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  guard.keep = true;
+  return names;
+}
+
 std::string read_file(const std::string& iso, const std::string& iso_path, const std::string& work_dir,
                       std::size_t max_bytes) {
   std::string tmp_dir = (fs::path(work_dir) / "iso-read-XXXXXX").string();

@@ -341,6 +341,16 @@ TEST_CASE("iso: a hybrid ISO written and read back: boot catalog, partitions, fi
   CHECK(read_file(t / "x/grub/grub.cfg") == "echo live\n");
   CHECK(std::filesystem::file_size(t / "x/grub/i386-pc/eltorito.img") == std::filesystem::file_size(t / "eltorito.img"));
 
+  auto boot = iso::extract_boot_images(out, t / "boot");
+  CHECK(std::find(boot.begin(), boot.end(), "eltorito_img1_bios.img") != boot.end());
+  CHECK(std::find(boot.begin(), boot.end(), "systemarea.img") != boot.end());
+  REQUIRE(std::find(boot.begin(), boot.end(), "eltorito_img2_uefi.img") != boot.end());
+  CHECK(read_file(t / "boot/eltorito_img2_uefi.img") == read_file(t / "efiboot.img"));
+  // Bytes 8..63 hold the boot info table, 2548..2555 GRUB's (both patched in by xorriso).
+  std::string bios = read_file(t / "boot/eltorito_img1_bios.img"), made = read_file(t / "eltorito.img");
+  CHECK(bios.substr(64, 2548 - 64) == made.substr(64, 2548 - 64));
+  CHECK(bios.substr(2556, made.size() - 2556) == made.substr(2556));
+
   std::string again = t / "again.iso";
   iso::write(s, again);
   CHECK(read_file(again) == read_file(out));  // reproducible with a timestamp
