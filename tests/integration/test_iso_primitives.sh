@@ -81,6 +81,9 @@ check_contains "reader: UEFI entry (the appended ESP)" "$report" "entry 2 platfo
 check_contains "reader: GPT ESP" "$report" "c12a7328-f81f-11d2-ba4b-00a0c93ec93b Appended2"
 check_contains "reader: squashfs size" "$report" "squashfs_size=$(stat -c %s "$sq")"
 check_contains "reader: grub.cfg content" "$report" "grub_cfg_first=set timeout=1"
+check_contains "reader: boot images extracted" "$report" \
+    "boot_images=eltorito_catalog.img eltorito_img1_bios.img eltorito_img2_uefi.img gpt_part2_efi.img mbr_code_grub2.img systemarea.img"
+check_contains "reader: the UEFI El Torito image is the FAT image put in" "$report" "uefi_image_is_efiboot=true"
 mode=$(fs_mode "$IMG_PATH" "$ROOT_OFFSET" /etc/hostname)
 check_contains "squashfs reader: mode and size" "$report" "sq_hostname mode=${mode#0} size=$(stat -c %s "$T_TMP/sqx/etc/hostname")"
 
