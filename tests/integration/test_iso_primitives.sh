@@ -143,6 +143,25 @@ for c in slow-squashfs:mksquashfs slow-iso:xorriso; do
     check_eq "$name: no output, no temporary" "" "$(ls -A "$T_TMP/eout" 2>/dev/null)"
 done
 check_eq "no output after any failure" "" "$(ls -A "$T_TMP/eout" 2>/dev/null)"
+
+# Fault injection: each host operation of a small build with every
+# primitive fails in turn; every run fails naming the fault and leaves no
+# temporary output (only the outputs completed before the fault).
+run_case small IMGRECIPE_FAULT_INJECT=count
+check_eq "small build succeeds" 0 "$erc"
+n=$(sed -n 's/.*fault injection: \([0-9]*\) host operations.*/\1/p' <<< "$err")
+check "small build has host operations to fail ($n)" test "${n:-0}" -gt 5
+bad=""
+for ((i = 1; i <= ${n:-0}; i++)); do
+    rm -rf "$T_TMP/eout"
+    run_case small IMGRECIPE_FAULT_INJECT=$i
+    [[ $erc -ne 0 && $err == *"injected fault at host operation $i "* ]] || bad+=" $i(rc=$erc)"
+    [[ -z $(find "$T_TMP/eout" -name '.*tmp-*' 2>/dev/null) ]] || bad+=" $i(temporary left)"
+    [[ -z $(find "$T_TMP/eb" -mindepth 1 -maxdepth 1 2>/dev/null) ]] || bad+=" $i(working files left)"
+    [[ $err != *"left behind"* ]] || bad+=" $i(left behind)"
+done
+check_eq "every injected fault fails the run and leaves nothing" "" "$bad"
+rm -rf "$T_TMP/eout"
 check_eq "no working files after failures" "" "$(find "$T_TMP/eb" -mindepth 1 -maxdepth 1 2>/dev/null)"
 check_eq "no loop device left" 0 "$(all_loops)"
 
