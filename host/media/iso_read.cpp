@@ -104,10 +104,13 @@ void check_iso_file(const std::string& iso) {
   require_xorriso();
 }
 
+// The ISO as -indev takes it: absolute, so a name like "mmc:x" or "-x" is a path.
+std::string indev(const std::string& iso) { return fs::absolute(iso).string(); }
+
 std::string run_report(const std::string& iso, const std::vector<std::string>& commands) {
   check_iso_file(iso);
   std::vector<std::string> argv = {"xorriso", "-backslash_codes", "encode_output", "-abort_on", "FAILURE", "-indev",
-                                   iso};
+                                   indev(iso)};
   argv.insert(argv.end(), commands.begin(), commands.end());
   RunOptions ro = xorriso_options();
   ro.capture_stdout = true;
@@ -327,12 +330,14 @@ void extract(const std::string& iso, const std::string& iso_path, const std::str
   } guard{dest};
   log::info("extracting {} of ISO {} into {}", iso_path, iso, dest);
   RunOptions ro = xorriso_options();
-  RunResult r = run({"xorriso", "-abort_on", "FAILURE", "-osirrox", "on", "-indev", iso, "-extract", iso_path, dest}, ro);
+  const std::vector<std::string> argv = {"xorriso", "-abort_on", "FAILURE", "-osirrox", "on", "-indev", indev(iso),
+                                         "-extract", iso_path, fs::absolute(dest).string()};
+  RunResult r = run(argv, ro);
   if (r.exit_code != 0) {
     for (const auto& line : r.tail)
       if (line.find("Cannot determine attributes of (ISO) source file") != std::string::npos)
         throw_usage(fmt::format("ISO {} has no {}", iso, iso_path));
-    throw command_error({"xorriso", "-osirrox", "on", "-indev", iso, "-extract", iso_path, dest}, r, ro.step, false);
+    throw command_error(argv, r, ro.step, false);
   }
   guard.keep = true;
 }
@@ -357,7 +362,8 @@ std::vector<std::string> extract_boot_images(const std::string& iso, const std::
   } guard{dest};
   RunOptions ro = xorriso_options();
   // The trailing '/' makes xorriso write into the directory.
-  run_checked({"xorriso", "-abort_on", "FAILURE", "-osirrox", "on", "-indev", iso, "-extract_boot_images", dest + "/"},
+  run_checked({"xorriso", "-abort_on", "FAILURE", "-osirrox", "on", "-indev", indev(iso), "-extract_boot_images",
+               fs::absolute(dest).string() + "/"},
               ro);
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(dest)) names.push_back(e.path().filename().string());

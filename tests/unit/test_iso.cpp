@@ -435,3 +435,32 @@ TEST_CASE("iso and squashfs parsers: mangled tool output is skipped or an Error,
   }
   CHECK(true);
 }
+
+TEST_CASE("iso and squashfs: relative host paths starting with '-' are paths, not options") {
+  TempDir t;
+  write_file(t / "-tree/f", "dash\n");
+  std::string cwd = std::filesystem::current_path().string();
+  std::filesystem::current_path(t.path);
+  std::string sq_size, listed, read;
+  try {
+    squashfs::create("-tree", "-root.sqfs", {});
+    for (const auto& e : squashfs::list("-root.sqfs"))
+      if (e.path == "/f") sq_size = std::to_string(e.size);
+    iso::Spec s;
+    s.volume_id = "DASH";
+    s.tree = "-tree";
+    s.files = {{"-root.sqfs", "/r.sqfs"}};
+    iso::write(s, "-x.iso");
+    for (const auto& e : iso::list("-x.iso")) listed += e.path + " ";
+    read = iso::read_file("-x.iso", "/f", ".");
+    squashfs::extract("-root.sqfs", "-x", {});
+  } catch (...) {
+    std::filesystem::current_path(cwd);
+    throw;
+  }
+  std::filesystem::current_path(cwd);
+  CHECK(sq_size == "5");
+  CHECK(listed == "/ /f /r.sqfs ");
+  CHECK(read == "dash\n");
+  CHECK(read_file(t / "-x/f") == "dash\n");
+}
