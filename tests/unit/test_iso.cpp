@@ -454,6 +454,7 @@ TEST_CASE("iso and squashfs: relative host paths starting with '-' are paths, no
     for (const auto& e : iso::list("-x.iso")) listed += e.path + " ";
     read = iso::read_file("-x.iso", "/f", ".");
     squashfs::extract("-root.sqfs", "-x", {});
+    make_fat_image("-tree", "-efi.img", {});
   } catch (...) {
     std::filesystem::current_path(cwd);
     throw;
@@ -463,4 +464,5 @@ TEST_CASE("iso and squashfs: relative host paths starting with '-' are paths, no
   CHECK(listed == "/ /f /r.sqfs ");
   CHECK(read == "dash\n");
   CHECK(read_file(t / "-x/f") == "dash\n");
+  CHECK(out_of({"mtype", "-i", t / "-efi.img", "::/f"}) == "dash\n");
 }
