@@ -86,6 +86,12 @@ int l_extract(lua_State* L) {
   return 0;
 }
 
+// extract_boot_images(iso, dest) -> {names}
+int l_extract_boot_images(lua_State* L) {
+  push_string_list(L, iso::extract_boot_images(arg_string(L, 1, "iso"), arg_string(L, 2, "dest")));
+  return 1;
+}
+
 // read_file(iso, iso_path, work_dir) -> string
 int l_read_file(lua_State* L) {
   std::string text = iso::read_file(arg_string(L, 1, "iso"), arg_string(L, 2, "iso_path"), arg_string(L, 3, "work_dir"));
@@ -193,6 +199,7 @@ const luaL_Reg kFns[] = {IMGRECIPE_FN("write", l_write),
                          IMGRECIPE_FN("list", l_list),
                          IMGRECIPE_FN("extract", l_extract),
                          IMGRECIPE_FN("read_file", l_read_file),
+                         IMGRECIPE_FN("extract_boot_images", l_extract_boot_images),
                          IMGRECIPE_FN("volume_id", l_volume_id),
                          IMGRECIPE_FN("boot_report", l_boot_report),
                          IMGRECIPE_FN("boot_options", l_boot_options),

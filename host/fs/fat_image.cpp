@@ -72,7 +72,8 @@ void make_fat_image(const std::string& source, const std::string& out, const Fat
   run_checked(mkfs_command(mo, FsTarget{tmp, 0, size}, tmp), mk);
 
   std::vector<std::string> top;
-  for (const auto& e : fs::directory_iterator(source)) top.push_back(e.path().string());
+  // Absolute: mcopy would read a relative "-name" as an option.
+  for (const auto& e : fs::directory_iterator(fs::absolute(source))) top.push_back(e.path().string());
   std::sort(top.begin(), top.end());
   if (!top.empty()) {
     std::vector<std::string> argv = {"mcopy", "-s", "-m", "-i", tmp};

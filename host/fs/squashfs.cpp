@@ -48,6 +48,9 @@ std::string relative_pattern(const std::string& p) {
   return p.substr(i);
 }
 
+// squashfs-tools read a leading '-' as an option.
+std::string absolute(const std::string& p) { return fs::absolute(p).string(); }
+
 // "/a/b" (or "a/b") as unsquashfs names it: relative, no trailing '/'.
 std::string image_relative(const std::string& p) {
   std::string r = relative_pattern(p);
@@ -115,7 +118,7 @@ void create(const std::string& source, const std::string& out, const CreateOptio
   log::info("making squashfs {} of {} ({})", out, source, opts.compression);
   RunOptions ro = tool_opts();
   ro.step = "mksquashfs";
-  run_checked(create_command(source, output.tmp(), opts), ro);
+  run_checked(create_command(absolute(source), output.tmp(), opts), ro);
   output.commit();
 }
 
@@ -191,7 +194,7 @@ std::vector<Entry> list(const std::string& image) {
   RunOptions ro = tool_opts();
   ro.capture_stdout = true;
   ro.step = "unsquashfs";
-  return parse_listing(capture({"unsquashfs", "-lln", "-d", "", image}, ro));
+  return parse_listing(capture({"unsquashfs", "-lln", "-d", "", absolute(image)}, ro));
 }
 
 std::vector<std::string> extract_command(const std::string& image, const std::string& dest, const ExtractOptions& o) {
@@ -208,7 +211,7 @@ std::vector<std::string> extract_command(const std::string& image, const std::st
 }
 
 void extract(const std::string& image, const std::string& dest, const ExtractOptions& opts) {
-  auto argv = extract_command(image, dest, opts);
+  auto argv = extract_command(absolute(image), absolute(dest), opts);
   require("unsquashfs");
   struct stat st;
   if (::stat(image.c_str(), &st) != 0) throw_errno("squashfs image", image);

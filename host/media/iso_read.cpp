@@ -104,10 +104,13 @@ void check_iso_file(const std::string& iso) {
   require_xorriso();
 }
 
+// The ISO as -indev takes it: absolute, so a name like "mmc:x" or "-x" is a path.
+std::string indev(const std::string& iso) { return fs::absolute(iso).string(); }
+
 std::string run_report(const std::string& iso, const std::vector<std::string>& commands) {
   check_iso_file(iso);
   std::vector<std::string> argv = {"xorriso", "-backslash_codes", "encode_output", "-abort_on", "FAILURE", "-indev",
-                                   iso};
+                                   indev(iso)};
   argv.insert(argv.end(), commands.begin(), commands.end());
   RunOptions ro = xorriso_options();
   ro.capture_stdout = true;
@@ -327,14 +330,46 @@ void extract(const std::string& iso, const std::string& iso_path, const std::str
   } guard{dest};
   log::info("extracting {} of ISO {} into {}", iso_path, iso, dest);
   RunOptions ro = xorriso_options();
-  RunResult r = run({"xorriso", "-abort_on", "FAILURE", "-osirrox", "on", "-indev", iso, "-extract", iso_path, dest}, ro);
+  const std::vector<std::string> argv = {"xorriso", "-abort_on", "FAILURE", "-osirrox", "on", "-indev", indev(iso),
+                                         "-extract", iso_path, fs::absolute(dest).string()};
+  RunResult r = run(argv, ro);
   if (r.exit_code != 0) {
     for (const auto& line : r.tail)
       if (line.find("Cannot determine attributes of (ISO) source file") != std::string::npos)
         throw_usage(fmt::format("ISO {} has no {}", iso, iso_path));
-    throw command_error({"xorriso", "-osirrox", "on", "-indev", iso, "-extract", iso_path, dest}, r, ro.step, false);
+    throw command_error(argv, r, ro.step, false);
   }
   guard.keep = true;
+}
+
+std::vector<std::string> extract_boot_images(const std::string& iso, const std::string& dest) {
+  check_iso_file(iso);
+  struct stat st;
+  if (::lstat(dest.c_str(), &st) == 0) throw_usage(fmt::format("ISO boot images: {} already exists", dest));
+  fault::point("extract ISO boot images", dest);
+  if (::mkdir(dest.c_str(), 0755) != 0) throw_errno("create directory", dest);
+  struct Guard {
+    std::string path;
+    bool keep = false;
+    ~Guard() {
+      if (keep) return;
+      try {
+        remove_tree_one_fs(path);
+      } catch (const std::exception& e) {
+        log::error("removing {}: {}", path, e.what());
+      }
+    }
+  } guard{dest};
+  RunOptions ro = xorriso_options();
+  // The trailing '/' makes xorriso write into the directory.
+  run_checked({"xorriso", "-abort_on", "FAILURE", "-osirrox", "on", "-indev", indev(iso), "-extract_boot_images",
+               fs::absolute(dest).string() + "/"},
+              ro);
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dest)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  guard.keep = true;
+  return names;
 }
 
 std::string read_file(const std::string& iso, const std::string& iso_path, const std::string& work_dir,

@@ -79,6 +79,13 @@ std::string boot_options(const std::string& iso);
 // parent must); Rock Ridge modes and symlinks are restored. Removed again
 // on error or interruption.
 void extract(const std::string& iso, const std::string& iso_path, const std::string& dest);
+// Extracts the ISO's boot images into the new directory `dest` (xorriso
+// -extract_boot_images): eltorito_img<N>_<platform>.img per El Torito entry
+// (also those hidden in an appended partition), eltorito_catalog.img,
+// systemarea.img (the first 32 KiB), mbr_code_*.img, gpt_part<N>_*.img.
+// Returns the names made, sorted.
+std::vector<std::string> extract_boot_images(const std::string& iso, const std::string& dest);
+
 // The content of one regular file on the ISO (at most `max_bytes`).
 std::string read_file(const std::string& iso, const std::string& iso_path, const std::string& work_dir,
                       std::size_t max_bytes = 16u << 20);

@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <set>
 
 #include <fmt/format.h>
@@ -142,8 +143,21 @@ std::vector<std::string> command(const Spec& s, const std::string& out) {
   return a;
 }
 
-void write(const Spec& s, const std::string& out) {
-  command(s, out);  // usage errors before anything is touched
+void write(const Spec& spec, const std::string& out) {
+  command(spec, out);  // usage errors before anything is touched
+  // Absolute host paths: xorriso would read "-x" or "--interval:..." as
+  // options or data sources of its own.
+  Spec s = spec;
+  auto absolute = [](std::string& p) {
+    if (!p.empty()) p = std::filesystem::absolute(p).string();
+  };
+  absolute(s.tree);
+  for (auto& f : s.files) absolute(f.source);
+  absolute(s.efi_boot_image);
+  if (s.bios) {
+    absolute(s.bios->image);
+    absolute(s.bios->hybrid_mbr);
+  }
   if (!s.tree.empty()) {
     require_source("ISO tree", s.tree, true);
     struct stat st;

@@ -60,7 +60,7 @@ std::string graft_point(const std::string& iso_path, const std::string& source);
 
 // Writes the ISO `out` atomically (a temporary beside it, renamed when
 // complete; nothing left on error or interruption). Every host source must
-// exist first.
+// exist first; relative ones are taken from the current directory.
 void write(const Spec& spec, const std::string& out);
 
 }  // namespace imgrecipe::iso

@@ -97,6 +97,19 @@ function M.extract(path, iso_path, dest)
   host.extract(path, iso_path, dest)
 end
 
+--- Extracts the ISO's boot images into the new directory `dest`:
+--- `eltorito_img<N>_<platform>.img` per El Torito entry (also one hidden in
+--- an appended partition), `eltorito_catalog.img`, `systemarea.img` (the
+--- first 32 KiB), `mbr_code_*.img`, `gpt_part<N>_*.img`. Returns the names.
+---@param path string ISO file
+---@param dest string directory to create
+---@return string[]
+function M.extract_boot_images(path, dest)
+  validate("path", path, "string")
+  validate("dest", dest, "string")
+  return host.extract_boot_images(path, dest)
+end
+
 --- The content of one file of an ISO (up to 16 MiB), read through a
 --- temporary directory in `work_dir`.
 ---@param path string ISO file

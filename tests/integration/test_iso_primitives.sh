@@ -81,6 +81,9 @@ check_contains "reader: UEFI entry (the appended ESP)" "$report" "entry 2 platfo
 check_contains "reader: GPT ESP" "$report" "c12a7328-f81f-11d2-ba4b-00a0c93ec93b Appended2"
 check_contains "reader: squashfs size" "$report" "squashfs_size=$(stat -c %s "$sq")"
 check_contains "reader: grub.cfg content" "$report" "grub_cfg_first=set timeout=1"
+check_contains "reader: boot images extracted" "$report" \
+    "boot_images=eltorito_catalog.img eltorito_img1_bios.img eltorito_img2_uefi.img gpt_part2_efi.img mbr_code_grub2.img systemarea.img"
+check_contains "reader: the UEFI El Torito image is the FAT image put in" "$report" "uefi_image_is_efiboot=true"
 mode=$(fs_mode "$IMG_PATH" "$ROOT_OFFSET" /etc/hostname)
 check_contains "squashfs reader: mode and size" "$report" "sq_hostname mode=${mode#0} size=$(stat -c %s "$T_TMP/sqx/etc/hostname")"
 
@@ -140,6 +143,25 @@ for c in slow-squashfs:mksquashfs slow-iso:xorriso; do
     check_eq "$name: no output, no temporary" "" "$(ls -A "$T_TMP/eout" 2>/dev/null)"
 done
 check_eq "no output after any failure" "" "$(ls -A "$T_TMP/eout" 2>/dev/null)"
+
+# Fault injection: each host operation of a small build with every
+# primitive fails in turn; every run fails naming the fault and leaves no
+# temporary output (only the outputs completed before the fault).
+run_case small IMGRECIPE_FAULT_INJECT=count
+check_eq "small build succeeds" 0 "$erc"
+n=$(sed -n 's/.*fault injection: \([0-9]*\) host operations.*/\1/p' <<< "$err")
+check "small build has host operations to fail ($n)" test "${n:-0}" -gt 5
+bad=""
+for ((i = 1; i <= ${n:-0}; i++)); do
+    rm -rf "$T_TMP/eout"
+    run_case small IMGRECIPE_FAULT_INJECT=$i
+    [[ $erc -ne 0 && $err == *"injected fault at host operation $i "* ]] || bad+=" $i(rc=$erc)"
+    [[ -z $(find "$T_TMP/eout" -name '.*tmp-*' 2>/dev/null) ]] || bad+=" $i(temporary left)"
+    [[ -z $(find "$T_TMP/eb" -mindepth 1 -maxdepth 1 2>/dev/null) ]] || bad+=" $i(working files left)"
+    [[ $err != *"left behind"* ]] || bad+=" $i(left behind)"
+done
+check_eq "every injected fault fails the run and leaves nothing" "" "$bad"
+rm -rf "$T_TMP/eout"
 check_eq "no working files after failures" "" "$(find "$T_TMP/eb" -mindepth 1 -maxdepth 1 2>/dev/null)"
 check_eq "no loop device left" 0 "$(all_loops)"
 

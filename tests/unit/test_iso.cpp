@@ -341,6 +341,16 @@ TEST_CASE("iso: a hybrid ISO written and read back: boot catalog, partitions, fi
   CHECK(read_file(t / "x/grub/grub.cfg") == "echo live\n");
   CHECK(std::filesystem::file_size(t / "x/grub/i386-pc/eltorito.img") == std::filesystem::file_size(t / "eltorito.img"));
 
+  auto boot = iso::extract_boot_images(out, t / "boot");
+  CHECK(std::find(boot.begin(), boot.end(), "eltorito_img1_bios.img") != boot.end());
+  CHECK(std::find(boot.begin(), boot.end(), "systemarea.img") != boot.end());
+  REQUIRE(std::find(boot.begin(), boot.end(), "eltorito_img2_uefi.img") != boot.end());
+  CHECK(read_file(t / "boot/eltorito_img2_uefi.img") == read_file(t / "efiboot.img"));
+  // Bytes 8..63 hold the boot info table, 2548..2555 GRUB's (both patched in by xorriso).
+  std::string bios = read_file(t / "boot/eltorito_img1_bios.img"), made = read_file(t / "eltorito.img");
+  CHECK(bios.substr(64, 2548 - 64) == made.substr(64, 2548 - 64));
+  CHECK(bios.substr(2556, made.size() - 2556) == made.substr(2556));
+
   std::string again = t / "again.iso";
   iso::write(s, again);
   CHECK(read_file(again) == read_file(out));  // reproducible with a timestamp
@@ -424,4 +434,35 @@ TEST_CASE("iso and squashfs parsers: mangled tool output is skipped or an Error,
     }
   }
   CHECK(true);
+}
+
+TEST_CASE("iso and squashfs: relative host paths starting with '-' are paths, not options") {
+  TempDir t;
+  write_file(t / "-tree/f", "dash\n");
+  std::string cwd = std::filesystem::current_path().string();
+  std::filesystem::current_path(t.path);
+  std::string sq_size, listed, read;
+  try {
+    squashfs::create("-tree", "-root.sqfs", {});
+    for (const auto& e : squashfs::list("-root.sqfs"))
+      if (e.path == "/f") sq_size = std::to_string(e.size);
+    iso::Spec s;
+    s.volume_id = "DASH";
+    s.tree = "-tree";
+    s.files = {{"-root.sqfs", "/r.sqfs"}};
+    iso::write(s, "-x.iso");
+    for (const auto& e : iso::list("-x.iso")) listed += e.path + " ";
+    read = iso::read_file("-x.iso", "/f", ".");
+    squashfs::extract("-root.sqfs", "-x", {});
+    make_fat_image("-tree", "-efi.img", {});
+  } catch (...) {
+    std::filesystem::current_path(cwd);
+    throw;
+  }
+  std::filesystem::current_path(cwd);
+  CHECK(sq_size == "5");
+  CHECK(listed == "/ /f /r.sqfs ");
+  CHECK(read == "dash\n");
+  CHECK(read_file(t / "-x/f") == "dash\n");
+  CHECK(out_of({"mtype", "-i", t / "-efi.img", "::/f"}) == "dash\n");
 }

@@ -25,6 +25,15 @@ return {
     elseif ctx.params.case == "slow-iso" then
       os.execute("truncate -s 3G '" .. w .. "/tree/zeros'")
       iso.write(out .. "/x.iso", { volume_id = "X", tree = w .. "/tree" })
+    elseif ctx.params.case == "small" then
+      -- Every primitive once on small trees (for fault injection).
+      os.execute("mkdir -p '" .. w .. "/esp/EFI/BOOT' && echo x > '" .. w .. "/tree/file' && echo e > '" .. w .. "/esp/EFI/BOOT/grub.cfg'")
+      squashfs.create(w .. "/tree", out .. "/x.squashfs", { level = 1 })
+      iso.fat_image(w .. "/esp", w .. "/efi.img")
+      iso.write(out .. "/x.iso", { volume_id = "X", tree = w .. "/tree", efi_boot_image = w .. "/efi.img",
+        files = { { source = out .. "/x.squashfs", path = "/LiveOS/squashfs.img" } } })
+      squashfs.extract(out .. "/x.squashfs", w .. "/sx")
+      iso.extract(out .. "/x.iso", "/", w .. "/ix")
     elseif ctx.params.case == "bad-volume-id" then
       iso.write(out .. "/x.iso", { volume_id = string.rep("V", 33), tree = w .. "/tree" })
     end

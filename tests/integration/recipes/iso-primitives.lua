@@ -53,6 +53,13 @@ return {
     for _, e in ipairs(squashfs.list(out .. "/root.squashfs")) do
       if e.path == "/etc/hostname" then lines[#lines + 1] = string.format("sq_hostname mode=%o size=%d", e.mode, e.size) end
     end
+    lines[#lines + 1] = "boot_images=" .. table.concat(iso.extract_boot_images(out .. "/live.iso", w .. "/boot-images"), " ")
+    local f = assert(io.open(w .. "/boot-images/eltorito_img2_uefi.img", "rb"))
+    local uefi = f:read("*a")
+    f:close()
+    f = assert(io.open(w .. "/efiboot.img", "rb"))
+    lines[#lines + 1] = "uefi_image_is_efiboot=" .. tostring(uefi == f:read("*a"))
+    f:close()
     write(ctx.params.report, table.concat(lines, "\n") .. "\n")
   end,
 }
