@@ -157,6 +157,24 @@ function M.image_args(root)
   return {}
 end
 
+--- The kernel arguments after the live ones: the image's own, SELinux
+--- turned off when the image has it on (its SELinux arguments replaced by
+--- selinux=0), then `extra` (saved and new iso.kernelCommandLine ones).
+---@param image_args string[] liveos.image_args
+---@param selinux_on boolean the image's SELinux mode is not disabled
+---@param extra string[]
+---@return string[]
+function M.boot_args(image_args, selinux_on, extra)
+  local out = {}
+  for _, a in ipairs(image_args) do
+    local name = a:match("^([^=]*)")
+    if not (selinux_on and (name == "security" or name == "selinux" or name == "enforcing")) then out[#out + 1] = a end
+  end
+  if selinux_on then out[#out + 1] = "selinux=0" end
+  for _, a in ipairs(extra) do out[#out + 1] = a end
+  return out
+end
+
 ---@class imgrecipe.LiveGrubSpec
 ---@field volume_id string
 ---@field kernel string path of the kernel on the media
@@ -321,19 +339,10 @@ function M.build(root, output, opts)
   M.check_dracut(root)
 
   -- SELinux: the live root is not labelled for it (alic-reference §4.11 step 5).
-  local args = M.image_args(root)
   M.check_selinux_request(opts.selinux_mode)
-  if selinux.current_mode(root) ~= "disabled" then
-    log.warn("LiveOS ISO: SELinux is disabled on the live media (selinux=0)")
-    local kept = {}
-    for _, a in ipairs(args) do
-      local name = a:match("^([^=]*)")
-      if name ~= "security" and name ~= "selinux" and name ~= "enforcing" then kept[#kept + 1] = a end
-    end
-    args = kept
-    args[#args + 1] = "selinux=0"
-  end
-  for _, a in ipairs(extra) do args[#args + 1] = a end
+  local selinux_on = selinux.current_mode(root) ~= "disabled"
+  if selinux_on then log.warn("LiveOS ISO: SELinux is disabled on the live media (selinux=0)") end
+  local args = M.boot_args(M.image_args(root), selinux_on, extra)
 
   local w = opts.work_dir
   local media, esp = w .. "/media", w .. "/esp"

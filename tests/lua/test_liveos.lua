@@ -53,6 +53,14 @@ return {
     t:ok(text:find('"initramfsType": "bootstrap"', 1, true), "initramfs type saved")
   end,
 
+  test_boot_args_selinux = function(t)
+    local image = { "console=ttyS0", "security=selinux", "selinux=1", "enforcing=1", "quiet" }
+    t:eq(table.concat(liveos.boot_args(image, true, { "x=1" }), " "), "console=ttyS0 quiet selinux=0 x=1",
+      "an image with SELinux on boots live with selinux=0")
+    t:eq(table.concat(liveos.boot_args({ "console=ttyS0", "selinux=0" }, false, { "x=1" }), " "),
+      "console=ttyS0 selinux=0 x=1", "SELinux off: arguments kept")
+  end,
+
   test_selinux_request = function(t)
     liveos.check_selinux_request(nil)
     liveos.check_selinux_request("")
