@@ -22,7 +22,7 @@ local validate = util.validate
 local M = {}
 
 --- ALIC's defaults per output format. baremetal-image keeps the 2^27 window
---- (ALIC: --long=31; see docs/cosi.md "Speed and memory" for why).
+--- (ALIC: --long=31; see docs/cosi.md "Window and memory" for why).
 M.DEFAULTS = {
   cosi = { level = 9, window_log = 27 },
   ["baremetal-image"] = { level = 22, window_log = 27 },

@@ -31,6 +31,7 @@ no_leaks() {  # no_leaks TAG
     check_eq "$1: build directory empty" "" "$(find "$b" -mindepth 1 -maxdepth 1 2>/dev/null)"
     check_eq "$1: no temporary output" "" "$(find "$o" -name '.*' 2>/dev/null)"
 }
+quiet() { "$@" > /dev/null; }
 qfmt() { case $1 in vhd|vhd-fixed) echo vpc ;; *) echo "$1" ;; esac; }
 
 # ---- disk formats, there and back -------------------------------------------
@@ -107,7 +108,7 @@ check_contains "cosi: root image" "$read" "image / ext4 $ROOT_UUID"
 check_contains "cosi: ESP image" "$read" "image /boot/efi vfat $ESP_UUID"
 check_contains "cosi: ALIC's window" "$read" "meta maxWindowLog=27"
 check_eq "cosi: the OS is the input's (hostname)" "$IMG_HOSTNAME" "$(fs_cat "$T_TMP/x/p2.raw" 0 /etc/hostname)"
-check "cosi: root e2fsck -fn clean" e2fsck -fn "$T_TMP/x/p2.raw"
+check "cosi: root e2fsck -fn clean" quiet e2fsck -fn "$T_TMP/x/p2.raw"
 check "cosi: root shrunk" test "$(stat -c %s "$T_TMP/x/p2.raw")" -lt "$ROOT_SIZE"
 # Level 9 by default: the zstd CLI's -9 gives the same GPT frame.
 python3 -c 'import sys, tarfile
@@ -144,22 +145,36 @@ check_eq "gap: the input is unchanged" "$gap_sum" "$(sha256sum < "$T_TMP/gap.raw
 rm -rf "$T_TMP/x" "$o/gap.cosi" "$T_TMP/gap.raw"
 
 # ---- baremetal-image ---------------------------------------------------------
-if convert "$T_TMP/c.log" --image-file "$IMG_PATH" --output-image-file "$o/bm.vhd" --output-image-format baremetal-image \
-    --cosi-compression-level 1; then
+if IMGRECIPE_FAULT_INJECT=count convert "$T_TMP/c.log" --image-file "$IMG_PATH" --output-image-file "$o/bm.vhd" \
+    --output-image-format baremetal-image --cosi-compression-level 1 --log-level debug; then
     t_pass "baremetal-image: convert succeeds"
     size=$(stat -c %s "$o/bm.vhd")
     check_eq "baremetal-image: whole MiB plus the footer" 512 $((size % 1048576))
     check_eq "baremetal-image: qemu-img reads a vpc of the padded tar" "vpc $((size - 512))" \
         "$(qemu-img info -f vpc --output=json "$o/bm.vhd" | jq -r '"\(.format) \(.["virtual-size"])"')"
-    check "baremetal-image: valid fixed-VHD footer" python3 "$TESTS_DIR/integration/helpers/vhd_check.py" "$o/bm.vhd"
+    check "baremetal-image: valid fixed-VHD footer" quiet python3 "$TESTS_DIR/integration/helpers/vhd_check.py" "$o/bm.vhd"
     mkdir -p "$T_TMP/x"
-    check "baremetal-image: the tar is a COSI" python3 "$TESTS_DIR/integration/helpers/cosi_read.py" "$o/bm.vhd" "$T_TMP/x"
+    check "baremetal-image: the tar is a COSI" quiet python3 "$TESTS_DIR/integration/helpers/cosi_read.py" "$o/bm.vhd" "$T_TMP/x"
     rm -rf "$T_TMP/x"
 else
     t_fail "baremetal-image: convert failed: $(tail -20 "$T_TMP/c.log")"
 fi
 no_leaks baremetal-image
 rm -f "$o/bm.vhd"
+# A failure while the footer is written (fault injection at that host
+# operation) leaves nothing: no output, no temporary, no working copy.
+n=$(sed -n 's/.*host operation \([0-9]*\): write vhd footer .*/\1/p' "$T_TMP/c.log")
+check "baremetal-image: the footer is a host operation of its own" test -n "$n"
+if [[ -n $n ]]; then
+    rc=0
+    IMGRECIPE_FAULT_INJECT=$n convert "$T_TMP/c.log" --image-file "$IMG_PATH" --output-image-file "$o/bm.vhd" \
+        --output-image-format baremetal-image --cosi-compression-level 1 || rc=$?
+    check "baremetal-image: fault at the footer fails the run" test "$rc" -ne 0
+    check_contains "baremetal-image: the error names it" "$(cat "$T_TMP/c.log")" "injected fault at host operation $n (write vhd footer"
+    check_eq "baremetal-image: no output or temporary after the fault" "" "$(find "$o" -mindepth 1 2>/dev/null)"
+    check_not_contains "baremetal-image: nothing left behind" "$(cat "$T_TMP/c.log")" "left behind"
+    no_leaks "baremetal-image fault"
+fi
 
 # ---- errors: clear, and nothing written --------------------------------------
 refused() {  # refused TAG EXPECTED-RC EXPECTED-MESSAGE convert-args...
