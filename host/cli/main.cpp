@@ -249,7 +249,7 @@ int cmd_convert(const Args& a) {
   }
   static const std::pair<const char*, const char*> kRequired[] = {
       {"image-file", "the input image"},
-      {"output-image-file", "the output file (or --output-path)"},
+      {"output-image-file", "the output file; alias --output-path"},
       {"output-image-format", "raw, qcow2, vhd, vhd-fixed, vhdx, cosi or baremetal-image"}};
   for (const auto& r : kRequired) {
     if (flag(a, r.first).empty())
