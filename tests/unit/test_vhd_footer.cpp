@@ -106,8 +106,10 @@ TEST_CASE("vhd: a fixed footer's fields, checksum and the reading by qemu-img an
   sh(fmt::format("qemu-img create -q -f vpc -o subformat=fixed,force_size=on '{}' {}", dir / "q.vhd", size));
   std::string q = read_tail(dir / "q.vhd", 512);
   std::string mine(f.begin(), f.end());
-  for (auto [from, to] : {std::pair{0, 24}, std::pair{28, 56}, std::pair{60, 64}, std::pair{84, 512}})
+  for (const auto& range : {std::pair{0, 24}, std::pair{28, 56}, std::pair{60, 64}, std::pair{84, 512}}) {
+    const int from = range.first, to = range.second;  // not a structured binding: clang 14 (CHECK_MESSAGE's lambda)
     CHECK_MESSAGE(q.substr(from, to - from) == mine.substr(from, to - from), "bytes ", from, "..", to);
+  }
 }
 
 TEST_CASE("baremetal-image: the COSI tar padded to 1 MiB plus a fixed-VHD footer, written atomically") {
