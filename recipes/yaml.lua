@@ -116,6 +116,21 @@ local function remove_package_manager(ctx, img, cfg)
   end
 end
 
+-- ALIC refuses removePackageManager (last config wins) with an output that
+-- still needs the package manager's database (alic-reference §5.5), for the
+-- format in effect: the CLI's or the chain's, wherever it was set.
+local function check_remove_package_manager(cfg, format)
+  local remove = false
+  for _, c in ipairs(cfg.chain) do
+    local p = os_of(c).packages
+    if p and p.removePackageManager ~= nil then remove = p.removePackageManager end
+  end
+  local refused = { iso = true, ["pxe-dir"] = true, ["pxe-tar"] = true, cosi = true, ["baremetal-image"] = true }
+  if remove and refused[format] then
+    util.raise("usage", string.format("os.packages.removePackageManager cannot be used with the '%s' output format", format))
+  end
+end
+
 -- [os] §4.2 step 1: override /etc/resolv.conf for the whole customization.
 -- What was there is kept in cfg for step 21.
 local function override_resolv_conf(ctx, img, cfg)
@@ -348,6 +363,7 @@ return {
     disable_base_image_rpm_repos = { description = "\"true\": do not use the image's /etc/yum.repos.d" },
     disable_base_image_deb_repos = { description = "\"true\": do not use the image's apt sources" },
     package_manager = { description = "tdnf, dnf or apt-get (default: detected)" },
+    cosi_compression_level = { description = "zstd level 1..22 of cosi and baremetal-image outputs; overrides output.image.cosi.compression.level" },
   },
   run = function(ctx)
     local cfg = config.load(ctx.params.config)
@@ -369,10 +385,15 @@ return {
     if not format then
       util.raise("usage", "no output format: set output.image.format in the config or pass --output-image-format")
     end
-    -- A COSI file is written from the raw working copy (imgrecipe.cosi).
-    local is_cosi = format == "cosi"
+    -- A COSI file (or a baremetal-image: COSI plus a VHD footer) is written
+    -- from the raw working copy (imgrecipe.cosi).
+    local is_cosi = format == "cosi" or format == "baremetal-image"
     -- Before any conversion: a bad output fails now, not after the whole build.
-    image.check_output(output, is_cosi and "raw" or format, { input = input })
+    image.check_output(output, format, { input = input })
+    -- The level in effect: the CLI, else the config (last wins), else the format's default.
+    local level = cosi.parse_level(ctx.params.cosi_compression_level, "--cosi-compression-level")
+        or ((out_image.cosi or {}).compression or {}).level
+    check_remove_package_manager(cfg, format)
 
     local img
     ctx:step("open", function()
@@ -403,9 +424,8 @@ return {
     kernel_check(ctx, img, cfg)
     ctx:step("write output", function()
       if is_cosi then
-        -- ALIC's default: zstd -9 --long=27.
-        local level = ((out_image.cosi or {}).compression or {}).level or 9
-        cosi.write(cfg.new_disk or img, output, { level = level })
+        -- ALIC's defaults: zstd -9 --long=27 (cosi), -22 (baremetal-image).
+        cosi.write(cfg.new_disk or img, output, { level = level, format = format })
       else
         img:save(output, format, { last = true })
       end
