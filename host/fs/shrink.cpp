@@ -15,6 +15,7 @@
 #include "host/system/process.hpp"
 #include "host/fs/mkfs.hpp"
 #include "host/system/error.hpp"
+#include "host/system/positional_io.hpp"
 #include "host/system/log.hpp"
 #include "host/system/unique_fd.hpp"
 
@@ -52,9 +53,8 @@ std::uint64_t ext_filesystem_size(const std::string& disk, std::uint64_t offset)
   // The superblock: 1024 bytes at byte 1024 of the filesystem.
   UniqueFd fd = open_or_throw(disk, O_RDONLY);
   unsigned char sb[1024];
-  ssize_t n = ::pread(fd.get(), sb, sizeof sb, static_cast<off_t>(offset + 1024));
-  if (n < 0) throw_errno("read the ext superblock of", disk);
-  if (n != static_cast<ssize_t>(sizeof sb) || le(sb + 56, 2) != 0xef53)
+  std::size_t n = read_some_at(fd.get(), sb, sizeof sb, offset + 1024, disk, "read the ext superblock of");
+  if (n != sizeof sb || le(sb + 56, 2) != 0xef53)
     throw_usage(fmt::format("{}: no ext2/3/4 superblock at byte {}", disk, offset + 1024));
   const std::uint64_t log_block = le(sb + 24, 4);
   if (log_block > 6) throw_usage(fmt::format("{}: ext superblock at byte {} has block size 2^{}", disk, offset + 1024,

@@ -110,7 +110,7 @@ std::optional<VhdFooter> read_vhd_footer(int fd, const std::string& path, std::u
 // also true of hybrid ISOs that carry an MBR or GPT for USB boot.
 bool is_iso9660(int fd, const std::string& path) {
   char id[5] = {};
-  return pread_some(fd, id, sizeof id, 32769, path) == sizeof id && std::memcmp(id, "CD001", 5) == 0;
+  return read_some_at(fd, id, sizeof id, 32769, path) == sizeof id && std::memcmp(id, "CD001", 5) == 0;
 }
 
 struct Probe {
