@@ -15,6 +15,8 @@ local history = require "imgrecipe.history"
 local storage = require "imgrecipe.storage"
 local uuids = require "imgrecipe.uuids"
 local cosi = require "imgrecipe.cosi"
+local overlays = require "imgrecipe.overlays"
+local diskboot = require "imgrecipe.diskboot"
 
 local function resolve(dir, path)
   if path == nil then return nil end
@@ -320,6 +322,27 @@ local function selinux_mode(ctx, img, cfg)
   end
 end
 
+-- [os] §4.2 steps 15 and 17: os.overlays of every config, then the
+-- initramfs regenerated (with the overlay driver) once.
+local function os_overlays(ctx, img, cfg)
+  local any = false
+  for _, list in os_lists(cfg, "overlays") do
+    ctx:step("overlays", function()
+      local specs = {}
+      for i, o in ipairs(list) do
+        specs[i] = { mount_point = o.mountPoint, lower_dirs = o.lowerDirs or {}, upper_dir = o.upperDir,
+                     work_dir = o.workDir, initrd = o.isInitrdOverlay or nil,
+                     mount_dependencies = o.mountDependencies, mount_options = o.mountOptions }
+      end
+      overlays.apply(img, specs, { selinux_mode = cfg.selinux_mode })
+    end)
+    any = true
+  end
+  if any then
+    ctx:step("regenerate initramfs", function() diskboot.regenerate_initramfs(img) end)
+  end
+end
+
 -- [os] §4.2 step 22: SELinux relabel of the writable mounts.
 local function selinux_relabel(ctx, img, cfg)
   if cfg.selinux_mode and cfg.selinux_mode ~= "disabled" then
@@ -416,6 +439,7 @@ return {
     release_and_history(ctx, img, cfg)
     bootloader(ctx, img, cfg)
     selinux_mode(ctx, img, cfg)
+    os_overlays(ctx, img, cfg)
     scripts(ctx, img, cfg, "postCustomization")
     remove_package_manager(ctx, img, cfg)
     restore_resolv_conf(ctx, img, cfg)

@@ -47,20 +47,21 @@ check_contains "validate reports the same" "$vmsg" "os.hostnme: unknown key"
 
 # Known ALIC keys that are not implemented yet fail clearly, before any work.
 cat > "$T_TMP/unsupported.yaml" <<YAML
+previewFeatures: [output-selinux-policy]
 os:
   hostname: x
-  overlays:
-    - {mountPoint: /m, upperDir: /u, workDir: /w}
-output: {image: {path: $T_TMP/unsupported.raw, format: raw}}
+output:
+  image: {path: $T_TMP/unsupported.raw, format: raw}
+  selinuxPolicyPath: $T_TMP/policy
 YAML
 set +e
 msg=$("$IMGRECIPE" build "$T_TMP/unsupported.yaml" --image-file "$IMG_PATH" --build-dir "$T_TMP/b" 2>&1)
 rc=$?
 set -e
 check "unsupported key fails" test "$rc" -ne 0
-check_contains "unsupported key named with position" "$msg" "unsupported.yaml:3:3: not supported yet: os.overlays"
+check_contains "unsupported key named with position" "$msg" "unsupported.yaml:6:3: not supported yet: output.selinuxPolicyPath"
 check "no output for unsupported config" test ! -e "$T_TMP/unsupported.raw"
-check_contains "validate notes unsupported keys" "$("$IMGRECIPE" validate "$T_TMP/unsupported.yaml")" "os.overlays is valid but not supported by imgrecipe yet"
+check_contains "validate notes unsupported keys" "$("$IMGRECIPE" validate "$T_TMP/unsupported.yaml")" "output.selinuxPolicyPath is valid but not supported by imgrecipe yet"
 
 # Read-only inspection from a Lua recipe: FAT staged, writes refused.
 "$IMGRECIPE" run "$TESTS_DIR/integration/recipes/inspect.lua" --build-dir "$T_TMP/b" \
