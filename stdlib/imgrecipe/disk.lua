@@ -91,6 +91,31 @@ function M.create(path, size, opts)
     Disk)
 end
 
+--- Opens an existing raw disk file in the build directory (an image's
+--- working copy, `img.raw`, while the image is not mounted) as a Disk: its
+--- partition table read back, each partition's id its number ("1", "2",
+--- ...). The file is never removed, and must not be attached or mounted
+--- elsewhere while the Disk is (release it before mounting the image again).
+---@param path string
+---@param opts? {work_dir?: string} where mount points go (default `<path>.d`)
+---@return imgrecipe.Disk
+function M.open(path, opts)
+  validate("path", path, "string")
+  validate("opts", opts, "table", true)
+  opts = opts or {}
+  local work_dir = opts.work_dir or (path .. ".d")
+  sys.mkdir(work_dir)
+  local file = storage.open_disk(path)
+  local t = storage.read_table(path)
+  local ids = {}
+  for _, p in ipairs(t.partitions) do
+    p.id = tostring(p.number)
+    ids[p.id] = p.number
+  end
+  return setmetatable({ path = path, size = file:size(), work_dir = work_dir, _file = file, _fs = {},
+                        _mount_options = {}, table_info = t, _ids = ids }, Disk)
+end
+
 ---@class imgrecipe.PartitionSpec
 ---@field id? string name used by `format`, `mount` and `write_fstab` (and errors)
 ---@field type? string esp, bios-grub, root, root-verity, usr, usr-verity, var, home, srv, swap, tmp,
