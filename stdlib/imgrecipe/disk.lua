@@ -365,7 +365,19 @@ function Disk:copy_os_from(img)
   if not self._map then util.raise("usage", "the disk is not mounted: call disk:mount{...} first") end
   if type(img._root) ~= "function" then util.raise("usage", "img: expected an Image") end
   if getmetatable(img) == image.Image and not img._mnt then img:mount({ read_only = true }) end
-  storage.copy_os(img:_root(), self._map)
+  local ok, err = pcall(storage.copy_os, img:_root(), self._map)
+  if ok then return end
+  -- A full filesystem of the layout (target: its mount path): name the partition.
+  if type(err) == "table" and err.op == "copy OS tree" and err.kind == "usage" and err.target then
+    for _, m in ipairs(self:mounts()) do
+      for _, p in ipairs(self:partitions()) do
+        if m.target == err.target and p.device == m.device then
+          err.message = string.format("partition '%s' is too small for the OS: %s", p.id, err.message)
+        end
+      end
+    end
+  end
+  error(err, 0)
 end
 
 ---@class imgrecipe.FstabEntry
