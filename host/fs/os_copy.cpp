@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -96,9 +97,13 @@ std::string in_root(const std::string& path, const std::string& root) {
 // cp's output names what it could not write: "cp: error writing 'PATH': No
 // space left on device". A copy that filled a filesystem of the new layout
 // (a partition device, not a directory staged in the build directory) is the
-// layout's fault: said so, naming where it is mounted and its size.
+// layout's fault: said first, naming where it is mounted and its size; the
+// command and cp's lines about it follow. The argv is dropped so that the
+// build directory (which holds the mount points) is not blamed for it.
 std::optional<Error> layout_full(const Error& e, const std::string& dst) {
   if (e.kind() != ErrorKind::Command) return std::nullopt;
+  std::optional<HeldBy> held;
+  std::vector<std::string> lines;
   for (const auto& line : e.output_tail) {
     if (line.find("No space left on device") == std::string::npos) continue;
     auto open = line.find('\'');
@@ -106,24 +111,32 @@ std::optional<Error> layout_full(const Error& e, const std::string& dst) {
     if (close == std::string::npos) continue;
     std::string path = line.substr(open + 1, close - open - 1);
     if (!inside(path, dst)) continue;
-    auto held = mount_holding(path, dst);
-    if (!held || !held->source.starts_with("/dev/")) return std::nullopt;
-    struct statvfs st;
-    std::uint64_t size = 0, free = 0;
-    if (::statvfs(held->target.c_str(), &st) == 0) {
-      size = static_cast<std::uint64_t>(st.f_blocks) * st.f_frsize;
-      free = static_cast<std::uint64_t>(st.f_bfree) * st.f_frsize;
-    }
-    std::string at = in_root(held->target, dst);
-    Error out(ErrorKind::Usage,
-              fmt::format("no space left on the filesystem mounted at {} ({} {}, {} MiB, {} MiB free) while "
-                          "copying the OS tree (writing {}); make its partition larger",
-                          at, held->fstype, held->source, size >> 20, free >> 20, in_root(path, dst)));
-    out.op = "copy OS tree";
-    out.target = at;
-    return out;
+    if (!held) held = mount_holding(path, dst);
+    if (lines.size() < 3) lines.push_back(line);
   }
-  return std::nullopt;
+  if (!held || !held->source.starts_with("/dev/")) return std::nullopt;
+  struct statvfs st;
+  std::uint64_t size = 0, free = 0;
+  if (::statvfs(held->target.c_str(), &st) == 0) {
+    size = static_cast<std::uint64_t>(st.f_blocks) * st.f_frsize;
+    free = static_cast<std::uint64_t>(st.f_bfree) * st.f_frsize;
+  }
+  std::string at = in_root(held->target, dst);
+  // The step name the runner put in front goes in front of the whole message.
+  std::string command = e.what();
+  if (command.starts_with("step '")) {
+    auto end = command.find("': ");
+    if (end != std::string::npos) command = command.substr(end + 3);
+  }
+  Error out(ErrorKind::Command,
+            fmt::format("no space left on the filesystem mounted at {} ({} {}, {} MiB, {} MiB free) while copying "
+                        "the OS tree; make its partition larger ({})",
+                        at, held->fstype, held->source, size >> 20, free >> 20, command));
+  out.op = "copy OS tree";
+  out.target = at;
+  out.exit_code = e.exit_code;
+  out.output_tail = lines;
+  return out;
 }
 
 }  // namespace

@@ -368,7 +368,7 @@ function Disk:copy_os_from(img)
   local ok, err = pcall(storage.copy_os, img:_root(), self._map)
   if ok then return end
   -- A full filesystem of the layout (target: its mount path): name the partition.
-  if type(err) == "table" and err.op == "copy OS tree" and err.kind == "usage" and err.target then
+  if type(err) == "table" and err.op == "copy OS tree" and err.target then
     for _, m in ipairs(self:mounts()) do
       for _, p in ipairs(self:partitions()) do
         if m.target == err.target and p.device == m.device then

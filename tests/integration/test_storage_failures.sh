@@ -115,5 +115,7 @@ build root-too-small
 after_failure root-too-small "$rc" "$log" \
     "step 'storage': partition 'root' is too small for the OS: no space left on the filesystem mounted at / (ext4 "
 check_contains "root-too-small: says what to do" "$log" "make its partition larger"
+check_contains "root-too-small: names cp and why" "$log" "No space left on device"
+check_contains "root-too-small: names the command" "$log" "cp --archive"
 check_not_contains "root-too-small: not blamed on the build directory" "$log" "no space left in the build directory"
 t_done
