@@ -133,6 +133,26 @@ function M.reset_all(img, mount_opts)
   return changes
 end
 
+-- EFI binaries on the ESP that still embed the old UUID of the boot
+-- filesystem (a GRUB core image made by grub-install, whose embedded search
+-- runs before any grub.cfg): warned about, since only the image's own tools
+-- can rebuild (and sign) them.
+local function warn_stale_efi(img, old_uuid)
+  if old_uuid == "" then return end
+  for _, sub in ipairs(img:list_dir("/boot/efi/EFI") or {}) do
+    local dir = "/boot/efi/EFI/" .. sub
+    for _, f in ipairs(img:list_dir(dir) or {}) do
+      if f:lower():match("%.efi$") then
+        local data = img:read_file(dir .. "/" .. f) or ""
+        if data:find(old_uuid, 1, true) then
+          log.warn("%s/%s embeds the old UUID %s of the filesystem holding /boot: it will not find /boot; "
+            .. "reinstall it with the image's grub-install", dir, f, old_uuid)
+        end
+      end
+    end
+  end
+end
+
 --- After `reset_all`: grub.cfg regenerated (the bootloader hard reset, so
 --- root= names the new ids) and the ESP's GRUB pointed at the boot
 --- filesystem's new UUID (when an ESP is mounted at /boot/efi).
@@ -159,6 +179,7 @@ function M.update_boot(img, changes, opts)
     local grub_dir = util.dirname(config)
     if boot then grub_dir = grub_dir:gsub("^/boot", "") end
     diskboot.update_esp(img, c.new_uuid, grub_dir)
+    warn_stale_efi(img, c.old_uuid)
   end
   return config
 end

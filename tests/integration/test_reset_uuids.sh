@@ -58,6 +58,7 @@ check_contains "grub.cfg: root= names the new UUID" "$grubcfg" "root=UUID=$new_r
 check_not_contains "grub.cfg: old root UUID gone" "$grubcfg" "$ROOT_UUID"
 efi=$(MTOOLS_SKIP_CHECK=1 mtype -i "$raw@@$ESP_OFFSET" ::/EFI/BOOT/BOOTX64.EFI | strings)
 check_contains "ESP loader searches the new root UUID" "$efi" "--set=root $new_root"
+check_not_contains "no loader left with the old UUID (no warning)" "$(cat "$T_TMP/build.log")" "embeds the old UUID"
 check "root: e2fsck -fn clean" e2fsck -fn "$raw?offset=$ROOT_OFFSET"
 rm -f "$raw"
 
@@ -93,6 +94,10 @@ check_eq "packaged GRUB: EFI/debian/grub.cfg searches the new root UUID" \
     "search --no-floppy --fs-uuid --set=root $new_root
 set prefix=(\$root)/boot/grub
 configfile (\$root)/boot/grub/grub.cfg" "$(fat_cat "$raw" "$ESP_OFFSET" /EFI/debian/grub.cfg)"
+# The image's EFI/BOOT/BOOTX64.EFI (built by grub-mkimage, the old UUID
+# embedded) is not rebuilt when a packaged GRUB is there: said in a warning.
+check_contains "packaged GRUB: warns about the loader still embedding the old UUID" "$(cat "$T_TMP/build3.log")" \
+    "/boot/efi/EFI/BOOT/BOOTX64.EFI embeds the old UUID $ROOT_UUID"
 rm -f "$raw" "$T_TMP/packaged.qcow2"
 
 # A raw output (normally built in place beside the output): the reset works
