@@ -147,7 +147,8 @@ function Image:mount(opts)
   return self
 end
 
---- The mounted filesystems: `{target=, source=, partition=, fstype=, staged=}`.
+--- The mounted filesystems: `{target=, source=, partition=, fstype=, staged=,
+--- options=}` (options: what selects the mounted content, btrfs `subvol=`, or "").
 ---@return table[]
 function Image:mounts()
   return self:_root():mounts()
