@@ -20,6 +20,7 @@
 #include "host/system/error.hpp"
 #include "host/system/log.hpp"
 #include "host/system/signals.hpp"
+#include "host/system/step_times.hpp"
 #include "host/system/workspace.hpp"
 #include "lua/runtime.hpp"
 
@@ -68,6 +69,10 @@ Global options:
   --log-level L                 trace, debug, info (default), warn, error
   --log-format text|json        log line format
   --log-file F                  also append the log (debug level) to F
+  --timestamp-file F            write the time spent in each step to F (JSON)
+  --log-color always|auto|never, --disable-telemetry, --setfiles-context C
+                                ALIC's; accepted (imgrecipe has no colors and no telemetry,
+                                and setfiles runs in the image's sandbox)
   --version, --help
 )";
 
@@ -109,9 +114,14 @@ struct Args {
 const std::vector<std::string> kValueFlags = {"config-file",   "image-file",  "output-image-file", "output-path",
                                               "output-image-format", "build-dir", "log-level", "log-format",
                                               "log-file",      "param",       "validate-resources", "rpm-source", "deb-source",
-                                              "package-manager", "cosi-compression-level"};
+                                              "package-manager", "cosi-compression-level",
+                                              // ALIC's, accepted for its command lines (see main()).
+                                              "log-color", "timestamp-file", "setfiles-context", "tools-dir",
+                                              "image", "image-cache-dir", "package-snapshot-time",
+                                              "output-selinux-policy-path"};
 const std::vector<std::string> kListFlags = {"rpm-source", "deb-source"};
-const std::vector<std::string> kBoolFlags = {"disable-base-image-rpm-repos", "disable-base-image-deb-repos"};
+const std::vector<std::string> kBoolFlags = {"disable-base-image-rpm-repos", "disable-base-image-deb-repos",
+                                             "disable-telemetry"};
 
 Args parse(int argc, char** argv) {
   Args a;
@@ -226,7 +236,7 @@ int cmd_build(const Args& a) {
     for (const auto& v : it->second) run.list_params[p].push_back(std::filesystem::absolute(v).string());
   }
   for (const auto& f : kBoolFlags) {
-    if (!flag(a, f).empty()) {
+    if (f != "disable-telemetry" && !flag(a, f).empty()) {
       std::string p = f;
       std::replace(p.begin(), p.end(), '-', '_');
       run.params[p] = "true";
@@ -313,6 +323,25 @@ int cmd_validate(const Args& a) {
   return 0;
 }
 
+// ALIC's flags that imgrecipe accepts so ALIC command lines run unchanged:
+// the ones with nothing to do here are checked and noted, the ones for
+// features imgrecipe lacks fail clearly.
+void check_alic_flags(const Args& a) {
+  if (auto v = flag(a, "log-color"); !v.empty() && v != "always" && v != "auto" && v != "never") {
+    throw_usage(fmt::format("--log-color {}: expected always, auto or never", v));
+  }
+  if (!flag(a, "setfiles-context").empty()) {
+    log::info("--setfiles-context: not needed (setfiles runs in the image's sandbox with the image's policy)");
+  }
+  for (const char* f : {"tools-dir", "image", "image-cache-dir", "package-snapshot-time",
+                        "output-selinux-policy-path"}) {
+    if (!flag(a, f).empty()) {
+      Error e(ErrorKind::Unsupported, fmt::format("--{} is not supported by imgrecipe yet", f));
+      throw e;
+    }
+  }
+}
+
 int exit_code_for(const Error& e) {
   if (e.kind() == ErrorKind::Interrupted) return 128 + (signals::received() != 0 ? signals::received() : 2);
   if (e.kind() == ErrorKind::Usage) return 2;
@@ -330,6 +359,21 @@ int main(int argc, char** argv) {
       log::set_format_json(v == "json");
     }
     if (auto v = flag(a, "log-file"); !v.empty()) log::set_file(v);
+    check_alic_flags(a);
+    const std::string timestamps = flag(a, "timestamp-file");
+    if (!timestamps.empty()) step_times::enable();
+    // Written on success and on failure: how far a failed build got is useful too.
+    struct SaveTimes {
+      const std::string& path;
+      ~SaveTimes() {
+        if (path.empty()) return;
+        try {
+          step_times::write(path);
+        } catch (const Error& e) {
+          log::warn("{}", e.what());
+        }
+      }
+    } save_times{timestamps};
     if (a.command == "help") {
       std::fputs(kUsage, stdout);
       return 0;

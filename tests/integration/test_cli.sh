@@ -81,4 +81,21 @@ if id nobody >/dev/null 2>&1; then
     set -e
     check_contains "non-root refused" "$msg" "must run as root"
 fi
+# ALIC's other flags: accepted where they have nothing to do here, refused
+# clearly where the feature is missing; --timestamp-file times each step.
+"$IMGRECIPE" --config-file "$T_TMP/alic.yaml" --image-file "$IMG_PATH" --output-image-file "$T_TMP/flags.raw" \
+    --output-image-format raw --build-dir "$T_TMP/b" --log-color never --disable-telemetry \
+    --setfiles-context system_u:system_r:setfiles_mac_t:s0 --timestamp-file "$T_TMP/times.json" > /dev/null 2>&1
+check "ALIC flags accepted" test -s "$T_TMP/flags.raw"
+check_eq "timestamp file lists the steps" "open write output" \
+    "$(jq -r '[.[].step] | [first, last] | join(" ")' "$T_TMP/times.json")"
+check "timestamp file: durations are numbers" jq -e 'all(.[]; (.seconds | type) == "number")' "$T_TMP/times.json"
+set +e
+msg=$("$IMGRECIPE" --config-file "$T_TMP/alic.yaml" --tools-dir /tmp --build-dir "$T_TMP/b" 2>&1)
+rc=$?
+set -e
+check_eq "--tools-dir refused (unsupported)" 1 "$rc"
+check_contains "--tools-dir named" "$msg" "--tools-dir is not supported by imgrecipe yet"
+msg=$("$IMGRECIPE" --config-file "$T_TMP/alic.yaml" --log-color pink 2>&1 || true)
+check_contains "--log-color checked" "$msg" "--log-color pink: expected always, auto or never"
 t_done
