@@ -212,7 +212,7 @@ end
 ---@class imgrecipe.CosiOpts
 ---@field level? integer zstd level 1..22 (default 9, ALIC's)
 ---@field window_log? integer zstd long-distance window, 2^n bytes (default 27: --long=27)
----@field workers? integer compression threads (default 0: one per CPU)
+---@field workers? integer compression threads (default 0: one per CPU); 1: one thread over the mapped working copy, with no private copy of the window (docs/cosi.md, "Speed and memory")
 ---@field shrink? boolean shrink ext2/3/4 filesystems first (default true, as ALIC)
 ---@field arch? string "x86_64" or "arm64" (default: from the image's programs)
 ---@field image_uuid? string default: IMAGE_UUID of /etc/image-customizer-release, else random
