@@ -64,8 +64,9 @@ for size in ${SIZES:-2G 8G}; do
         for _ in $(seq "$runs"); do
             out=$work/out.$fmt
             rm -f "$out"
-            read -r o _ <<< "$(run_measured "$work/time" "$bin" build "$work/config.yaml" --image-file "$in" \
-                --output-image-file "$out" --output-image-format "$fmt" --build-dir "$work/b" --log-level warn)"
+            o=$(run_measured "$work/time" "$bin" build "$work/config.yaml" --image-file "$in" \
+                --output-image-file "$out" --output-image-format "$fmt" --build-dir "$work/b" --log-level warn)
+            o=${o%% *}
             read -r secs rss < "$work/time"
             times+=("$secs"); own+=("$o"); all+=("$rss")
         done

@@ -79,14 +79,15 @@ log "== warm-up"
 floor > /dev/null; run_cosi "$base" > /dev/null
 ours=() theirs=() rss2=() rss8=() ours8=() anon2=() anon8=() floor_rss=0
 for i in $(seq "$runs"); do
-    read -r s k <<< "$(floor)"; theirs+=("$s"); ((k > floor_rss)) && floor_rss=$k
-    read -r s k p <<< "$(run_cosi "$base")"; ours+=("$s"); rss2+=("$k"); anon2+=("$p")
+    # Results go through a file: a failure in "$(...)" would go unnoticed.
+    floor > "$work/res"; read -r s k < "$work/res"; theirs+=("$s"); ((k > floor_rss)) && floor_rss=$k
+    run_cosi "$base" > "$work/res"; read -r s k p < "$work/res"; ours+=("$s"); rss2+=("$k"); anon2+=("$p")
     log "   run $i: floor ${theirs[-1]} s, imgrecipe $s s ($((k / 1024)) MiB, private $((p / 1024)) MiB)"
 done
 cosi_size=$(stat -c %s "$work/out.cosi")
 zst_size=$(cat "$work"/parts/*.zst | wc -c)
 for i in $(seq "$(( (runs + 1) / 2 ))"); do
-    read -r s k p <<< "$(run_cosi "$work/big.raw")"; ours8+=("$s"); rss8+=("$k"); anon8+=("$p")
+    run_cosi "$work/big.raw" > "$work/res"; read -r s k p < "$work/res"; ours8+=("$s"); rss8+=("$k"); anon8+=("$p")
     log "   8 GiB run $i: imgrecipe $s s ($((k / 1024)) MiB, private $((p / 1024)) MiB)"
 done
 a=$(printf '%s\n' "${ours[@]}" | median)

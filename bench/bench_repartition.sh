@@ -150,10 +150,11 @@ for size in $sizes; do
     clean_outputs; imgrecipe "$size" > /dev/null; clean_outputs; floor "$size"
     ours=() steps=() theirs=() boots=() rss=() own=()
     for i in $(seq "$runs"); do
-        clean_outputs; read -r secs kib okib step <<< "$(imgrecipe "$size")"
+        # Results go through a file: a failure in "$(...)" would go unnoticed.
+        clean_outputs; imgrecipe "$size" > "$work/res"; read -r secs kib okib step < "$work/res"
         ours+=("$secs"); rss+=("$kib"); own+=("$okib"); steps+=("$step")
-        clean_outputs; theirs+=("$(seconds floor "$size")")
-        clean_outputs; boots+=("$(seconds floor "$size" boot)")
+        clean_outputs; seconds floor "$size" > "$work/res"; theirs+=("$(<"$work/res")")
+        clean_outputs; seconds floor "$size" boot > "$work/res"; boots+=("$(<"$work/res")")
         log "   run $i: imgrecipe $secs s (storage step $step s, own $((okib / 1024)) MiB, with children" \
             "$((kib / 1024)) MiB), floor ${theirs[-1]} s, floor+initramfs ${boots[-1]} s"
     done
