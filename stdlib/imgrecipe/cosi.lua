@@ -237,7 +237,7 @@ end
 ---@field format? string "cosi" (default) or "baremetal-image": the COSI tar padded to 1 MiB with a fixed-VHD footer appended, level 22 by default
 ---@field level? integer zstd level 1..22 (default 9, ALIC's; 22 for baremetal-image)
 ---@field window_log? integer zstd long-distance window, 2^n bytes, 10..31 (default 27: --long=27, also for baremetal-image, see docs/cosi.md); metadata's maxWindowLog
----@field workers? integer compression threads (default 0: one per CPU)
+---@field workers? integer compression threads (default 0: one per CPU); 1: one thread over the mapped working copy, with no private copy of the window (docs/cosi.md, "Speed and memory")
 ---@field shrink? boolean|string shrink ext2/3/4 filesystems first: true (default, as ALIC's customize), false, or "filling": only those that exactly fill their partition (ALIC's convert)
 ---@field arch? string "x86_64" or "arm64" (default: from the image's programs)
 ---@field image_uuid? string default: IMAGE_UUID of /etc/image-customizer-release, else random
