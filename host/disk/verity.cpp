@@ -12,6 +12,8 @@
 #include <fmt/format.h>
 #include <libcryptsetup.h>
 
+#include "host/disk/probe.hpp"
+#include "host/fs/shrink.hpp"
 #include "host/system/error.hpp"
 #include "host/system/log.hpp"
 #include "host/system/unique_fd.hpp"
@@ -143,6 +145,19 @@ void check_geometry(const std::string& data, const std::string& hash, std::uint6
   }
 }
 
+// A filesystem reaching past the hashed blocks would be partly unchecked
+// and, inline, overwritten by the tree. Only ext2/3/4 sizes are read here.
+void check_filesystem_fits(const std::string& data, std::uint64_t data_bytes) {
+  FsInfo fs = probe_filesystem(data);
+  if (fs.type != "ext2" && fs.type != "ext3" && fs.type != "ext4") return;
+  std::uint64_t size = ext_filesystem_size(data, 0);
+  if (size > data_bytes) {
+    throw_usage(fmt::format("verity: the {} filesystem on {} spans {} bytes, past the {}-byte data area (make it at "
+                            "most that size; for inline verity see inline_data_size)",
+                            fs.type, data, size, data_bytes));
+  }
+}
+
 }  // namespace
 
 std::uint64_t hash_area_blocks(std::uint64_t data_blocks) {
@@ -191,6 +206,7 @@ Info format(const std::string& data, const std::string& hash, const FormatOption
                             blocks * kBlockSize, data, data_bytes));
   }
   check_geometry(data, hash, blocks, opts.hash_offset);
+  check_filesystem_fits(data, blocks * kBlockSize);
   std::string salt = opts.salt.empty() ? std::string() : from_hex("verity salt", opts.salt);
   if (salt.size() > 256) throw_usage("verity salt: at most 256 bytes");
 
