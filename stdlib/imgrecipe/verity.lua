@@ -62,6 +62,28 @@ local function partition_of(d, number)
   util.raise("usage", string.format("disk has no partition %d", number))
 end
 
+-- Calls host function `f`; an error's message names the partitions by id
+-- next to their loop device ("partition 'root-hash' (/dev/loop3p2)").
+local function on_partitions(d, numbers, f, ...)
+  local res = { pcall(f, ...) }
+  if res[1] then return unpack(res, 2, table.maxn(res)) end
+  local e = res[2]
+  if type(e) == "table" and type(e.message) == "string" then
+    local named = {}
+    for _, n in ipairs(numbers) do
+      local dev = d:partition_device(n)
+      if not named[dev] then
+        named[dev] = true
+        local id = partition_of(d, n).id or tostring(n)
+        local pattern = dev:gsub("%p", "%%%0")
+        local named_dev = string.format("partition '%s' (%s)", id, dev):gsub("%%", "%%%%")
+        e.message = e.message:gsub(pattern, named_dev)
+      end
+    end
+  end
+  error(e, 0)
+end
+
 -- Data and hash partition numbers, and whether they are the same (inline).
 local function resolve(d, data, hash)
   validate("disk", d, "table")
@@ -113,7 +135,7 @@ function M.format(d, data, hash, opts)
   elseif opts.hash_offset then
     util.raise("usage", "opts.hash_offset: only for inline verity (the hash partition's tree starts at 0)")
   end
-  local info = host.format(d._wd, dn, hn, {
+  local info = on_partitions(d, { dn, hn }, host.format, d._wd, dn, hn, {
     salt = opts.salt, uuid = opts.uuid, hash_offset = hash_offset,
     data_blocks = data_size and math.floor(data_size / 4096) or nil,
   })
@@ -140,7 +162,7 @@ function M.verify(d, data, hash, root_hash, opts)
   validate("opts", opts, "table", true)
   opts = opts or {}
   local dn, hn, inline = resolve(d, data, hash)
-  return host.verify(d._wd, dn, hn, inline and inline_offset(d, dn, opts) or 0, root_hash)
+  return on_partitions(d, { dn, hn }, host.verify, d._wd, dn, hn, inline and inline_offset(d, dn, opts) or 0, root_hash)
 end
 
 --- Reads the verity superblock (an image that already uses verity): hash
@@ -155,7 +177,7 @@ function M.read(d, data, hash, opts)
   validate("opts", opts, "table", true)
   opts = opts or {}
   local dn, hn, inline = resolve(d, data, hash)
-  local info = host.read(d._wd, dn, hn, inline and inline_offset(d, dn, opts) or 0)
+  local info = on_partitions(d, { dn, hn }, host.read, d._wd, dn, hn, inline and inline_offset(d, dn, opts) or 0)
   info.data, info.hash, info.inline = dn, hn, inline
   return info
 end
