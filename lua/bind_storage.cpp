@@ -279,15 +279,21 @@ MkfsOptions mkfs_options(lua_State* L, int t) {
   return o;
 }
 
-// mkfs(whole_disk, number, {type=, label=, uuid=, subvolumes=, work_dir=})
+// mkfs(whole_disk, number, {type=, label=, uuid=, subvolumes=, work_dir=, size=})
 // -> {device=, type=, uuid=, label=} probed from the result.
 int l_mkfs(lua_State* L) {
   WholeDisk* wd = check_whole_disk(L, 1);
   std::string device = wd->partition_device(static_cast<int>(arg_count(L, 2, "number")));
   arg_table(L, 3, "opts", false);
   MkfsOptions o = mkfs_options(L, 3);
+  // A filesystem smaller than its partition (inline verity puts its hash
+  // tree after it). mkfs.xfs and mkfs.btrfs are not given a size here.
+  std::uint64_t size = count_field(L, 3, "size", "opts").value_or(0);
+  if (size != 0 && o.type != FsType::Ext4 && o.type != FsType::Vfat) {
+    bad_arg("opts.size", "only ext4 and vfat filesystems can be made smaller than their partition");
+  }
   if (!o.work_dir.empty()) mkdir_in_build_dir(L, o.work_dir);
-  make_filesystem({device, 0, 0}, o);
+  make_filesystem({device, 0, size}, o);
   FsInfo info = probe_filesystem(device);
   lua_createtable(L, 0, 4);
   set_field(L, "device", device);

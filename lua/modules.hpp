@@ -25,6 +25,7 @@ int open_users(lua_State* L);   // bind_users.cpp
 int open_names(lua_State* L);   // bind_names.cpp
 int open_storage(lua_State* L);  // bind_storage.cpp
 int open_cosi(lua_State* L);     // bind_cosi.cpp
+int open_verity(lua_State* L);   // bind_verity.cpp
 
 // The `root` argument of file and exec functions: an os_mount handle, or a
 // host directory path (then a RootDir is opened into `holder`). Defined in

@@ -138,6 +138,7 @@ struct State {
     preload(L, "imgrecipe.host.names", open_names);
     preload(L, "imgrecipe.host.storage", open_storage);
     preload(L, "imgrecipe.host.cosi", open_cosi);
+    preload(L, "imgrecipe.host.verity", open_verity);
   }
   ~State() { lua_close(L); }
 };

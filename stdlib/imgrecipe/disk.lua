@@ -217,6 +217,7 @@ end
 ---@field label? string
 ---@field uuid? string filesystem UUID (vfat: volume ID "ABCD-1234"); default random
 ---@field subvolumes? {path: string, referenced_limit?: integer|string, exclusive_limit?: integer|string}[] btrfs only
+---@field size? integer|string ext4 and vfat: bytes of the filesystem when smaller than the partition (inline verity: `verity.inline_data_size`)
 
 --- Makes a filesystem on partition `n` (number or id) with the pinned
 --- feature set of docs/disks.md. Returns `{type=, uuid=, label=, device=}`.
@@ -227,7 +228,8 @@ function Disk:format(n, opts)
   validate("opts", opts, "table")
   local number = self:_number(n, "partition")
   self:attach()
-  local o = { type = opts.type, label = opts.label, uuid = opts.uuid }
+  local o = { type = opts.type, label = opts.label, uuid = opts.uuid,
+              size = opts.size and M.parse_size("opts.size", opts.size) }
   if opts.subvolumes then
     validate("opts.subvolumes", opts.subvolumes, "table")
     o.subvolumes = {}
