@@ -71,7 +71,7 @@ constexpr Type kPreviewFeature{.kind = Kind::Enum, .values = kPreviewFeatures, .
 
 // --- Shared objects -----------------------------------------------------------
 constexpr Type kKernelArg{.check = c::kernel_argument};
-constexpr Type kKernelArgList{.kind = Kind::List, .item = &kKernelArg};
+constexpr Type kKernelArgList{.kind = Kind::List, .item = &kKernelArg, .old_form = OldForm::ArgString};
 constexpr Field kKernelCommandLineFields[] = {
     {.name = "extraCommandLine", .type = &kKernelArgList, .supported = true},
 };
@@ -86,7 +86,7 @@ constexpr Field kAdditionalFileFields[] = {
 };
 constexpr Type kAdditionalFile{.kind = Kind::Object, .fields = kAdditionalFileFields,
                                .rule = c::additional_file};
-constexpr Type kAdditionalFileList{.kind = Kind::List, .item = &kAdditionalFile};
+constexpr Type kAdditionalFileList{.kind = Kind::List, .item = &kAdditionalFile, .old_form = OldForm::FileMap};
 
 constexpr Field kMountPointFields[] = {
     {.name = "idType", .type = &kMountIdType, .supported = true},
