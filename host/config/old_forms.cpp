@@ -107,7 +107,11 @@ class Rewriter {
 
  private:
   // After its problems were reported: typing must not report the old form again.
-  static void dropped(RawNode& raw) { raw = RawNode{.mark = raw.mark}; }
+  static void dropped(RawNode& raw) {
+    RawNode empty;
+    empty.mark = raw.mark;
+    raw = std::move(empty);
+  }
 
   void note(Mark mark, const std::string& path, SV form, const std::string& yaml) {
     notes_.push_back({mark, fmt::format("{} as {} is an old form: write\n{}", path, form, yaml)});
