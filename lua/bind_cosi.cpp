@@ -70,6 +70,9 @@ int l_write(lua_State* L) {
     lua_getfield(L, 4, "check");
     if (lua_isboolean(L, -1)) o.check_filesystems = lua_toboolean(L, -1) != 0;
     lua_pop(L, 1);
+    lua_getfield(L, 4, "vhd_footer");
+    o.vhd_footer = lua_toboolean(L, -1) != 0;
+    lua_pop(L, 1);
   }
   cosi::Metadata m = cosi::write(disk, out, in, o);
   lua_createtable(L, 0, 3);
@@ -114,10 +117,18 @@ std::string working_file(lua_State* L, const std::string& path) {
   throw e;
 }
 
-// shrink(disk) -> {{number=, old_size=, new_size=}, ...}: every ext2/3/4.
+// shrink(disk[, {only_filling=}]) -> {{number=, old_size=, new_size=}, ...}:
+// every ext2/3/4 (only those filling their partition with only_filling).
 int l_shrink(lua_State* L) {
   std::string disk = working_file(L, arg_string(L, 1, "disk"));
-  auto results = cosi::shrink_ext_filesystems(disk);
+  arg_table(L, 2, "opts", true);
+  bool only_filling = false;
+  if (lua_istable(L, 2)) {
+    lua_getfield(L, 2, "only_filling");
+    only_filling = lua_toboolean(L, -1) != 0;
+    lua_pop(L, 1);
+  }
+  auto results = cosi::shrink_ext_filesystems(disk, only_filling);
   lua_createtable(L, static_cast<int>(results.size()), 0);
   for (size_t i = 0; i < results.size(); ++i) {
     lua_createtable(L, 0, 3);

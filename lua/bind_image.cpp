@@ -44,6 +44,16 @@ int l_write(lua_State* L) {
   return 0;
 }
 
+// convert(input, input_format, out, format, scratch_dir)
+int l_convert(lua_State* L) {
+  std::string input = check_string(L, 1);
+  auto in_fmt = image::parse_format(check_string(L, 2));
+  std::string out = check_string(L, 3);
+  auto fmt = image::parse_format(check_string(L, 4));
+  image::convert_image(input, in_fmt, out, fmt, check_string(L, 5));
+  return 0;
+}
+
 int l_inspect(lua_State* L) {
   auto info = image::inspect(check_string(L, 1));
   lua_createtable(L, 0, 3);
@@ -79,7 +89,8 @@ const luaL_Reg kFns[] = {IMGRECIPE_FN("detect", l_detect),   IMGRECIPE_FN("to_ra
                          IMGRECIPE_FN("parse_format", l_parse_format),
                          IMGRECIPE_FN("check_output", l_check_output),
                          IMGRECIPE_FN("output_working_copy", l_output_working_copy),
-                         IMGRECIPE_FN("commit_output", l_commit_output), {nullptr, nullptr}};
+                         IMGRECIPE_FN("commit_output", l_commit_output),
+                         IMGRECIPE_FN("convert", l_convert), {nullptr, nullptr}};
 
 }  // namespace
 

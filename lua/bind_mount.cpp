@@ -30,12 +30,13 @@ int m_mounts(lua_State* L) {
   const auto& list = m->mounts();
   lua_createtable(L, static_cast<int>(list.size()), 0);
   for (size_t i = 0; i < list.size(); ++i) {
-    lua_createtable(L, 0, 5);
+    lua_createtable(L, 0, 6);
     set_field(L, "target", list[i].target);
     set_field(L, "source", list[i].source);
     set_field(L, "partition", static_cast<long long>(list[i].partition));
     set_field(L, "fstype", list[i].fstype);
     set_field(L, "staged", list[i].staged);
+    set_field(L, "options", list[i].options);
     lua_rawseti(L, -2, static_cast<int>(i + 1));
   }
   return 1;

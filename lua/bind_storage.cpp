@@ -3,7 +3,8 @@
 // primitives). Argument errors are `usage` errors naming the argument.
 //
 // Everything that writes chains from a handle made in this run: tables are
-// written on a disk_file made by create_disk, only that file is attached,
+// written on a disk_file made by create_disk (or opened by open_disk: a file
+// in the build directory, such as an image's working copy), only that file is attached,
 // filesystems are made and mounted on partitions of that whole_disk, and
 // an OS is copied only into a mount_map. A recipe cannot point any of them
 // at a host device or a host directory.
@@ -64,6 +65,15 @@ int l_create_disk(lua_State* L) {
   bool overwrite = lua_istable(L, 3) && bool_field(L, 3, "overwrite", "opts").value_or(false);
   mkdir_in_build_dir(L, parent_of(path));
   push_handle(L, DiskFile::create(path, size, overwrite), kDiskFileMeta);
+  return 1;
+}
+
+// open_disk(path) -> disk_file handle of an existing disk file in the build
+// directory (an image's working copy); never removed by the handle.
+int l_open_disk(lua_State* L) {
+  std::string path = arg_string(L, 1, "path");
+  mkdir_in_build_dir(L, parent_of(path));
+  push_handle(L, DiskFile::open(path), kDiskFileMeta);
   return 1;
 }
 
@@ -269,15 +279,21 @@ MkfsOptions mkfs_options(lua_State* L, int t) {
   return o;
 }
 
-// mkfs(whole_disk, number, {type=, label=, uuid=, subvolumes=, work_dir=})
+// mkfs(whole_disk, number, {type=, label=, uuid=, subvolumes=, work_dir=, size=})
 // -> {device=, type=, uuid=, label=} probed from the result.
 int l_mkfs(lua_State* L) {
   WholeDisk* wd = check_whole_disk(L, 1);
   std::string device = wd->partition_device(static_cast<int>(arg_count(L, 2, "number")));
   arg_table(L, 3, "opts", false);
   MkfsOptions o = mkfs_options(L, 3);
+  // A filesystem smaller than its partition (inline verity puts its hash
+  // tree after it). mkfs.xfs and mkfs.btrfs are not given a size here.
+  std::uint64_t size = count_field(L, 3, "size", "opts").value_or(0);
+  if (size != 0 && o.type != FsType::Ext4 && o.type != FsType::Vfat) {
+    bad_arg("opts.size", "only ext4 and vfat filesystems can be made smaller than their partition");
+  }
   if (!o.work_dir.empty()) mkdir_in_build_dir(L, o.work_dir);
-  make_filesystem({device, 0, 0}, o);
+  make_filesystem({device, 0, size}, o);
   FsInfo info = probe_filesystem(device);
   lua_createtable(L, 0, 4);
   set_field(L, "device", device);
@@ -446,7 +462,8 @@ const luaL_Reg kMountMapMethods[] = {IMGRECIPE_FN("mounts", mm_mounts),   IMGREC
                                      IMGRECIPE_FN("release", mm_release), IMGRECIPE_FN("__gc", mm_gc),
                                      IMGRECIPE_FN("__tostring", mm_tostring), {nullptr, nullptr}};
 
-const luaL_Reg kFns[] = {IMGRECIPE_FN("create_disk", l_create_disk), IMGRECIPE_FN("partition", l_partition),
+const luaL_Reg kFns[] = {IMGRECIPE_FN("create_disk", l_create_disk), IMGRECIPE_FN("open_disk", l_open_disk),
+                         IMGRECIPE_FN("partition", l_partition),
                          IMGRECIPE_FN("read_table", l_read_table),   IMGRECIPE_FN("attach", l_attach),
                          IMGRECIPE_FN("mkfs", l_mkfs),               IMGRECIPE_FN("probe", l_probe),
                          IMGRECIPE_FN("fstab", l_fstab),             IMGRECIPE_FN("mount_map", l_mount_map),

@@ -140,6 +140,7 @@ struct State {
     preload(L, "imgrecipe.host.cosi", open_cosi);
     preload(L, "imgrecipe.host.squashfs", open_squashfs);
     preload(L, "imgrecipe.host.iso", open_iso);
+    preload(L, "imgrecipe.host.verity", open_verity);
   }
   ~State() { lua_close(L); }
 };

@@ -16,6 +16,8 @@ local storage = require "imgrecipe.storage"
 local uuids = require "imgrecipe.uuids"
 local cosi = require "imgrecipe.cosi"
 local liveos = require "imgrecipe.liveos"
+local overlays = require "imgrecipe.overlays"
+local diskboot = require "imgrecipe.diskboot"
 
 local function resolve(dir, path)
   if path == nil then return nil end
@@ -114,6 +116,21 @@ local function remove_package_manager(ctx, img, cfg)
     ctx:step("remove package manager", function()
       img:remove_package_manager({ manager = ctx.params.package_manager })
     end)
+  end
+end
+
+-- ALIC refuses removePackageManager (last config wins) with an output that
+-- still needs the package manager's database (alic-reference §5.5), for the
+-- format in effect: the CLI's or the chain's, wherever it was set.
+local function check_remove_package_manager(cfg, format)
+  local remove = false
+  for _, c in ipairs(cfg.chain) do
+    local p = os_of(c).packages
+    if p and p.removePackageManager ~= nil then remove = p.removePackageManager end
+  end
+  local refused = { iso = true, ["pxe-dir"] = true, ["pxe-tar"] = true, cosi = true, ["baremetal-image"] = true }
+  if remove and refused[format] then
+    util.raise("usage", string.format("os.packages.removePackageManager cannot be used with the '%s' output format", format))
   end
 end
 
@@ -306,6 +323,27 @@ local function selinux_mode(ctx, img, cfg)
   end
 end
 
+-- [os] §4.2 steps 15 and 17: os.overlays of every config, then the
+-- initramfs regenerated (with the overlay driver) once.
+local function os_overlays(ctx, img, cfg)
+  local any = false
+  for _, list in os_lists(cfg, "overlays") do
+    ctx:step("overlays", function()
+      local specs = {}
+      for i, o in ipairs(list) do
+        specs[i] = { mount_point = o.mountPoint, lower_dirs = o.lowerDirs or {}, upper_dir = o.upperDir,
+                     work_dir = o.workDir, initrd = o.isInitrdOverlay or nil,
+                     mount_dependencies = o.mountDependencies, mount_options = o.mountOptions }
+      end
+      overlays.apply(img, specs, { selinux_mode = cfg.selinux_mode })
+    end)
+    any = true
+  end
+  if any then
+    ctx:step("regenerate initramfs", function() diskboot.regenerate_initramfs(img) end)
+  end
+end
+
 -- [os] §4.2 step 22: SELinux relabel of the writable mounts.
 local function selinux_relabel(ctx, img, cfg)
   if cfg.selinux_mode and cfg.selinux_mode ~= "disabled" then
@@ -377,6 +415,7 @@ return {
     disable_base_image_rpm_repos = { description = "\"true\": do not use the image's /etc/yum.repos.d" },
     disable_base_image_deb_repos = { description = "\"true\": do not use the image's apt sources" },
     package_manager = { description = "tdnf, dnf or apt-get (default: detected)" },
+    cosi_compression_level = { description = "zstd level 1..22 of cosi and baremetal-image outputs; overrides output.image.cosi.compression.level" },
   },
   run = function(ctx)
     local cfg = config.load(ctx.params.config)
@@ -398,13 +437,18 @@ return {
     if not format then
       util.raise("usage", "no output format: set output.image.format in the config or pass --output-image-format")
     end
-    -- A COSI file is written from the raw working copy (imgrecipe.cosi), a
-    -- LiveOS ISO from the mounted working copy (imgrecipe.liveos).
-    local is_cosi = format == "cosi"
+    -- A COSI file (or a baremetal-image: COSI plus a VHD footer) is written
+    -- from the raw working copy (imgrecipe.cosi), a LiveOS ISO from the
+    -- mounted working copy (imgrecipe.liveos).
+    local is_cosi = format == "cosi" or format == "baremetal-image"
     local is_iso = format == "iso"
     local iso_opts = is_iso and iso_options(cfg) or nil
     -- Before any conversion: a bad output fails now, not after the whole build.
-    image.check_output(output, (is_cosi or is_iso) and "raw" or format, { input = input })
+    image.check_output(output, is_iso and "raw" or format, { input = input })
+    -- The level in effect: the CLI, else the config (last wins), else the format's default.
+    local level = cosi.parse_level(ctx.params.cosi_compression_level, "--cosi-compression-level")
+        or ((out_image.cosi or {}).compression or {}).level
+    check_remove_package_manager(cfg, format)
 
     local img
     ctx:step("open", function()
@@ -427,6 +471,7 @@ return {
     release_and_history(ctx, img, cfg)
     bootloader(ctx, img, cfg)
     selinux_mode(ctx, img, cfg)
+    os_overlays(ctx, img, cfg)
     scripts(ctx, img, cfg, "postCustomization")
     remove_package_manager(ctx, img, cfg)
     restore_resolv_conf(ctx, img, cfg)
@@ -444,9 +489,8 @@ return {
     end
     ctx:step("write output", function()
       if is_cosi then
-        -- ALIC's default: zstd -9 --long=27.
-        local level = ((out_image.cosi or {}).compression or {}).level or 9
-        cosi.write(cfg.new_disk or img, output, { level = level })
+        -- ALIC's defaults: zstd -9 --long=27 (cosi), -22 (baremetal-image).
+        cosi.write(cfg.new_disk or img, output, { level = level, format = format })
       else
         img:save(output, format, { last = true })
       end

@@ -10,6 +10,8 @@ packages=(
   libssl-dev libzstd-dev
   # runtime tools
   qemu-utils mtools dosfstools e2fsprogs fdisk util-linux zstd
+  # dm-verity checks in tests (veritysetup verify/dump)
+  cryptsetup-bin
   # new disk layouts: mkfs.xfs/xfs_repair/xfs_admin, mkfs.btrfs/btrfs/btrfstune
   xfsprogs btrfs-progs
   # package sources: createrepo_c for RPM directories, dpkg-scanpackages for .deb directories

@@ -1,5 +1,5 @@
 // imgrecipe command line: `build` (YAML config, also ALIC's `customize`
-// spelling), `run` (Lua recipe) and `validate`.
+// spelling), `convert` (ALIC's), `run` (Lua recipe) and `validate`.
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,6 +20,7 @@
 #include "host/system/error.hpp"
 #include "host/system/log.hpp"
 #include "host/system/signals.hpp"
+#include "host/system/step_times.hpp"
 #include "host/system/workspace.hpp"
 #include "lua/runtime.hpp"
 
@@ -32,6 +33,9 @@ constexpr const char* kUsage = R"(imgrecipe — customize Linux disk images with
 Usage:
   imgrecipe build CONFIG.yaml [options]       customize an image as a YAML config says
   imgrecipe [customize] --config-file F ...   the same, with ALIC's flags
+  imgrecipe convert --image-file IN --output-image-file OUT --output-image-format FMT
+                                              convert an image to another format
+                                              (imgrecipe convert --help)
   imgrecipe run RECIPE.lua [--param K=V ...]  run a Lua recipe
   imgrecipe validate CONFIG.yaml              check a config and its baseConfigs (no root needed)
   imgrecipe validate-config --config-file F   the same, ALIC's spelling
@@ -41,7 +45,11 @@ Build options:
   --config-file F               the YAML (or JSON) config (ALIC spelling)
   --image-file F                input image; overrides input.image.path
   --output-image-file F         output image; overrides output.image.path (alias --output-path)
-  --output-image-format FMT     raw, qcow2, vhd, vhd-fixed, vhdx, cosi, iso; overrides output.image.format
+  --output-image-format FMT     raw, qcow2, vhd, vhd-fixed, vhdx, cosi, baremetal-image, iso;
+                                overrides output.image.format
+  --cosi-compression-level N    zstd level 1..22 of cosi and baremetal-image outputs; overrides
+                                output.image.cosi.compression.level (default 9; 22 for
+                                baremetal-image)
   --build-dir D                 scratch directory (default /var/tmp/imgrecipe)
   --keep-build-dir              keep this run's working files for debugging
   --rpm-source PATH             tdnf/dnf package source: a directory of RPMs or a .repo file
@@ -61,7 +69,34 @@ Global options:
   --log-level L                 trace, debug, info (default), warn, error
   --log-format text|json        log line format
   --log-file F                  also append the log (debug level) to F
+  --timestamp-file F            write the time spent in each step to F (JSON)
+  --log-color always|auto|never, --disable-telemetry, --setfiles-context C
+                                ALIC's; accepted (imgrecipe has no colors and no telemetry,
+                                and setfiles runs in the image's sandbox)
   --version, --help
+)";
+
+constexpr const char* kConvertUsage = R"(imgrecipe convert — convert a disk image to another format (ALIC's convert)
+
+Usage:
+  imgrecipe convert --image-file IN --output-image-file OUT --output-image-format FMT [options]
+
+The input (vhd, vhd-fixed, vhdx, qcow2 or raw, detected from its content; ISO
+images are refused) is never written; the output appears atomically.
+
+Options:
+  --image-file F                the input image (required)
+  --output-image-file F         the output file (required; alias --output-path)
+  --output-image-format FMT     raw, qcow2, vhd, vhd-fixed, vhdx: converted in one qemu-img pass;
+                                cosi, baremetal-image: the OS is read from the image, ext2/3/4
+                                filesystems that exactly fill their partition are shrunk, the
+                                partitions compressed (docs/cosi.md) (required)
+  --cosi-compression-level N    zstd level 1..22 for cosi (default 9) and baremetal-image
+                                (default 22)
+  --build-dir D                 scratch directory (default /var/tmp/imgrecipe); cosi and
+                                baremetal-image need room there for a raw copy of the image
+  --keep-build-dir              keep this run's working files for debugging
+  --log-level L, --log-format text|json, --log-file F
 )";
 
 struct Args {
@@ -73,21 +108,27 @@ struct Args {
   // Repeatable flags (--rpm-source, --deb-source).
   std::map<std::string, std::vector<std::string>> lists;
   bool keep = false;
+  bool help = false;
 };
 
 const std::vector<std::string> kValueFlags = {"config-file",   "image-file",  "output-image-file", "output-path",
                                               "output-image-format", "build-dir", "log-level", "log-format",
                                               "log-file",      "param",       "validate-resources", "rpm-source", "deb-source",
-                                              "package-manager"};
+                                              "package-manager", "cosi-compression-level",
+                                              // ALIC's, accepted for its command lines (see main()).
+                                              "log-color", "timestamp-file", "setfiles-context", "tools-dir",
+                                              "image", "image-cache-dir", "package-snapshot-time",
+                                              "output-selinux-policy-path"};
 const std::vector<std::string> kListFlags = {"rpm-source", "deb-source"};
-const std::vector<std::string> kBoolFlags = {"disable-base-image-rpm-repos", "disable-base-image-deb-repos"};
+const std::vector<std::string> kBoolFlags = {"disable-base-image-rpm-repos", "disable-base-image-deb-repos",
+                                             "disable-telemetry"};
 
 Args parse(int argc, char** argv) {
   Args a;
   std::vector<std::string> in(argv + 1, argv + argc);
   size_t i = 0;
-  static const std::vector<std::string> commands = {"build", "customize", "run", "validate", "validate-config",
-                                                    "test", "help", "version"};
+  static const std::vector<std::string> commands = {"build", "customize", "convert", "run", "validate",
+                                                    "validate-config", "test", "help", "version"};
   for (; i < in.size(); ++i) {
     const std::string& s = in[i];
     if (s.rfind("--", 0) == 0) {
@@ -98,7 +139,7 @@ Args parse(int argc, char** argv) {
         value = name.substr(eq + 1);
         name = name.substr(0, eq);
       }
-      if (name == "help") a.command = "help";
+      if (name == "help") a.help = true;
       else if (name == "version") a.command = "version";
       else if (name == "keep-build-dir") a.keep = true;
       else if (std::find(kBoolFlags.begin(), kBoolFlags.end(), name) != kBoolFlags.end()) a.flags[name] = "true";
@@ -127,6 +168,7 @@ Args parse(int argc, char** argv) {
       a.positional.push_back(s);
     }
   }
+  if (a.help && a.command != "convert") a.command = "help";
   if (a.command.empty()) a.command = a.flags.count("config-file") ? "customize" : "help";
   if (a.command == "customize") a.command = "build";
   if (a.command == "validate-config") a.command = "validate";
@@ -194,13 +236,41 @@ int cmd_build(const Args& a) {
     for (const auto& v : it->second) run.list_params[p].push_back(std::filesystem::absolute(v).string());
   }
   for (const auto& f : kBoolFlags) {
-    if (!flag(a, f).empty()) {
+    if (f != "disable-telemetry" && !flag(a, f).empty()) {
       std::string p = f;
       std::replace(p.begin(), p.end(), '-', '_');
       run.params[p] = "true";
     }
   }
   if (auto v = flag(a, "package-manager"); !v.empty()) run.params["package_manager"] = v;
+  if (auto v = flag(a, "cosi-compression-level"); !v.empty()) run.params["cosi_compression_level"] = v;
+  return run_with_recipe(a, run);
+}
+
+// ALIC's convert: the built-in recipe recipes/convert.lua. Its flags only.
+int cmd_convert(const Args& a) {
+  if (!a.positional.empty())
+    throw_usage(fmt::format("imgrecipe convert takes no positional argument ('{}'); see imgrecipe convert --help",
+                            a.positional[0]));
+  for (const char* f : {"config-file", "rpm-source", "deb-source", "disable-base-image-rpm-repos",
+                        "disable-base-image-deb-repos", "package-manager", "param", "validate-resources"}) {
+    if (a.flags.count(f) || a.lists.count(f) || (std::string(f) == "param" && !a.params.empty()))
+      throw_usage(fmt::format("imgrecipe convert does not take --{}; see imgrecipe convert --help", f));
+  }
+  static const std::pair<const char*, const char*> kRequired[] = {
+      {"image-file", "the input image"},
+      {"output-image-file", "the output file; alias --output-path"},
+      {"output-image-format", "raw, qcow2, vhd, vhd-fixed, vhdx, cosi or baremetal-image"}};
+  for (const auto& r : kRequired) {
+    if (flag(a, r.first).empty())
+      throw_usage(fmt::format("imgrecipe convert needs --{} ({}); see imgrecipe convert --help", r.first, r.second));
+  }
+  lua::RecipeRun run;
+  run.recipe = "builtin:convert";
+  run.params["image_file"] = std::filesystem::absolute(flag(a, "image-file")).string();
+  run.params["output_image_file"] = std::filesystem::absolute(flag(a, "output-image-file")).string();
+  run.params["output_image_format"] = flag(a, "output-image-format");
+  if (auto v = flag(a, "cosi-compression-level"); !v.empty()) run.params["cosi_compression_level"] = v;
   return run_with_recipe(a, run);
 }
 
@@ -253,6 +323,25 @@ int cmd_validate(const Args& a) {
   return 0;
 }
 
+// ALIC's flags that imgrecipe accepts so ALIC command lines run unchanged:
+// the ones with nothing to do here are checked and noted, the ones for
+// features imgrecipe lacks fail clearly.
+void check_alic_flags(const Args& a) {
+  if (auto v = flag(a, "log-color"); !v.empty() && v != "always" && v != "auto" && v != "never") {
+    throw_usage(fmt::format("--log-color {}: expected always, auto or never", v));
+  }
+  if (!flag(a, "setfiles-context").empty()) {
+    log::info("--setfiles-context: not needed (setfiles runs in the image's sandbox with the image's policy)");
+  }
+  for (const char* f : {"tools-dir", "image", "image-cache-dir", "package-snapshot-time",
+                        "output-selinux-policy-path"}) {
+    if (!flag(a, f).empty()) {
+      Error e(ErrorKind::Unsupported, fmt::format("--{} is not supported by imgrecipe yet", f));
+      throw e;
+    }
+  }
+}
+
 int exit_code_for(const Error& e) {
   if (e.kind() == ErrorKind::Interrupted) return 128 + (signals::received() != 0 ? signals::received() : 2);
   if (e.kind() == ErrorKind::Usage) return 2;
@@ -270,8 +359,27 @@ int main(int argc, char** argv) {
       log::set_format_json(v == "json");
     }
     if (auto v = flag(a, "log-file"); !v.empty()) log::set_file(v);
+    check_alic_flags(a);
+    const std::string timestamps = flag(a, "timestamp-file");
+    if (!timestamps.empty()) step_times::enable();
+    // Written on success and on failure: how far a failed build got is useful too.
+    struct SaveTimes {
+      const std::string& path;
+      ~SaveTimes() {
+        if (path.empty()) return;
+        try {
+          step_times::write(path);
+        } catch (const Error& e) {
+          log::warn("{}", e.what());
+        }
+      }
+    } save_times{timestamps};
     if (a.command == "help") {
       std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (a.command == "convert" && a.help) {
+      std::fputs(kConvertUsage, stdout);
       return 0;
     }
     if (a.command == "version") {
@@ -279,6 +387,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (a.command == "build") return cmd_build(a);
+    if (a.command == "convert") return cmd_convert(a);
     if (a.command == "run") return cmd_run(a);
     if (a.command == "validate") return cmd_validate(a);
     if (a.command == "test") {

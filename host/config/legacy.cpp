@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "host/config/old_forms.hpp"
 #include "host/config/suggest.hpp"
 
 namespace imgrecipe::config {
@@ -383,8 +384,15 @@ class Translator {
         problems_.add(extra.mark, path + ".ExtraCommandLine", "expected a string");
         continue;
       }
+      // The same string ALIC's old camelCase form took: words as GRUB reads them.
+      std::string error;
+      auto words = kernel_words(extra.value, error);
+      if (!words) {
+        problems_.add(extra.mark, path + ".ExtraCommandLine", error);
+        continue;
+      }
       RawNode args = seq_node(extra.mark);
-      for (const std::string& w : split_words(extra.value)) args.items.push_back(scalar_node(w, extra.mark));
+      for (const std::string& w : *words) args.items.push_back(scalar_node(w, extra.mark));
       put(child_map(os, "kernelCommandLine", km), "extraCommandLine", v.keys[i].mark, std::move(args));
     }
   }

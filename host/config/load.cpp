@@ -1,11 +1,12 @@
-// load_file/load_string: read -> legacy translation -> type against the
-// schema -> whole-config rules.
+// load_file/load_string: read -> legacy translation -> old forms rewritten ->
+// type against the schema -> whole-config rules.
 #include <filesystem>
 
 #include <fmt/format.h>
 
 #include "host/config/config.hpp"
 #include "host/config/legacy.hpp"
+#include "host/config/old_forms.hpp"
 #include "host/config/parse.hpp"
 #include "host/config/schema.hpp"
 #include "host/config/source.hpp"
@@ -26,12 +27,12 @@ ParsedConfig parse_config_text(const std::string& text, const std::string& displ
     if (p.problems.empty()) p.problems.add({}, "", "the config file is empty");
     return p;
   }
-  if (is_legacy(doc.root)) {
-    std::vector<LegacyNote> notes;
-    doc.root = translate_legacy(doc.root, p.problems, notes);
-    for (const LegacyNote& n : notes) {
-      p.cfg.warnings.push_back(fmt::format("{}:{}:{}: {}", display_path, n.mark.line, n.mark.column, n.message));
-    }
+  std::vector<LegacyNote> notes;
+  if (is_legacy(doc.root)) doc.root = translate_legacy(doc.root, p.problems, notes);
+  // Also after a legacy translation: keys it passes through (iso, pxe) may use them.
+  translate_old_forms(doc.root, schema::root(), p.problems, notes);
+  for (const LegacyNote& n : notes) {
+    p.cfg.warnings.push_back(fmt::format("{}:{}:{}: {}", display_path, n.mark.line, n.mark.column, n.message));
   }
   // Typing runs even after translation problems, so the user sees everything.
   p.cfg.root = type_tree(doc.root, schema::root(), p.problems);

@@ -71,7 +71,7 @@ constexpr Type kPreviewFeature{.kind = Kind::Enum, .values = kPreviewFeatures, .
 
 // --- Shared objects -----------------------------------------------------------
 constexpr Type kKernelArg{.check = c::kernel_argument};
-constexpr Type kKernelArgList{.kind = Kind::List, .item = &kKernelArg};
+constexpr Type kKernelArgList{.kind = Kind::List, .item = &kKernelArg, .old_form = OldForm::ArgString};
 constexpr Field kKernelCommandLineFields[] = {
     {.name = "extraCommandLine", .type = &kKernelArgList, .supported = true},
 };
@@ -86,7 +86,7 @@ constexpr Field kAdditionalFileFields[] = {
 };
 constexpr Type kAdditionalFile{.kind = Kind::Object, .fields = kAdditionalFileFields,
                                .rule = c::additional_file};
-constexpr Type kAdditionalFileList{.kind = Kind::List, .item = &kAdditionalFile};
+constexpr Type kAdditionalFileList{.kind = Kind::List, .item = &kAdditionalFile, .old_form = OldForm::FileMap};
 
 constexpr Field kMountPointFields[] = {
     {.name = "idType", .type = &kMountIdType, .supported = true},
@@ -300,13 +300,13 @@ constexpr Type kModule{.kind = Kind::Object, .fields = kModuleFields, .rule = c:
 constexpr Type kModuleList{.kind = Kind::List, .item = &kModule};
 
 constexpr Field kOverlayFields[] = {
-    {.name = "lowerDirs", .type = &kMountPathList},
-    {.name = "upperDir", .type = &kMountPath, .required = true},
-    {.name = "workDir", .type = &kMountPath, .required = true},
-    {.name = "mountPoint", .type = &kMountPath, .required = true},
-    {.name = "isInitrdOverlay", .type = &kBool},
-    {.name = "mountDependencies", .type = &kMountPathList},
-    {.name = "mountOptions", .type = &kMountOptions},
+    {.name = "lowerDirs", .type = &kMountPathList, .supported = true},
+    {.name = "upperDir", .type = &kMountPath, .required = true, .supported = true},
+    {.name = "workDir", .type = &kMountPath, .required = true, .supported = true},
+    {.name = "mountPoint", .type = &kMountPath, .required = true, .supported = true},
+    {.name = "isInitrdOverlay", .type = &kBool, .supported = true},
+    {.name = "mountDependencies", .type = &kMountPathList, .supported = true},
+    {.name = "mountOptions", .type = &kMountOptions, .supported = true},
 };
 constexpr Type kOverlay{.kind = Kind::Object, .fields = kOverlayFields, .rule = c::overlay};
 constexpr Type kOverlayList{.kind = Kind::List, .item = &kOverlay};
@@ -333,7 +333,7 @@ constexpr Field kOsFields[] = {
     {.name = "users", .type = &kUserList, .supported = true},
     {.name = "services", .type = &kServices, .supported = true},
     {.name = "modules", .type = &kModuleList, .supported = true},
-    {.name = "overlays", .type = &kOverlayList},
+    {.name = "overlays", .type = &kOverlayList, .supported = true},
     {.name = "bootloader", .type = &kBootloader, .supported = true},
     {.name = "uki", .type = &kUki, .preview = "uki"},
     {.name = "imageHistory", .type = &kImageHistoryType, .supported = true},

@@ -33,6 +33,14 @@ enum class Kind {
 
 struct Field;
 
+// An older spelling of a list that ALIC's documentation still shows; the
+// loader rewrites it into today's form with a warning (old_forms.hpp).
+enum class OldForm {
+  None,
+  FileMap,    // additionalFiles as a map of source -> destination(s)
+  ArgString,  // extraCommandLine as one string
+};
+
 struct Type {
   Kind kind = Kind::String;
   std::span<const std::string_view> values = {};  // Enum
@@ -43,6 +51,7 @@ struct Type {
   ScalarCheck check = nullptr;                    // String/Enum/StringMap values
   ObjectRule rule = nullptr;                      // Object
   ScalarExpander from_scalar = nullptr;           // Object that also accepts a scalar
+  OldForm old_form = OldForm::None;               // List: an older form also accepted
 };
 
 struct Field {

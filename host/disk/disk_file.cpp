@@ -34,4 +34,17 @@ std::unique_ptr<DiskFile> DiskFile::create(const std::string& path, std::uint64_
   return disk;
 }
 
+std::unique_ptr<DiskFile> DiskFile::open(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) throw_errno("open disk", path);
+  if (!S_ISREG(st.st_mode)) throw_usage(fmt::format("disk {}: not a regular file", path));
+  auto size = static_cast<std::uint64_t>(st.st_size);
+  if (size == 0 || size % 512 != 0) {
+    throw_usage(fmt::format("disk {}: size {} is not a positive multiple of 512 bytes", path, size));
+  }
+  std::unique_ptr<DiskFile> disk(new DiskFile(path, size));
+  disk->keep();
+  return disk;
+}
+
 }  // namespace imgrecipe

@@ -1,5 +1,6 @@
 // A new, blank disk image file: sparse, of an exact size, removed again if
-// the build that makes it fails.
+// the build that makes it fails; or an existing disk file (an image's working
+// copy), which is never removed.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +19,9 @@ class DiskFile {
   // or symlink). The file is on the teardown stack: it is removed when this
   // object goes away (error, interruption) unless keep() was called.
   static std::unique_ptr<DiskFile> create(const std::string& path, std::uint64_t size, bool overwrite = false);
+  // An existing regular file (not a symlink or device) whose size is a
+  // positive multiple of 512, kept in place: the caller owns its lifetime.
+  static std::unique_ptr<DiskFile> open(const std::string& path);
 
   const std::string& path() const { return path_; }
   std::uint64_t size() const { return size_; }

@@ -16,7 +16,10 @@ namespace imgrecipe {
 // (its /boot, /boot/efi, /var, ...). Refused (usage error) when one root is
 // inside the other, or when a kernel filesystem (proc, sysfs, devtmpfs,
 // devpts, cgroup, ...) is mounted under the source: that is host content,
-// not the image's. Errors name the command and its last output lines.
+// not the image's. Errors name the command and its last output lines; when
+// a destination filesystem (a partition device) fills up, the message first
+// names its mount point in the new root (also Error::target), its size and
+// free space.
 void copy_os_tree(const std::string& source_root, const std::string& dest_root);
 
 }  // namespace imgrecipe

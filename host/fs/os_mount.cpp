@@ -190,7 +190,7 @@ void OsMount::mount_partition(const DiskPartition& p, const std::string& target,
   }
   std::string device = h.loop ? h.loop->path() : "";
   held_.push_back(std::move(h));
-  info_.push_back({target, source, p.part.number, fstype, stage, device});
+  info_.push_back({target, source, p.part.number, fstype, stage, device, kept_options(options)});
   log::info("mounted partition {} ({}{}) at {}", p.part.number, fstype, stage ? ", staged" : "", target);
 }
 
@@ -262,7 +262,7 @@ void OsMount::mount_all() {
   }
   root_ = std::make_unique<RootDir>(root_dir_);
   info_.push_back({"/", fmt::format("partition {}", root->part.number), root->part.number, root->fs.type, false,
-                   held_.back().loop->path()});
+                   held_.back().loop->path(), ""});
   log::info("mounted partition {} ({}) at /", root->part.number, root->fs.type);
 
   auto entries = parse_fstab(fstab);

@@ -25,6 +25,7 @@ struct MountedFs {
   std::string fstype;
   bool staged = false;  // FAT content staged through mtools
   std::string device;   // host block device (loop); empty when staged
+  std::string options;  // what selects the mounted content (btrfs subvol=), else empty
 };
 
 // Checks a filesystem that is not mounted, read-only (e2fsck -fn, xfs_repair

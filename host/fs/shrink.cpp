@@ -1,5 +1,8 @@
 #include "host/fs/shrink.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <sstream>
 
@@ -12,7 +15,9 @@
 #include "host/system/process.hpp"
 #include "host/fs/mkfs.hpp"
 #include "host/system/error.hpp"
+#include "host/system/positional_io.hpp"
 #include "host/system/log.hpp"
+#include "host/system/unique_fd.hpp"
 
 namespace imgrecipe {
 namespace {
@@ -36,7 +41,28 @@ std::uint64_t ext_bytes(const std::string& spec, const RunOptions& ro) {
   return blocks * block_size;
 }
 
+std::uint64_t le(const unsigned char* p, int n) {
+  std::uint64_t v = 0;
+  for (int i = n - 1; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+
 }  // namespace
+
+std::uint64_t ext_filesystem_size(const std::string& disk, std::uint64_t offset) {
+  // The superblock: 1024 bytes at byte 1024 of the filesystem.
+  UniqueFd fd = open_or_throw(disk, O_RDONLY);
+  unsigned char sb[1024];
+  std::size_t n = read_some_at(fd.get(), sb, sizeof sb, offset + 1024, disk, "read the ext superblock of");
+  if (n != sizeof sb || le(sb + 56, 2) != 0xef53)
+    throw_usage(fmt::format("{}: no ext2/3/4 superblock at byte {}", disk, offset + 1024));
+  const std::uint64_t log_block = le(sb + 24, 4);
+  if (log_block > 6) throw_usage(fmt::format("{}: ext superblock at byte {} has block size 2^{}", disk, offset + 1024,
+                                             10 + log_block));
+  std::uint64_t blocks = le(sb + 4, 4);
+  if (le(sb + 96, 4) & 0x80) blocks |= le(sb + 0x150, 4) << 32;  // INCOMPAT_64BIT: s_blocks_count_hi
+  return blocks << (10 + log_block);
+}
 
 ShrinkResult shrink_ext_partition(const std::string& disk, int number) {
   PartitionTable t = read_partition_table(disk);

@@ -19,4 +19,9 @@ struct ShrinkResult {
 // Usage error if partition `number` does not hold ext2/3/4.
 ShrinkResult shrink_ext_partition(const std::string& disk, int number);
 
+// Bytes an ext2/3/4 filesystem at `offset` of `disk` spans (block count times
+// block size, from its superblock; tune2fs -l would say the same). Usage
+// error if no ext superblock is there.
+std::uint64_t ext_filesystem_size(const std::string& disk, std::uint64_t offset);
+
 }  // namespace imgrecipe

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <ctime>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -17,6 +18,8 @@
 #include "host/system/process.hpp"
 #include "host/fs/os_mount.hpp"
 #include "host/image/tar_header.hpp"
+#include "host/image/vhd_footer.hpp"
+#include "host/fs/shrink.hpp"
 #include "host/system/cleanup.hpp"
 #include "host/system/digest.hpp"
 #include "host/system/error.hpp"
@@ -242,6 +245,26 @@ void check_partition(const std::string& disk, const Partition& p, const std::str
   loop->detach();
 }
 
+// Pads the tar at the end of `fd` with zeros (a hole) to a whole MiB and
+// appends a fixed-VHD footer of that size: ALIC's baremetal-image.
+void append_vhd_footer(int fd, const std::string& path) {
+  fault::point("write vhd footer", path);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) throw_errno("stat", path);
+  constexpr std::uint64_t kMiB = 1024 * 1024;
+  const std::uint64_t size = (static_cast<std::uint64_t>(st.st_size) + kMiB - 1) / kMiB * kMiB;
+  if (::ftruncate(fd, static_cast<off_t>(size)) != 0) throw_errno("pad to a whole MiB", path);
+  const vhd::Footer footer = vhd::fixed_footer(size, vhd::timestamp_of(::time(nullptr)), parse_uuid(random_uuid()));
+  std::size_t done = 0;
+  while (done < footer.size()) {
+    ssize_t n = ::pwrite(fd, footer.data() + done, footer.size() - done, static_cast<off_t>(size + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw_errno("write the VHD footer of", path);
+    done += static_cast<std::size_t>(n);
+  }
+  log::info("padded to {} bytes and appended a fixed-VHD footer (baremetal-image)", size);
+}
+
 }  // namespace
 
 std::string json_string(const std::string& s) {
@@ -387,12 +410,20 @@ std::uint64_t primary_gpt_bytes(const std::string& disk, std::uint64_t ss) {
   return (end + ss - 1) / ss * ss;
 }
 
-std::vector<Shrunk> shrink_ext_filesystems(const std::string& disk) {
+std::vector<Shrunk> shrink_ext_filesystems(const std::string& disk, bool only_filling) {
   std::vector<Shrunk> out;
   PartitionTable t = read_partition_table(disk);
   for (const auto& p : t.partitions) {
     FsInfo f = probe_filesystem(disk, p.start, p.size);
     if (f.type != "ext2" && f.type != "ext3" && f.type != "ext4") continue;
+    if (only_filling) {
+      std::uint64_t fs_bytes = ext_filesystem_size(disk, p.start);
+      if (fs_bytes != p.size) {
+        log::info("partition {} ({}) not shrunk: its filesystem ({} bytes) does not fill the partition ({} bytes)",
+                  p.number, f.type, fs_bytes, p.size);
+        continue;
+      }
+    }
     log::info("shrinking partition {} ({})", p.number, f.type);
     out.push_back({p.number, shrink_ext_partition(disk, p.number)});
   }
@@ -467,7 +498,7 @@ Metadata write(const std::string& disk, const std::string& out, const Inputs& in
   UniqueFd fd(owned.dup_fd());
   RemoveUnlessKept guard(tmp);
   if (::fchmod(fd.get(), 0666 & ~current_umask()) != 0) throw_errno("chmod", tmp);
-  log::info("writing {} as cosi", out);
+  log::info("writing {} as {}", out, opts.vhd_footer ? "baremetal-image" : "cosi");
   auto put = [&](const std::string& s) { write_all(fd.get(), s.data(), s.size(), tmp); };
   put(tar::ustar_block("cosi-marker", 0, 0400));
   put(tar::file_header("metadata.json", json.size()));
@@ -479,6 +510,7 @@ Metadata write(const std::string& disk, const std::string& out, const Inputs& in
     put(std::string(tar::padding(c.file.compressed_size), '\0'));
   }
   put(tar::end_of_archive());
+  if (opts.vhd_footer) append_vhd_footer(fd.get(), tmp);
   if (::fsync(fd.get()) != 0) throw_errno("fsync", tmp);
   if (::close(fd.release()) != 0) throw_errno("close", tmp);
   if (::rename(tmp.c_str(), target.c_str()) != 0) throw_errno("rename into place", target.string());

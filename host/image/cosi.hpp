@@ -44,6 +44,11 @@ struct Options {
   zstd::Options zstd;         // level 9, --long=27, all CPUs
   std::string work_dir;       // compressed images before they go into the tar (default: beside `out`)
   bool check_filesystems = true;  // read-only fsck of each partition first (root: loop devices)
+  // ALIC's baremetal-image: the tar padded with zeros to a whole MiB, then a
+  // fixed-VHD footer (host/image/vhd_footer) appended, so the file is at once
+  // a COSI tar and a fixed VHD of the padded size. Done in place, before the
+  // fsync and rename: no second copy of the tar.
+  bool vhd_footer = false;
 };
 
 // metadata.json's model, in ALIC's field order.
@@ -91,12 +96,15 @@ struct Shrunk {
   int number = 0;
   ShrinkResult result;
 };
-std::vector<Shrunk> shrink_ext_filesystems(const std::string& disk);
+// With `only_filling`, only filesystems whose size is exactly their
+// partition's (ALIC's convert: an image made elsewhere may leave a gap on
+// purpose); the others are logged and kept.
+std::vector<Shrunk> shrink_ext_filesystems(const std::string& disk, bool only_filling = false);
 
 // Writes the COSI file `out` from the GPT disk image `disk` (never
 // modified), atomically: a temporary file beside `out`, fsynced and renamed
 // only when complete; nothing is left on error or interruption. Returns the
-// metadata written.
+// metadata written. With `opts.vhd_footer` the file is a baremetal-image.
 Metadata write(const std::string& disk, const std::string& out, const Inputs& in, const Options& opts);
 
 }  // namespace imgrecipe::cosi

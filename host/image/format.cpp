@@ -106,6 +106,13 @@ std::optional<VhdFooter> read_vhd_footer(int fd, const std::string& path, std::u
   return out;
 }
 
+// ISO 9660: a volume descriptor ("CD001" after its type byte) at byte 32768;
+// also true of hybrid ISOs that carry an MBR or GPT for USB boot.
+bool is_iso9660(int fd, const std::string& path) {
+  char id[5] = {};
+  return read_some_at(fd, id, sizeof id, 32769, path) == sizeof id && std::memcmp(id, "CD001", 5) == 0;
+}
+
 struct Probe {
   Format format;
   std::uint64_t file_size;
@@ -174,6 +181,13 @@ Probe probe(const std::string& path) {
     throw bad_input(path, "VDI images are not supported (convert with qemu-img first)");
   } else if ((p.vhd = read_vhd_footer(fd.get(), path, p.file_size, head.data(), n))) {
     p.format = p.vhd->disk_type == kVhdFixed ? Format::VhdFixed : Format::Vhd;
+  } else if (is_iso9660(fd.get(), path)) {
+    Error e(ErrorKind::Unsupported,
+            fmt::format("input image {}: it is an ISO 9660 image (e.g. a LiveOS ISO); ISO inputs are not supported "
+                        "(expected vhd, vhd-fixed, vhdx, qcow2 or raw)",
+                        path));
+    e.target = path;
+    throw e;
   }
   refuse_references(fd.get(), path, p.format, p.file_size);
   return p;
@@ -539,33 +553,34 @@ void commit_output(const std::string& tmp, const std::string& out) {
   fsync_path(target.parent_path().string(), O_RDONLY | O_DIRECTORY);
 }
 
-void write_output(const std::string& raw, const std::string& out, Format format, const std::string& discard_dir) {
-  fault::point("write output", out);
-  LoopDevice::drop_reserved(raw);  // never mounted: not needed any more
-  std::vector<std::string> opts;
-  switch (format) {
-    case Format::Raw: opts = {"-O", "raw"}; break;
-    case Format::Qcow2: opts = {"-O", "qcow2"}; break;
-    case Format::Vhd: opts = {"-O", "vpc", "-o", "subformat=dynamic,force_size=on"}; break;
-    case Format::VhdFixed: opts = {"-O", "vpc", "-o", "subformat=fixed,force_size=on"}; break;
-    case Format::Vhdx: opts = {"-O", "vhdx", "-o", "subformat=dynamic,block_size=2097152"}; break;
-  }
-  if (format == Format::Vhd || format == Format::VhdFixed) {
-    std::uint64_t size = file_size(raw);
-    if (size % kMiB != 0) {
-      log::info("growing {} from {} to {} bytes: VHD sizes must be whole MiB", raw, size, round_up_mib(size));
-      if (::truncate(raw.c_str(), static_cast<off_t>(round_up_mib(size))) != 0) throw_errno("grow", raw);
-    }
-  }
+namespace {
 
+std::vector<std::string> output_options(Format format) {
+  switch (format) {
+    case Format::Raw: return {"-O", "raw"};
+    case Format::Qcow2: return {"-O", "qcow2"};
+    case Format::Vhd: return {"-O", "vpc", "-o", "subformat=dynamic,force_size=on"};
+    case Format::VhdFixed: return {"-O", "vpc", "-o", "subformat=fixed,force_size=on"};
+    case Format::Vhdx: return {"-O", "vhdx", "-o", "subformat=dynamic,block_size=2097152"};
+  }
+  throw Error(ErrorKind::Internal, "unknown image format");
+}
+
+bool is_vhd(Format f) { return f == Format::Vhd || f == Format::VhdFixed; }
+
+// One `qemu-img convert <source...> -O <format> <temporary>` beside `out`,
+// then fsync and rename: nothing is left on error or signal. `discard_dir`
+// as for write_output.
+void write_with_qemu(const std::vector<std::string>& source, const std::string& out, Format format,
+                     const std::string& discard_dir) {
   OutputTemp t = make_output_temp(out, output_mode());
   TeardownEntry dirs("remove created output directories", [t] { remove_created_dirs(t); });
   try {
     RemoveUnlessKept guard(t.tmp);  // gone before the directories are
     log::info("writing {} as {}", out, name(format));
-    std::vector<std::string> argv = {"qemu-img", "convert", "--image-opts",
-                                     "driver=raw,file.driver=file,file.filename=" + escape_opt(absolute(raw))};
-    argv.insert(argv.end(), opts.begin(), opts.end());
+    std::vector<std::string> argv = {"qemu-img", "convert"};
+    argv.insert(argv.end(), source.begin(), source.end());
+    for (auto& o : output_options(format)) argv.push_back(o);
     argv.push_back(t.tmp);
     {
       WriteBehind behind(t.tmp);
@@ -597,6 +612,54 @@ void write_output(const std::string& raw, const std::string& out, Format format,
   }
   dirs.dismiss();
   fsync_path(t.target.parent_path().string(), O_RDONLY | O_DIRECTORY);
+}
+
+}  // namespace
+
+void write_output(const std::string& raw, const std::string& out, Format format, const std::string& discard_dir) {
+  fault::point("write output", out);
+  LoopDevice::drop_reserved(raw);  // never mounted: not needed any more
+  if (is_vhd(format)) {
+    std::uint64_t size = file_size(raw);
+    if (size % kMiB != 0) {
+      log::info("growing {} from {} to {} bytes: VHD sizes must be whole MiB", raw, size, round_up_mib(size));
+      if (::truncate(raw.c_str(), static_cast<off_t>(round_up_mib(size))) != 0) throw_errno("grow", raw);
+    }
+  }
+  write_with_qemu({"--image-opts", "driver=raw,file.driver=file,file.filename=" + escape_opt(absolute(raw))}, out,
+                  format, discard_dir);
+}
+
+void convert_image(const std::string& input, Format in_format, const std::string& out, Format format,
+                   const std::string& scratch_dir) {
+  fault::point("convert", input);
+  Probe p = probe(input);
+  Source src = source_for(input, in_format, p);
+  if (p.format == Format::Qcow2) check_qcow2(input, src, p.file_size);
+  if (is_vhd(format)) {
+    std::uint64_t size = src.size;
+    if (size == 0) {
+      std::string json = capture({"qemu-img", "info", "--output=json", src.spec});
+      auto v = json_u64(json, "virtual-size");
+      if (!v) throw Error(ErrorKind::Internal, fmt::format("qemu-img info {}: no virtual-size in its output", input));
+      size = *v;
+    }
+    if (size % kMiB != 0) {
+      // The disk grows to whole MiB: only a raw copy of it can be grown.
+      if (scratch_dir.empty())
+        throw_usage(fmt::format("{} is {} bytes, not whole MiB: a VHD output needs a raw copy grown to whole MiB, "
+                                "and no scratch directory was given for it", input, size));
+      log::info("{} is {} bytes, not whole MiB: converting through a raw copy in {}", input, size, scratch_dir);
+      std::string raw = (fs::path(scratch_dir) / "convert.raw").string();
+      RemoveUnlessKept scratch(raw);
+      convert_to_raw(input, in_format, raw);
+      LoopDevice::drop_reserved(raw);
+      write_output(raw, out, format);
+      return;
+    }
+  }
+  log::info("converting {} ({}) to {}", input, name(in_format), name(format));
+  write_with_qemu({src.spec}, out, format, {});
 }
 
 ImageInfo inspect(const std::string& path) {

@@ -55,6 +55,14 @@ void commit_output(const std::string& tmp, const std::string& out);
 void write_output(const std::string& raw, const std::string& out, Format format,
                   const std::string& discard_dir = {});
 
+// Converts `input` (detected as `in_format`; opened read-only as an untrusted
+// input, never written) into `out` as `format` in one qemu-img pass, with
+// no working copy: a temporary file beside `out`, fsynced and renamed. A VHD
+// whose disk is not whole MiB goes through a raw copy in `scratch_dir`
+// instead (removed afterwards), grown as write_output grows it.
+void convert_image(const std::string& input, Format in_format, const std::string& out, Format format,
+                   const std::string& scratch_dir);
+
 struct ImageInfo {
   Format format;
   std::uint64_t virtual_size;  // the disk size as a guest sees it

@@ -56,10 +56,16 @@ void check_writable_dir(const std::string& out, const fs::path& dir, const std::
 }  // namespace
 
 void check_output(const std::string& out, std::string_view format, const std::vector<std::string>& inputs) {
-  try {
-    parse_format(format);
-  } catch (const Error& e) {
-    refuse(out, e.what());  // the message lists the valid names
+  constexpr std::string_view kValid = "raw, qcow2, vhd, vhd-fixed, vhdx, cosi, baremetal-image";
+  if (format == "iso" || format == "pxe-dir" || format == "pxe-tar")
+    refuse(out, fmt::format("the output format '{}' is not supported by imgrecipe (supported: {})", format, kValid));
+  bool known = format == "cosi" || format == "baremetal-image";
+  if (!known) {
+    try {
+      parse_format(format);
+    } catch (const Error&) {
+      refuse(out, fmt::format("unknown output format '{}' (valid: {})", format, kValid));
+    }
   }
   if (out.empty()) refuse(out, "the path is empty");
   // write_output writes where the lexically normal absolute path points, the

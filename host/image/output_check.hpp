@@ -10,7 +10,8 @@
 namespace imgrecipe::image {
 
 // Throws ErrorKind::Usage, naming the path and what is wrong, unless:
-// `format` is a known output format; `out` is not one of `inputs` (compared
+// `format` is a known output format (a qemu-img format, cosi or
+// baremetal-image); `out` is not one of `inputs` (compared
 // as files: device and inode when both exist, so symlinks, hard links and
 // `..` spellings are caught; the resolved parent directory plus name
 // otherwise); `out` is not a directory; its directory exists and a file can

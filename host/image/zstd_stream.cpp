@@ -1,13 +1,17 @@
 #include "host/image/zstd_stream.hpp"
 
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include <fmt/format.h>
+#define ZSTD_STATIC_LINKING_ONLY  // ZSTD_c_stableInBuffer (in libzstd since 1.4.5)
 #include <zstd.h>
 
 #include "host/system/error.hpp"
@@ -55,6 +59,120 @@ std::uint64_t pump(ZSTD_CCtx* c, const void* data, std::size_t size, ZSTD_EndDir
   }
 }
 
+// Holes shorter than this are mapped from the file with the data around
+// them, so a fragmented file does not cost one mapping per extent.
+constexpr std::uint64_t kMinMappedHole = 1 << 20;
+
+// A read-only view of bytes [offset, offset + length) of a regular file:
+// data extents mapped from the file (shared, so the bytes are the page
+// cache's), holes of kMinMappedHole or more as anonymous memory, which reads
+// as the kernel's shared zero page (no page cache, not counted in RSS).
+class MappedRegion {
+ public:
+  ~MappedRegion() {
+    if (base_ != nullptr) ::munmap(base_, span_);
+  }
+  // False when the region cannot be mapped (not a regular file, beyond its
+  // end, mmap refused); the caller then reads it instead.
+  bool map(int fd, std::uint64_t offset, std::uint64_t length) {
+    struct stat st;
+    if (length == 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        static_cast<std::uint64_t>(st.st_size) < offset + length)
+      return false;
+    const std::uint64_t page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+    first_ = offset / page * page;
+    const std::uint64_t end = offset + length;
+    span_ = static_cast<std::size_t>((end + page - 1) / page * page - first_);
+    void* b = ::mmap(nullptr, span_, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (b == MAP_FAILED) return false;
+    base_ = static_cast<char*>(b);
+    data_ = base_ + (offset - first_);
+    auto map_file = [&](std::uint64_t from, std::uint64_t to) {
+      from = from / page * page;
+      to = std::min<std::uint64_t>((to + page - 1) / page * page, first_ + span_);
+      void* at = base_ + (from - first_);
+      return ::mmap(at, to - from, PROT_READ, MAP_SHARED | MAP_FIXED, fd, static_cast<off_t>(from)) == at;
+    };
+    std::uint64_t pos = offset, run_from = 0, run_to = 0;
+    bool run = false;
+    while (pos < end) {
+      off_t d = ::lseek(fd, static_cast<off_t>(pos), SEEK_DATA);
+      if (d < 0 && errno == ENXIO) break;  // a hole to the end of the file
+      off_t h = d < 0 ? -1 : ::lseek(fd, d, SEEK_HOLE);
+      if (h < 0) {  // no SEEK_DATA/SEEK_HOLE: all of the rest from the file
+        if (run && !map_file(run_from, run_to)) return false;
+        run = true;
+        run_from = pos;
+        run_to = end;
+        break;
+      }
+      std::uint64_t ds = static_cast<std::uint64_t>(d), de = std::min<std::uint64_t>(static_cast<std::uint64_t>(h), end);
+      if (ds >= end) break;
+      if (run && ds - run_to < kMinMappedHole) {
+        run_to = de;
+      } else {
+        if (run && !map_file(run_from, run_to)) return false;
+        run = true;
+        run_from = ds;
+        run_to = de;
+      }
+      pos = de;
+    }
+    if (run && !map_file(run_from, run_to)) return false;
+    ::madvise(base_, span_, MADV_SEQUENTIAL);
+    return true;
+  }
+  const char* data() const { return data_; }
+  // Unmaps the pages before `pos` (relative to data()): the page cache keeps
+  // the file's bytes, so nothing is lost if they are read again.
+  void drop_before(std::uint64_t pos) {
+    const std::uint64_t page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+    std::uint64_t upto = (static_cast<std::uint64_t>(data_ - base_) + pos) / page * page;
+    if (upto > dropped_) {
+      ::madvise(base_ + dropped_, upto - dropped_, MADV_DONTNEED);
+      dropped_ = upto;
+    }
+  }
+
+ private:
+  char* base_ = nullptr;
+  const char* data_ = nullptr;
+  std::size_t span_ = 0;
+  std::uint64_t first_ = 0, dropped_ = 0;
+};
+
+// One thread, the input mapped and handed to zstd as a stable buffer: its
+// window is the mapping itself (the page cache) rather than a private copy of
+// 2^window_log bytes, and pages that fell out of the window are unmapped.
+// The frame is the same as single-threaded streaming would make.
+std::optional<std::uint64_t> compress_mapped(ZSTD_CCtx* c, int fd, std::uint64_t offset, std::uint64_t length,
+                                             int window_log, std::vector<char>& out, const Sink& sink) {
+  MappedRegion m;
+  if (!m.map(fd, offset, length)) return std::nullopt;
+  if (ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_stableInBuffer, 1))) return std::nullopt;
+  const std::uint64_t window = std::uint64_t{1} << window_log;
+  std::uint64_t written = 0;
+  ZSTD_inBuffer in{m.data(), 0, 0};
+  for (;;) {
+    signals::check();
+    in.size = static_cast<std::size_t>(std::min<std::uint64_t>(length, in.size + kChunk));
+    const ZSTD_EndDirective mode = in.size == length ? ZSTD_e_end : ZSTD_e_continue;
+    for (;;) {
+      ZSTD_outBuffer ob{out.data(), out.size(), 0};
+      std::size_t left = ZSTD_compressStream2(c, &ob, &in, mode);
+      check(left, "compress");
+      if (ob.pos > 0) {
+        sink(out.data(), ob.pos);
+        written += ob.pos;
+      }
+      if (mode == ZSTD_e_end ? left == 0 : in.pos == in.size) break;
+    }
+    if (mode == ZSTD_e_end) return written;
+    // A block of margin: zstd may still hold the current block unconsumed.
+    if (in.pos > window + ZSTD_BLOCKSIZE_MAX) m.drop_before(in.pos - window - ZSTD_BLOCKSIZE_MAX);
+  }
+}
+
 }  // namespace
 
 void check_options(const Options& o) {
@@ -75,13 +193,20 @@ std::uint64_t compress_region(int fd, const std::string& what, std::uint64_t off
   set(c, ZSTD_c_windowLog, opts.window_log, "window log");
   set(c, ZSTD_c_checksumFlag, 1, "checksum");  // as the zstd CLI
   set(c, ZSTD_c_contentSizeFlag, 1, "content size");
+  // One worker compresses in this thread (zstd's nbWorkers = 0), with less
+  // memory than one background worker: no round buffer of window + jobs.
   int workers = worker_count(opts.workers);
-  if (ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_nbWorkers, workers))) {
+  if (workers > 1 && ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_nbWorkers, workers))) {
     log::warn("this libzstd is built without threads: compressing {} on one thread", what);
+    workers = 1;
   }
   check(ZSTD_CCtx_setPledgedSrcSize(c, length), "content size");
 
-  std::vector<char> in(kChunk), out(ZSTD_CStreamOutSize());
+  std::vector<char> out(ZSTD_CStreamOutSize());
+  if (workers == 1) {
+    if (auto n = compress_mapped(c, fd, offset, length, opts.window_log, out, sink)) return *n;
+  }
+  std::vector<char> in(kChunk);
   static const std::vector<char> zeros(kChunk, 0);
   std::uint64_t written = 0;
   const std::uint64_t end = offset + length;

@@ -3,7 +3,11 @@
 // byte window, multithreaded, content size and checksum in the frame. Input
 // is read in fixed-size pieces and holes of a sparse file (SEEK_DATA /
 // SEEK_HOLE) are fed as zeros without being read, so memory depends on the
-// window and worker count, never on the input's size.
+// window and worker count, never on the input's size. Multithreaded zstd
+// with long-distance matching keeps a private copy of the whole window
+// (2^window_log bytes) plus per-worker tables; with one worker, a regular
+// file is instead mapped and compressed in the calling thread, its window
+// read from the page cache (no private copy; docs/cosi.md, "Speed and memory").
 #pragma once
 
 #include <array>
@@ -17,7 +21,7 @@ namespace imgrecipe::zstd {
 struct Options {
   int level = 9;        // 1..22 (ALIC's range; >= 20 is zstd's --ultra)
   int window_log = 27;  // --long=27
-  int workers = 0;      // threads; 0 = one per online CPU (zstd -T0)
+  int workers = 0;      // threads; 0 = one per online CPU (zstd -T0); 1 = this thread, input mapped
 };
 
 // Receives compressed bytes in order.

@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "host/system/error.hpp"
+#include "host/system/step_times.hpp"
 
 namespace imgrecipe::log {
 namespace {
@@ -98,7 +99,10 @@ Level parse_level(std::string_view name) {
 }
 
 const std::string& step() { return g_step; }
-void set_step(std::string name) { g_step = std::move(name); }
+void set_step(std::string name) {
+  g_step = std::move(name);
+  step_times::mark(g_step);
+}
 
 void write(Level l, std::string_view message) { emit(l, g_step, message, false); }
 

@@ -1,13 +1,15 @@
 --- COSI output (alic-reference.md §3.1, as ALIC 1.7 writes it): the disk as
 --- an uncompressed tar of `cosi-marker`, `metadata.json`, the primary GPT
 --- region and one zstd image per partition, for a provisioning agent to
---- stream onto a machine's disk. docs/cosi.md.
+--- stream onto a machine's disk; and ALIC's baremetal-image, the same tar
+--- padded to 1 MiB with a fixed-VHD footer appended. docs/cosi.md.
 ---
 ---     local cosi = require "imgrecipe.cosi"
 ---     local img = ctx:open(ctx.params.input)
 ---     img:mount()
 ---     -- ... customize ...
 ---     cosi.write(img, ctx.params.output, { level = 9 })
+---     -- or: cosi.write(img, "disk.vhd", { format = "baremetal-image" })
 -- @module imgrecipe.cosi
 local host = require "imgrecipe.host.cosi"
 local osrelease = require "imgrecipe.osrelease"
@@ -18,6 +20,13 @@ local util = require "imgrecipe.util"
 local validate = util.validate
 
 local M = {}
+
+--- ALIC's defaults per output format. baremetal-image keeps the 2^27 window
+--- (ALIC: --long=31; see docs/cosi.md "Window and memory" for why).
+M.DEFAULTS = {
+  cosi = { level = 9, window_log = 27 },
+  ["baremetal-image"] = { level = 22, window_log = 27 },
+}
 
 -- ELF e_machine values of the architectures COSI names (uname -m spelling,
 -- arm64 as ALIC writes it).
@@ -32,6 +41,21 @@ end
 local function root_of(target)
   if is_disk(target) then return target:root() end
   return target
+end
+
+--- A compression level given as text (a CLI flag or recipe parameter):
+--- nil stays nil, else a whole number from 1 to 22 or a usage error naming
+--- `what`.
+---@param text string|number|nil
+---@param what string how the user spelled it, e.g. "--cosi-compression-level"
+---@return integer|nil
+function M.parse_level(text, what)
+  if text == nil then return nil end
+  local n = tonumber(text)
+  if not n or n ~= math.floor(n) or n < 1 or n > 22 then
+    util.raise("usage", string.format("%s %s: expected a whole number from 1 to 22", what, tostring(text)))
+  end
+  return n
 end
 
 --- The OS architecture from the ELF header of a program in the image.
@@ -210,10 +234,11 @@ local function mounts_of(target)
 end
 
 ---@class imgrecipe.CosiOpts
----@field level? integer zstd level 1..22 (default 9, ALIC's)
----@field window_log? integer zstd long-distance window, 2^n bytes (default 27: --long=27)
----@field workers? integer compression threads (default 0: one per CPU)
----@field shrink? boolean shrink ext2/3/4 filesystems first (default true, as ALIC)
+---@field format? string "cosi" (default) or "baremetal-image": the COSI tar padded to 1 MiB with a fixed-VHD footer appended, level 22 by default
+---@field level? integer zstd level 1..22 (default 9, ALIC's; 22 for baremetal-image)
+---@field window_log? integer zstd long-distance window, 2^n bytes, 10..31 (default 27: --long=27, also for baremetal-image, see docs/cosi.md); metadata's maxWindowLog
+---@field workers? integer compression threads (default 0: one per CPU); 1: one thread over the mapped working copy, with no private copy of the window (docs/cosi.md, "Speed and memory")
+---@field shrink? boolean|string shrink ext2/3/4 filesystems first: true (default, as ALIC's customize), false, or "filling": only those that exactly fill their partition (ALIC's convert)
 ---@field arch? string "x86_64" or "arm64" (default: from the image's programs)
 ---@field image_uuid? string default: IMAGE_UUID of /etc/image-customizer-release, else random
 
@@ -244,6 +269,9 @@ end
 --- FAT written back), ext2/3/4 filesystems are shrunk with their partitions
 --- on the working copy, every filesystem is checked read-only, and the
 --- partitions are compressed in process (zstd, long window, multithreaded).
+--- With `opts.format = "baremetal-image"` the tar is then padded with zeros
+--- to a whole MiB and a fixed-VHD footer is appended in place (before the
+--- fsync and rename), so the file is also a fixed VHD of the padded size.
 --- Returns `{id=, regions={...}, images={...}}` with each image's path,
 --- sizes and sha384.
 ---@param target imgrecipe.Image|imgrecipe.Disk
@@ -255,9 +283,17 @@ function M.write(target, path, opts)
   validate("path", path, "string")
   validate("opts", opts, "table", true)
   opts = opts or {}
-  for k, t in pairs({ level = "number", window_log = "number", workers = "number", shrink = "boolean",
-                      arch = "string", image_uuid = "string" }) do
+  for k, t in pairs({ level = "number", window_log = "number", workers = "number", shrink = { "boolean", "string" },
+                      arch = "string", image_uuid = "string", format = "string" }) do
     validate("opts." .. k, opts[k], t, true)
+  end
+  local format = opts.format or "cosi"
+  local defaults = M.DEFAULTS[format]
+  if not defaults then
+    util.raise("usage", string.format("opts.format '%s': expected cosi or baremetal-image", format))
+  end
+  if type(opts.shrink) == "string" and opts.shrink ~= "filling" then
+    util.raise("usage", string.format("opts.shrink '%s': expected true, false or \"filling\"", opts.shrink))
   end
   local disk_mode = is_disk(target)
   if not disk_mode and getmetatable(target) ~= image.Image then
@@ -273,7 +309,7 @@ function M.write(target, path, opts)
   whole_in("level", 1, 22)
   whole_in("window_log", 10, 31)
   whole_in("workers", 0, 256)
-  image.check_output(path, "raw", { input = disk_mode and target.path or target.input })
+  image.check_output(path, format, { input = disk_mode and target.path or target.input })
   local raw = disk_mode and target.path or target.raw
   local work_dir = target.work_dir
   -- Read-write: `rpm -qa` runs in the image, and the sandbox needs a writable root.
@@ -286,12 +322,13 @@ function M.write(target, path, opts)
     target:unmount()
   end
   if opts.shrink ~= false then
-    for _, s in ipairs(host.shrink(raw)) do
+    for _, s in ipairs(host.shrink(raw, { only_filling = opts.shrink == "filling" })) do
       log.info(string.format("partition %d shrunk from %d to %d bytes", s.number, s.old_size, s.new_size))
     end
   end
   return host.write(raw, path, inputs, {
-    level = opts.level, window_log = opts.window_log, workers = opts.workers, work_dir = work_dir,
+    level = opts.level or defaults.level, window_log = opts.window_log or defaults.window_log,
+    workers = opts.workers, work_dir = work_dir, vhd_footer = format == "baremetal-image",
   })
 end
 

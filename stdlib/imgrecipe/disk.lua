@@ -91,6 +91,31 @@ function M.create(path, size, opts)
     Disk)
 end
 
+--- Opens an existing raw disk file in the build directory (an image's
+--- working copy, `img.raw`, while the image is not mounted) as a Disk: its
+--- partition table read back, each partition's id its number ("1", "2",
+--- ...). The file is never removed, and must not be attached or mounted
+--- elsewhere while the Disk is (release it before mounting the image again).
+---@param path string
+---@param opts? {work_dir?: string} where mount points go (default `<path>.d`)
+---@return imgrecipe.Disk
+function M.open(path, opts)
+  validate("path", path, "string")
+  validate("opts", opts, "table", true)
+  opts = opts or {}
+  local work_dir = opts.work_dir or (path .. ".d")
+  sys.mkdir(work_dir)
+  local file = storage.open_disk(path)
+  local t = storage.read_table(path)
+  local ids = {}
+  for _, p in ipairs(t.partitions) do
+    p.id = tostring(p.number)
+    ids[p.id] = p.number
+  end
+  return setmetatable({ path = path, size = file:size(), work_dir = work_dir, _file = file, _fs = {},
+                        _mount_options = {}, table_info = t, _ids = ids }, Disk)
+end
+
 ---@class imgrecipe.PartitionSpec
 ---@field id? string name used by `format`, `mount` and `write_fstab` (and errors)
 ---@field type? string esp, bios-grub, root, root-verity, usr, usr-verity, var, home, srv, swap, tmp,
@@ -192,6 +217,7 @@ end
 ---@field label? string
 ---@field uuid? string filesystem UUID (vfat: volume ID "ABCD-1234"); default random
 ---@field subvolumes? {path: string, referenced_limit?: integer|string, exclusive_limit?: integer|string}[] btrfs only
+---@field size? integer|string ext4 and vfat: bytes of the filesystem when smaller than the partition (inline verity: `verity.inline_data_size`)
 
 --- Makes a filesystem on partition `n` (number or id) with the pinned
 --- feature set of docs/disks.md. Returns `{type=, uuid=, label=, device=}`.
@@ -202,7 +228,8 @@ function Disk:format(n, opts)
   validate("opts", opts, "table")
   local number = self:_number(n, "partition")
   self:attach()
-  local o = { type = opts.type, label = opts.label, uuid = opts.uuid }
+  local o = { type = opts.type, label = opts.label, uuid = opts.uuid,
+              size = opts.size and M.parse_size("opts.size", opts.size) }
   if opts.subvolumes then
     validate("opts.subvolumes", opts.subvolumes, "table")
     o.subvolumes = {}
@@ -343,7 +370,19 @@ function Disk:copy_os_from(img)
   if not self._map then util.raise("usage", "the disk is not mounted: call disk:mount{...} first") end
   if type(img._root) ~= "function" then util.raise("usage", "img: expected an Image") end
   if getmetatable(img) == image.Image and not img._mnt then img:mount({ read_only = true }) end
-  storage.copy_os(img:_root(), self._map)
+  local ok, err = pcall(storage.copy_os, img:_root(), self._map)
+  if ok then return end
+  -- A full filesystem of the layout (target: its mount path): name the partition.
+  if type(err) == "table" and err.op == "copy OS tree" and err.target then
+    for _, m in ipairs(self:mounts()) do
+      for _, p in ipairs(self:partitions()) do
+        if m.target == err.target and p.device == m.device then
+          err.message = string.format("partition '%s' is too small for the OS: %s", p.id, err.message)
+        end
+      end
+    end
+  end
+  error(err, 0)
 end
 
 ---@class imgrecipe.FstabEntry

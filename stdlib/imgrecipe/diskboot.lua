@@ -25,6 +25,10 @@ local log = require "imgrecipe.log"
 
 local M = {}
 
+--- The GPT type of a bios-grub partition (lower case), where GRUB for
+--- i386-pc puts its core image.
+M.BIOS_GRUB_TYPE = "21686148-6449-6e6f-744e-656564454649"
+
 -- GRUB modules built into a new EFI loader: enough to find and read the boot
 -- filesystem of any layout the disk module makes, and to boot Linux.
 M.EFI_MODULES = {
@@ -171,26 +175,48 @@ local function install_efi(d, root, boot_fs, grub_dir, layout)
   M.update_esp(root, boot_fs.uuid, grub_dir, layout)
 end
 
-local function install_legacy(d, root, layout)
-  local found
-  for _, p in ipairs(d:partitions()) do
-    if p.type and p.type:lower() == "21686148-6449-6e6f-744e-656564454649" then found = true end
-  end
-  if not found and d.table_info and d.table_info.table == "gpt" then
-    util.raise("usage", "boot type legacy: a GPT disk needs a bios-grub partition")
-  end
+--- What provides grub-install and the i386-pc modules, for messages.
+M.BIOS_PACKAGES = "(Debian/Ubuntu: grub-pc-bin; RPM distributions: grub2-pc-modules)"
+
+--- The image's grub-install (grub2-install) and its i386-pc module
+--- directory, or nil when either is missing.
+---@param root imgrecipe.Image|imgrecipe.DiskRoot
+---@return string|nil install
+---@return string|nil moddir
+function M.bios_tools(root)
   local install = find_tool(root, { "grub-install", "grub2-install" })
   local moddir
   for _, dir in ipairs({ "/usr/lib/grub/i386-pc", "/usr/lib/grub2/i386-pc" }) do
     if root:exists(dir .. "/boot.img") then moddir = dir end
   end
-  if not install or not moddir then
+  if install and moddir then return install, moddir end
+end
+
+--- GRUB for legacy BIOS (i386-pc) on the whole disk `d`, mounted with the
+--- filesystem holding /boot: the image's own grub-install writes boot.img
+--- into the MBR, the core image into the bios-grub partition (GPT) and the
+--- modules into the GRUB directory. The core image finds /boot by the
+--- filesystem UUID of the moment, so it is installed again whenever that
+--- UUID changes (imgrecipe.uuids.reset_all does).
+---@param d imgrecipe.Disk mounted (Disk:mount)
+function M.install_bios(d)
+  util.validate("d", d, "table")
+  local root = d:root()
+  local found
+  for _, p in ipairs(d:partitions()) do
+    if p.type and p.type:lower() == M.BIOS_GRUB_TYPE then found = true end
+  end
+  if not found and d.table_info and d.table_info.table == "gpt" then
+    util.raise("usage", "boot type legacy: a GPT disk needs a bios-grub partition")
+  end
+  local install, moddir = M.bios_tools(root)
+  if not install then
     util.raise("config", "boot type legacy: the image has no grub-install with i386-pc modules "
-      .. "(Debian/Ubuntu: grub-pc-bin; RPM distributions: grub2-pc-modules)")
+      .. M.BIOS_PACKAGES)
   end
   root:run({ install, "--target=i386-pc", "--boot-directory=/boot", "--directory=" .. moddir,
              "--modules=part_gpt part_msdos ext2 xfs btrfs", "/dev/imgrecipe-disk" }, { network = false })
-  log.info("GRUB for i386-pc installed by %s (%s)", install, util.dirname(layout.config))
+  log.info("GRUB for i386-pc installed by %s", install)
 end
 
 --- Regenerates the initramfs in the image the way it builds it: Debian's
@@ -253,7 +279,7 @@ function M.install(d, opts)
   if boot_type == "efi" then
     install_efi(d, root, boot_fs, grub_dir, layout)
   else
-    install_legacy(d, root, layout)
+    M.install_bios(d)
   end
   local config = bootloader.hard_reset(root, { extra_args = opts.extra_args, selinux_mode = opts.selinux_mode })
   local text = root:read_file(config)

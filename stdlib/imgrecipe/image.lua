@@ -26,6 +26,19 @@ Image.__index = Image
 
 local M = {}
 
+-- The format of an input image file, with errors naming it.
+local function detect_input(path)
+  local kind = sys.kind(path)
+  if kind == nil then
+    util.raise("usage", string.format("input image %s: it does not exist", path))
+  elseif kind == "directory" then
+    util.raise("usage", string.format("input image %s: it is a directory, not a disk image file", path))
+  elseif kind ~= "file" then
+    util.raise("usage", string.format("input image %s: it is not a regular file", path))
+  end
+  return host_image.detect(path)
+end
+
 ---@class imgrecipe.OpenOpts
 ---@field output? string where the image will be saved
 ---@field output_format? string its format; "raw" makes the working copy the output's own temporary file
@@ -47,15 +60,7 @@ function M.open(path, work_dir, opts)
   opts = opts or {}
   validate("opts.output", opts.output, "string", true)
   validate("opts.output_format", opts.output_format, "string", true)
-  local kind = sys.kind(path)
-  if kind == nil then
-    util.raise("usage", string.format("input image %s: it does not exist", path))
-  elseif kind == "directory" then
-    util.raise("usage", string.format("input image %s: it is a directory, not a disk image file", path))
-  elseif kind ~= "file" then
-    util.raise("usage", string.format("input image %s: it is not a regular file", path))
-  end
-  local fmt = host_image.detect(path)
+  local fmt = detect_input(path)
   -- Only a directory made here is removed after the last save.
   local img = { input = path, input_format = fmt, work_dir = work_dir, _own_dir = sys.kind(work_dir) == nil }
   sys.mkdir(work_dir)
@@ -69,6 +74,36 @@ function M.open(path, work_dir, opts)
   return setmetatable(img, Image)
 end
 
+---@class imgrecipe.ConvertOpts
+---@field scratch_dir? string a directory for the raw copy a VHD output of a disk that is not whole MiB needs (without it, such a conversion is refused)
+
+--- Converts an image file to another format without changing the disk:
+--- one qemu-img pass from the input (its format detected from its content,
+--- opened read-only with the untrusted-input checks of `open`) straight into
+--- the output's temporary file, fsynced and renamed into place; no working
+--- copy. Only a VHD output of a disk whose size is not whole MiB goes through
+--- a raw copy in `opts.scratch_dir`, grown to whole MiB as `save` does.
+--- For cosi and baremetal-image use imgrecipe.cosi.write on an opened image.
+---@param input string raw, qcow2, vhd, vhd-fixed or vhdx file
+---@param output string
+---@param format string raw, qcow2, vhd, vhd-fixed or vhdx
+---@param opts? imgrecipe.ConvertOpts
+function M.convert(input, output, format, opts)
+  validate("input", input, "string")
+  validate("output", output, "string")
+  validate("format", format, "string")
+  validate("opts", opts, "table", true)
+  opts = opts or {}
+  validate("opts.scratch_dir", opts.scratch_dir, "string", true)
+  M.check_output(output, format, { input = input })
+  if format == "cosi" or format == "baremetal-image" then
+    util.raise("usage", string.format("image.convert writes disk image formats; a %s output is written by "
+      .. "imgrecipe.cosi.write from an opened image", format))
+  end
+  local fmt = detect_input(input)
+  host_image.convert(input, fmt, output, format, opts.scratch_dir or "")
+end
+
 ---@class imgrecipe.CheckOutputOpts
 ---@field input? string|string[] input image(s) the output must not replace
 
@@ -79,7 +114,7 @@ end
 --- so a bad output fails in a second instead of after the customization;
 --- `Image:save` calls it too.
 ---@param path string
----@param format string raw, qcow2, vhd, vhd-fixed or vhdx
+---@param format string raw, qcow2, vhd, vhd-fixed, vhdx, cosi or baremetal-image
 ---@param opts? imgrecipe.CheckOutputOpts
 function M.check_output(path, format, opts)
   validate("path", path, "string")
@@ -112,7 +147,8 @@ function Image:mount(opts)
   return self
 end
 
---- The mounted filesystems: `{target=, source=, partition=, fstype=, staged=}`.
+--- The mounted filesystems: `{target=, source=, partition=, fstype=, staged=,
+--- options=}` (options: what selects the mounted content, btrfs `subvol=`, or "").
 ---@return table[]
 function Image:mounts()
   return self:_root():mounts()
@@ -357,6 +393,10 @@ function Image:save(path, format, opts)
   validate("format", format, "string")
   validate("opts", opts, "table", true)
   if self._discarded then util.raise("usage", "the image was already saved for the last time") end
+  if format == "cosi" or format == "baremetal-image" then
+    util.raise("usage", string.format("img:save writes disk image formats; a %s output is written by "
+      .. "imgrecipe.cosi.write(img, path, {format = \"%s\"})", format, format))
+  end
   format = host_image.parse_format(format)
   M.check_output(path, format, { input = self.input })
   self:unmount()

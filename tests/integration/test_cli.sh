@@ -47,20 +47,21 @@ check_contains "validate reports the same" "$vmsg" "os.hostnme: unknown key"
 
 # Known ALIC keys that are not implemented yet fail clearly, before any work.
 cat > "$T_TMP/unsupported.yaml" <<YAML
+previewFeatures: [output-selinux-policy]
 os:
   hostname: x
-  overlays:
-    - {mountPoint: /m, upperDir: /u, workDir: /w}
-output: {image: {path: $T_TMP/unsupported.raw, format: raw}}
+output:
+  image: {path: $T_TMP/unsupported.raw, format: raw}
+  selinuxPolicyPath: $T_TMP/policy
 YAML
 set +e
 msg=$("$IMGRECIPE" build "$T_TMP/unsupported.yaml" --image-file "$IMG_PATH" --build-dir "$T_TMP/b" 2>&1)
 rc=$?
 set -e
 check "unsupported key fails" test "$rc" -ne 0
-check_contains "unsupported key named with position" "$msg" "unsupported.yaml:3:3: not supported yet: os.overlays"
+check_contains "unsupported key named with position" "$msg" "unsupported.yaml:6:3: not supported yet: output.selinuxPolicyPath"
 check "no output for unsupported config" test ! -e "$T_TMP/unsupported.raw"
-check_contains "validate notes unsupported keys" "$("$IMGRECIPE" validate "$T_TMP/unsupported.yaml")" "os.overlays is valid but not supported by imgrecipe yet"
+check_contains "validate notes unsupported keys" "$("$IMGRECIPE" validate "$T_TMP/unsupported.yaml")" "output.selinuxPolicyPath is valid but not supported by imgrecipe yet"
 
 # Read-only inspection from a Lua recipe: FAT staged, writes refused.
 "$IMGRECIPE" run "$TESTS_DIR/integration/recipes/inspect.lua" --build-dir "$T_TMP/b" \
@@ -80,4 +81,21 @@ if id nobody >/dev/null 2>&1; then
     set -e
     check_contains "non-root refused" "$msg" "must run as root"
 fi
+# ALIC's other flags: accepted where they have nothing to do here, refused
+# clearly where the feature is missing; --timestamp-file times each step.
+"$IMGRECIPE" --config-file "$T_TMP/alic.yaml" --image-file "$IMG_PATH" --output-image-file "$T_TMP/flags.raw" \
+    --output-image-format raw --build-dir "$T_TMP/b" --log-color never --disable-telemetry \
+    --setfiles-context system_u:system_r:setfiles_mac_t:s0 --timestamp-file "$T_TMP/times.json" > /dev/null 2>&1
+check "ALIC flags accepted" test -s "$T_TMP/flags.raw"
+check_eq "timestamp file lists the steps" "open write output" \
+    "$(jq -r '[.[].step] | [first, last] | join(" ")' "$T_TMP/times.json")"
+check "timestamp file: durations are numbers" jq -e 'all(.[]; (.seconds | type) == "number")' "$T_TMP/times.json"
+set +e
+msg=$("$IMGRECIPE" --config-file "$T_TMP/alic.yaml" --tools-dir /tmp --build-dir "$T_TMP/b" 2>&1)
+rc=$?
+set -e
+check_eq "--tools-dir refused (unsupported)" 1 "$rc"
+check_contains "--tools-dir named" "$msg" "--tools-dir is not supported by imgrecipe yet"
+msg=$("$IMGRECIPE" --config-file "$T_TMP/alic.yaml" --log-color pink 2>&1 || true)
+check_contains "--log-color checked" "$msg" "--log-color pink: expected always, auto or never"
 t_done

@@ -149,9 +149,12 @@ check "A/B: every ext4 shrunk below its partition" test "$(stat -c %s "$T_TMP/ab
 check_eq "A/B: the OS copied into root-a" "$IMG_HOSTNAME" "$(fs_cat "$T_TMP/abx/p2.raw" 0 /etc/hostname)"
 
 # ---- SIGINT while a partition is being compressed: nothing is left ----
+# (multithreaded zstd, and one worker over the mapped working copy)
+for workers in 0 1; do
+rm -rf "$T_TMP/int" "$T_TMP/bi" "$T_TMP/int.log"
 "$IMGRECIPE" run "$TESTS_DIR/integration/recipes/cosi.lua" --build-dir "$T_TMP/bi" \
     --param input="$IMG_PATH" --param output="$T_TMP/int/int.cosi" --param report="$T_TMP/ri" \
-    --param level=19 2> "$T_TMP/int.log" &
+    --param level=19 --param workers=$workers 2> "$T_TMP/int.log" &
 pid=$!
 for _ in $(seq 600); do
     grep -q 'COSI: compressing partition 2' "$T_TMP/int.log" 2>/dev/null && break
@@ -163,13 +166,14 @@ set +e
 wait "$pid"
 rc=$?
 set -e
-check "interrupted run fails" test "$rc" -ne 0
-check_contains "it was compressing when interrupted" "$(cat "$T_TMP/int.log")" "COSI: compressing partition 2"
-check_contains "the error says interrupted" "$(cat "$T_TMP/int.log")" "interrupted"
-check_eq "interrupted: no output or temporary" "" "$(ls -A "$T_TMP/int" 2>/dev/null)"
-check_eq "interrupted: build directory empty" "" "$(find "$T_TMP/bi" -mindepth 1 -maxdepth 1 2>/dev/null)"
-check_eq "interrupted: no loop device left" 0 "$(all_loops)"
-check_eq "interrupted: no mount left" 0 "$(mounts_under "$T_TMP")"
+check "workers $workers: interrupted run fails" test "$rc" -ne 0
+check_contains "workers $workers: it was compressing when interrupted" "$(cat "$T_TMP/int.log")" "COSI: compressing partition 2"
+check_contains "workers $workers: the error says interrupted" "$(cat "$T_TMP/int.log")" "interrupted"
+check_eq "workers $workers: interrupted: no output or temporary" "" "$(ls -A "$T_TMP/int" 2>/dev/null)"
+check_eq "workers $workers: interrupted: build directory empty" "" "$(find "$T_TMP/bi" -mindepth 1 -maxdepth 1 2>/dev/null)"
+check_eq "workers $workers: interrupted: no loop device left" 0 "$(all_loops)"
+check_eq "workers $workers: interrupted: no mount left" 0 "$(mounts_under "$T_TMP")"
+done
 
 # A bad argument is a usage error naming it; nothing is written.
 set +e

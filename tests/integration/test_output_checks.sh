@@ -46,7 +46,7 @@ refused hard-link "$T_TMP/in/hard.raw" vhdx "it is the input image"
 refused relative "input.raw" raw "it is the input image" env -C "$T_TMP/in"
 check "symlink still points at the input" test "$(readlink "$T_TMP/in/link.raw")" = input.raw
 
-refused unknown-format "$T_TMP/out/o.img" vmdk "unknown image format 'vmdk'"
+refused unknown-format "$T_TMP/out/o.img" vmdk "unknown output format 'vmdk'"
 refused output-is-dir "$T_TMP/in" raw "it is a directory"
 touch "$T_TMP/plainfile"
 refused parent-is-file "$T_TMP/plainfile/o.raw" raw "is not a directory"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `imgrecipe validate` / `validate-config`: exit codes (0 valid, 1 invalid,
-# 2 usage), baseConfigs, legacy-schema warnings, --validate-resources. No root.
+# 2 usage), baseConfigs, legacy-schema warnings, old forms of additionalFiles /
+# extraCommandLine (warning with the replacement, strict errors), --validate-resources. No root.
 set -euo pipefail
 source "$(dirname "$0")/../lib/testlib.sh"
 
@@ -66,4 +67,48 @@ run validate legacy.yaml
 check_eq "legacy config is valid" 0 "$rc"
 check_contains "legacy warning" "$out" "warning: legacy.yaml:2:3: SystemConfig.Hostname is the legacy schema: write os.hostname"
 check_contains "verdict after warnings" "$(tail -1 <<<"$out")" "legacy.yaml: valid"
+
+# Old forms ALIC's ISO page still shows: accepted with a warning that shows
+# today's form; source paths resolve relative to the config file.
+mkdir -p old/cloud-init-data
+echo seed > old/cloud-init-data/user-data
+cat > old/iso.yaml <<'YAML'
+iso:
+  additionalFiles:
+    cloud-init-data/user-data: /cloud-init-data/user-data
+  kernelCommandLine:
+    extraCommandLine: "rd.info 'console=ttyS0'"
+YAML
+run validate old/iso.yaml --validate-resources files
+check_eq "old forms are valid" 0 "$rc"
+check_contains "additionalFiles warning with the replacement" "$out" "warning: old/iso.yaml:2:3: iso.additionalFiles as a map is an old form: write
+    additionalFiles:
+    - source: cloud-init-data/user-data
+      destination: /cloud-init-data/user-data"
+check_contains "extraCommandLine warning with the replacement" "$out" "warning: old/iso.yaml:5:5: iso.kernelCommandLine.extraCommandLine as a single string is an old form: write
+    extraCommandLine:
+    - rd.info
+    - console=ttyS0"
+check_contains "verdict" "$out" "old/iso.yaml: valid"
+rm old/cloud-init-data/user-data
+run validate old/iso.yaml --validate-resources files
+check_eq "missing map-form source exits 1" 1 "$rc"
+check_contains "missing source at the map key" "$out" \
+    "old/iso.yaml:3:5: iso.additionalFiles[0].source: 'cloud-init-data/user-data' does not exist"
+cat > old/bad.yaml <<'YAML'
+os:
+  additionalFiles:
+    a.txt: ""
+    b.txt: {path: /b, permission: "644"}
+  kernelCommandLine:
+    extraCommandLine: "quiet 'x"
+YAML
+run validate old/bad.yaml
+check_eq "bad old forms exit 1" 1 "$rc"
+check_contains "empty destination" "$out" "old/bad.yaml:3:12: os.additionalFiles.a.txt: the destination path must not be empty"
+check_contains "unknown key" "$out" \
+    "old/bad.yaml:4:23: os.additionalFiles.b.txt.permission: unknown key (did you mean 'permissions'?)"
+check_contains "unclosed quote" "$out" \
+    "old/bad.yaml:6:23: os.kernelCommandLine.extraCommandLine: the old single-string form: missing closing single quote"
+check_not_contains "no 'expected a list' after old-form problems" "$out" "expected a list"
 t_done

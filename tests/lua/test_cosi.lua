@@ -104,4 +104,34 @@ return {
       "00112233-4455-6677-8899-aabbccddeeff")
     t:eq(cosi.image_uuid(fake({})), nil)
   end,
+
+  test_parse_level = function(t)
+    t:eq(cosi.parse_level(nil, "--x"), nil)
+    t:eq(cosi.parse_level("22", "--x"), 22)
+    t:eq(cosi.parse_level("1", "--x"), 1)
+    t:raises(function() cosi.parse_level("23", "--cosi-compression-level") end,
+      "--cosi-compression-level 23: expected a whole number from 1 to 22")
+    t:raises(function() cosi.parse_level("0", "--x") end, "--x 0: expected a whole number from 1 to 22")
+    t:raises(function() cosi.parse_level("9.5", "--x") end, "expected a whole number")
+    t:raises(function() cosi.parse_level("nine", "--x") end, "--x nine: expected a whole number")
+  end,
+
+  -- ALIC: level 9 for cosi, 22 for baremetal-image; the 2^27 window for both
+  -- (docs/cosi.md, "Speed and memory").
+  test_defaults = function(t)
+    t:eq(cosi.DEFAULTS.cosi.level, 9)
+    t:eq(cosi.DEFAULTS["baremetal-image"].level, 22)
+    t:eq(cosi.DEFAULTS.cosi.window_log, 27)
+    t:eq(cosi.DEFAULTS["baremetal-image"].window_log, 27)
+  end,
+
+  -- Bad options fail before anything is touched (the target is not even looked at).
+  test_write_options = function(t)
+    t:raises(function() cosi.write({}, "/nonexistent/x.cosi", { format = "iso" }) end,
+      "opts.format 'iso': expected cosi or baremetal-image")
+    t:raises(function() cosi.write({}, "/nonexistent/x.cosi", { shrink = "some" }) end,
+      "opts.shrink 'some': expected true, false or \"filling\"")
+    t:raises(function() cosi.write({}, "/nonexistent/x.cosi", { format = "cosi" }) end,
+      "argument 'target': expected an Image or a Disk")
+  end,
 }

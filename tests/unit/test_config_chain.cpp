@@ -143,7 +143,7 @@ TEST_CASE("config chain: cycles, missing files and storage in two configs") {
 
 TEST_CASE("config chain: a single config is its own chain; unsupported keys name their file") {
   TempDir d;
-  write_file(d / "base.yaml", "os: {overlays: [{mountPoint: /m, upperDir: /u, workDir: /w}]}\n");
+  write_file(d / "base.yaml", "os: {hostname: b}\npreviewFeatures: [output-selinux-policy]\noutput: {selinuxPolicyPath: /p}\n");
   write_file(d / "top.yaml", "previewFeatures: [base-configs]\nbaseConfigs: [{path: base.yaml}]\nos: {hostname: h}\n");
   auto single = config::load_chain(d / "base.yaml");
   REQUIRE(single.configs.size() == 1);
@@ -151,9 +151,9 @@ TEST_CASE("config chain: a single config is its own chain; unsupported keys name
   auto chain = config::load_chain(d / "top.yaml");
   auto unsupported = config::unsupported_keys(chain);
   REQUIRE(unsupported.size() == 1);
-  CHECK(unsupported[0].key == "os.overlays");
+  CHECK(unsupported[0].key == "output.selinuxPolicyPath");
   CHECK(unsupported[0].path == d / "base.yaml");
-  CHECK(unsupported[0].mark.line == 1);
+  CHECK(unsupported[0].mark.line == 3);
 }
 
 TEST_CASE("config legacy schema: SystemConfig translates to the current tree, with warnings") {

@@ -7,6 +7,7 @@
 
 #include <cctype>
 #include <filesystem>
+#include <fstream>
 
 #include "host/disk/disk_file.hpp"
 #include "host/disk/partition_table.hpp"
@@ -89,6 +90,24 @@ TEST_CASE("disk_file: sparse, exact size, refuses to overwrite unless asked, rem
   CHECK_FALSE(fs::exists(dir / "pending.raw"));
   pending.reset();
   CHECK(fs::exists(path));  // kept disks are not on the stack
+}
+
+TEST_CASE("disk_file: an existing disk is opened as it is and never removed") {
+  TempDir dir;
+  const std::string path = new_disk(dir, 8 * MiB);
+  {
+    auto d = DiskFile::open(path);
+    CHECK(d->size() == 8 * MiB);
+    teardown().release_all();
+  }
+  CHECK(fs::file_size(path) == 8 * MiB);  // neither the stack nor the handle removed it
+  fs::create_symlink(path, dir / "link");
+  CHECK(usage_error([&] { DiskFile::open(dir / "link"); }).find("not a regular file") != std::string::npos);
+  fs::create_directory(dir / "sub");
+  CHECK(usage_error([&] { DiskFile::open(dir / "sub"); }).find("not a regular file") != std::string::npos);
+  { std::ofstream(dir / "odd") << "x"; }
+  CHECK(usage_error([&] { DiskFile::open(dir / "odd"); }).find("multiple of 512") != std::string::npos);
+  CHECK_THROWS_AS(DiskFile::open(dir / "missing"), Error);
 }
 
 TEST_CASE("partitioner: type names map to GPT GUIDs per architecture, MBR codes where they make sense") {

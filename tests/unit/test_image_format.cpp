@@ -423,7 +423,8 @@ TEST_CASE("check_output refuses the input as output, bad formats and unusable lo
   refused(t / "hard.raw", "qcow2", "it is the input image");
   refused(t / "sub/../in.raw", "raw", "it is the input image");
   refused(t / "missing/../in.raw", "raw", "it is the input image");  // written lexically normalized
-  refused(t / "out.raw", "vmdk", "unknown image format 'vmdk'");
+  refused(t / "out.raw", "vmdk", "unknown output format 'vmdk' (valid: raw, qcow2, vhd, vhd-fixed, vhdx, cosi, baremetal-image)");
+  refused(t / "out.iso", "iso", "the output format 'iso' is not supported by imgrecipe");
   refused(t.path, "raw", "it is a directory");
   refused(t / "in.raw/x.raw", "raw", "is not a directory");
   refused(t / "in.raw/a/b/x.raw", "raw", "is not a directory");
@@ -431,6 +432,8 @@ TEST_CASE("check_output refuses the input as output, bad formats and unusable lo
   // Fine: a new file, also in directories still to be created; no probe file is left.
   CHECK_NOTHROW(image::check_output(t / "out.qcow2", "qcow2", in));
   CHECK_NOTHROW(image::check_output(t / "new/dir/out.vhdx", "vhdx", in));
+  CHECK_NOTHROW(image::check_output(t / "out.cosi", "cosi", in));
+  CHECK_NOTHROW(image::check_output(t / "out.vhd", "baremetal-image", in));
   CHECK_NOTHROW(image::check_output(t / "in.raw", "raw", {}));
   CHECK(fs::is_empty(t / "sub"));
   CHECK_FALSE(fs::exists(t / "new"));

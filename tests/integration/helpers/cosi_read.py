@@ -10,6 +10,9 @@ Prints one line per check failure ("bad: ...") and facts for the caller:
   region <type> <number|-> <outfile> <uncompressed size>
   image <mountPoint> <fsType> <fsUuid> <partType> <outfile>
   meta <key>=<value>
+  window <path> <window bytes of its zstd frame>
+Images are decompressed with the window metadata's compression.maxWindowLog
+allows (zstd --long=N), so a frame needing more fails.
 """
 import hashlib
 import json
@@ -25,6 +28,25 @@ bad = []
 def fail(msg):
     bad.append(msg)
     print("bad: " + msg)
+
+
+def frame_window(frame):
+    """The window size a zstd frame header asks for (RFC 8878 3.1.1.1)."""
+    if int.from_bytes(frame[0:4], "little") != 0xFD2FB528:
+        fail("no zstd frame after the skippable frame")
+        return 0
+    fhd = frame[4]
+    single_segment = fhd & 0x20
+    if not single_segment:
+        wd = frame[5]
+        base = 1 << (10 + (wd >> 3))
+        return base + (base // 8) * (wd & 7)
+    # Single segment: the window is the content size, which follows.
+    dict_id_size = [0, 1, 2, 4][fhd & 3]
+    fcs_size = [1, 2, 4, 8][fhd >> 6]
+    at = 5 + dict_id_size
+    size = int.from_bytes(frame[at:at + fcs_size], "little")
+    return size + 256 if fcs_size == 2 else size
 
 
 with tarfile.open(path, "r:") as tar:
@@ -55,6 +77,7 @@ with tarfile.open(path, "r:") as tar:
         p = pkgs["bash"]
         print(f"meta bash={p['version']}|{p['release']}|{p['arch']}")
     image_id = uuid.UUID(meta["id"]).bytes
+    max_window_log = meta["compression"]["maxWindowLog"]
     regions = meta["disk"]["gptRegions"]
     if [r["image"]["path"] for r in regions] != names[2:]:
         fail("the images after metadata.json are not the gptRegions in order")
@@ -72,7 +95,11 @@ with tarfile.open(path, "r:") as tar:
         size = int.from_bytes(data[4:8], "little")
         if magic != 0x184D2A50 or size != 16 or data[8:24] != image_id:
             fail(f"{img['path']}: no skippable frame with the image id first")
-        r = subprocess.run(["zstd", "-dcqf", "--long=27", "-o", out], input=data)
+        window = frame_window(data[24:])
+        print(f"window {img['path']} {window}")
+        if window > 1 << max_window_log:
+            fail(f"{img['path']}: its frame needs a {window}-byte window, more than maxWindowLog {max_window_log}")
+        r = subprocess.run(["zstd", "-dcqf", f"--long={max_window_log}", "-o", out], input=data)
         if r.returncode != 0:
             fail(f"{img['path']}: zstd -d failed")
             return

@@ -1,5 +1,7 @@
 -- An A/B layout built with imgrecipe.disk (ESP, root-a, root-b, a state
--- partition under /var) from an image's OS, written as COSI from the Disk.
+-- partition under /var) from an image's OS, written as COSI from the Disk
+-- with one worker (the mapped, single-threaded zstd path; the other recipes
+-- use the default, multithreaded one).
 local disk = require "imgrecipe.disk"
 local cosi = require "imgrecipe.cosi"
 
@@ -23,7 +25,7 @@ return {
     d:copy_os_from(img)
     d:write_fstab { id_type = "part-uuid" }
     img:close()
-    local r = cosi.write(d, ctx.params.output, { level = 3 })
+    local r = cosi.write(d, ctx.params.output, { level = 3, workers = 1 })
     local lines = { "id=" .. r.id }
     for _, i in ipairs(r.images) do lines[#lines + 1] = "image " .. i.mount_point .. " " .. i.path end
     for _, g in ipairs(r.regions) do lines[#lines + 1] = "region " .. g.type .. " " .. tostring(g.number) end

@@ -9,6 +9,7 @@ return {
     output = { required = true },
     report = { required = true },
     level = { default = "9" },
+    workers = { default = "0" },  -- zstd workers (0: one per CPU; 1: this thread, input mapped)
     boot_marker = { default = "" },  -- "1": a unit prints COSI-BOOTED <the marker file> on the console
   },
   run = function(ctx)
@@ -23,7 +24,8 @@ return {
         "", "[Install]", "WantedBy=multi-user.target", "" }, "\n"))
       img:enable_service("cosi-marker.service")
     end
-    local r = cosi.write(img, ctx.params.output, { level = tonumber(ctx.params.level) })
+    local r = cosi.write(img, ctx.params.output,
+      { level = tonumber(ctx.params.level), workers = tonumber(ctx.params.workers) })
     local lines = { "id=" .. r.id }
     for _, i in ipairs(r.images) do
       lines[#lines + 1] = string.format("image %s %s %s", i.mount_point, i.fs_type, i.path)
