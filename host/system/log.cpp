@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "host/system/error.hpp"
+#include "host/system/json_text.hpp"
 #include "host/system/step_times.hpp"
 
 namespace imgrecipe::log {
@@ -25,24 +26,6 @@ const char* level_name(Level l) {
     case Level::Off: return "off";
   }
   return "info";
-}
-
-std::string json_escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (c < 0x20) out += fmt::format("\\u{:04x}", c);
-        else out += static_cast<char>(c);
-    }
-  }
-  return out;
 }
 
 std::string timestamp() {

@@ -10,6 +10,7 @@
 #include <cstdio>
 
 #include "host/system/error.hpp"
+#include "host/system/json_text.hpp"
 
 namespace imgrecipe::step_times {
 namespace {
@@ -35,16 +36,6 @@ std::string rfc3339(Clock::time_point t) {
   return buf;
 }
 
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') out += '\\', out += static_cast<char>(c);
-    else if (c < 0x20) out += fmt::format("\\u{:04x}", c);
-    else out += static_cast<char>(c);
-  }
-  return out + "\"";
-}
-
 }  // namespace
 
 void enable() {
@@ -67,7 +58,7 @@ void write(const std::string& path) {
   for (size_t i = 0; i < g_done.size(); ++i) {
     const Segment& s = g_done[i];
     double seconds = std::chrono::duration<double>(s.end - s.start).count();
-    out += fmt::format("  {{\"step\": {}, \"start\": \"{}\", \"seconds\": {:.3f}}}{}\n", json_string(s.step),
+    out += fmt::format("  {{\"step\": {}, \"start\": \"{}\", \"seconds\": {:.3f}}}{}\n", "\"" + json_escape(s.step) + "\"",
                        rfc3339(s.start), seconds, i + 1 < g_done.size() ? "," : "");
   }
   out += "]\n";

@@ -13,16 +13,11 @@ local M = {}
 
 M.DEFAULT_GRUB = "/etc/default/grub"
 
-local BIN_DIRS = { "/usr/sbin", "/usr/bin", "/sbin", "/bin" }
 -- An empty GRUB environment block (grub-editenv's format: 1024 bytes).
 local HEADER = "# GRUB Environment Block\n"
 M.EMPTY_GRUBENV = HEADER .. string.rep("#", 1024 - #HEADER)
 
-local function find_tool(img, name)
-  for _, d in ipairs(BIN_DIRS) do
-    if img:exists(d .. "/" .. name) then return d .. "/" .. name end
-  end
-end
+local function find_tool(img, name) return util.find_program(img, name) end
 
 ---@class imgrecipe.GrubLayout
 ---@field mkconfig string path of grub-mkconfig or grub2-mkconfig in the image

@@ -117,10 +117,7 @@ function M.parse_rpm_qa(text)
 end
 
 local function has_rpm(root)
-  for _, p in ipairs({ "/usr/bin/rpm", "/bin/rpm" }) do
-    if root:exists(p) then return true end
-  end
-  return false
+  return util.find_program(root, "rpm") ~= nil
 end
 
 --- The installed packages: from /var/lib/dpkg/status on Debian-family

@@ -38,15 +38,8 @@ M.EFI_MODULES = {
   "regexp", "gettext", "terminal", "font", "gfxterm", "probe",
 }
 
-local BIN_DIRS = { "/usr/bin", "/usr/sbin", "/bin", "/sbin" }
 
-local function find_tool(root, names)
-  for _, name in ipairs(names) do
-    for _, d in ipairs(BIN_DIRS) do
-      if root:exists(d .. "/" .. name) then return d .. "/" .. name end
-    end
-  end
-end
+local find_tool = util.find_program
 
 -- The partition mounted at `path` (nil if none): its table entry.
 local function partition_at(d, path)

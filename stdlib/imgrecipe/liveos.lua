@@ -47,17 +47,10 @@ M.LIVE_FSTAB = "# LiveOS: / is the overlay dracut's dmsquash-live mounts; no dis
 local DISK_ARGS = { "root", "ro", "rw", "rootflags", "rootfstype", "resume", "BOOT_IMAGE" }
 -- GRUB modules the EFI loader needs on top of a disk loader's: the ISO's filesystem.
 local MEDIA_MODULES = { "iso9660", "part_gpt", "part_msdos", "fat", "search_label", "serial" }
-local BIN_DIRS = { "/usr/bin", "/usr/sbin", "/bin", "/sbin" }
 -- Where the host work directory is seen inside the image while commands run.
 local BIND = "/.imgrecipe-liveos"
 
-local function find_tool(root, names)
-  for _, name in ipairs(names) do
-    for _, d in ipairs(BIN_DIRS) do
-      if root:exists(d .. "/" .. name) then return d .. "/" .. name end
-    end
-  end
-end
+local find_tool = util.find_program
 
 local function write_host(path, text)
   local f, err = io.open(path, "w")

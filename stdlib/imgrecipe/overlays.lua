@@ -135,15 +135,6 @@ function M.fstab_line(ov, fstab)
   return string.format("overlay %s overlay %s 0 0", ov.mount_point:gsub(" ", "\\040"), table.concat(opts, ","))
 end
 
-local DRACUT = { "/usr/bin/dracut", "/usr/sbin/dracut", "/sbin/dracut", "/bin/dracut" }
-
-local function has_any(img, paths)
-  for _, p in ipairs(paths) do
-    if img:exists(p) then return true end
-  end
-  return false
-end
-
 -- The overlay driver in the initramfs: dracut's add_drivers (ALIC), and the
 -- initramfs-tools module list where the image builds its initramfs that way.
 local function add_driver(img)
@@ -181,7 +172,7 @@ function M.apply(img, list, opts)
   if #list == 0 then return end
   for i, ov in ipairs(list) do M.check(ov, string.format("list[%d]", i)) end
   for _, ov in ipairs(list) do
-    if ov.initrd and not has_any(img, DRACUT) then
+    if ov.initrd and not util.find_program(img, "dracut") then
       util.raise("config", string.format("overlay %s is an initrd overlay: it needs an initramfs made by dracut "
         .. "(systemd in the initramfs mounts it), and the image has no dracut (install the dracut package)",
         ov.mount_point))
@@ -199,7 +190,7 @@ function M.apply(img, list, opts)
   log.info("/etc/fstab: %d overlay(s) added", #list)
   local mode = opts.selinux_mode or img:selinux_mode()
   if mode ~= "disabled" then
-    if not has_any(img, { "/usr/sbin/semanage", "/usr/bin/semanage", "/sbin/semanage" }) then
+    if not util.find_program(img, "semanage") then
       util.raise("config", "overlays with SELinux " .. mode .. ": the image has no semanage to give the upper "
         .. "directories their file contexts (Debian/Ubuntu and RPM distributions: policycoreutils-python-utils)")
     end

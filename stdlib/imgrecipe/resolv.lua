@@ -49,7 +49,7 @@ end
 -- ALIC asks `systemctl is-enabled`; an image without systemctl or without
 -- the unit simply does not use systemd-resolved.
 local function resolved_enabled(img)
-  if not (img:exists("/usr/bin/systemctl") or img:exists("/bin/systemctl")) then return false end
+  if not util.find_program(img, "systemctl") then return false end
   local r = img:run({ "systemctl", "is-enabled", "systemd-resolved.service" }, { check = false, quiet = true, network = false })
   return r.exit_code == 0
 end

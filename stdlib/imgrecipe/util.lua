@@ -53,6 +53,22 @@ end
 --- Directory part of a path ("." when none).
 ---@param path string
 ---@return string
+local BIN_DIRS = { "/usr/bin", "/usr/sbin", "/bin", "/sbin" }
+
+--- The path of the first of `names` found in the image's program
+--- directories (/usr/bin, /usr/sbin, /bin, /sbin), or nil.
+---@param root table an Image or a Disk root (anything with :exists)
+---@param names string|string[]
+---@return string|nil
+function M.find_program(root, names)
+  if type(names) == "string" then names = { names } end
+  for _, name in ipairs(names) do
+    for _, d in ipairs(BIN_DIRS) do
+      if root:exists(d .. "/" .. name) then return d .. "/" .. name end
+    end
+  end
+end
+
 function M.dirname(path)
   local d = path:match("^(.*)/[^/]*$")
   if d == nil then return "." end
