@@ -18,6 +18,7 @@ local cosi = require "imgrecipe.cosi"
 local liveos = require "imgrecipe.liveos"
 local overlays = require "imgrecipe.overlays"
 local diskboot = require "imgrecipe.diskboot"
+local iso = require "imgrecipe.iso"
 
 local function resolve(dir, path)
   if path == nil then return nil end
@@ -401,6 +402,47 @@ local function iso_options(cfg)
   }
 end
 
+-- Whether a config of the chain changes the OS (an os section or scripts):
+-- an ISO input must then have its root rebuilt, not only re-packaged.
+local function os_changes(cfg)
+  for _, c in ipairs(cfg.chain) do
+    local d = c.data or {}
+    if d.os and next(d.os) ~= nil then return true end
+    for _, list in pairs(d.scripts or {}) do
+      if type(list) == "table" and #list > 0 then return true end
+    end
+  end
+  return false
+end
+
+-- ISO input (alic-reference §4.11 "ISO input", §5.5): a LiveOS ISO made by
+-- imgrecipe, re-customized into an ISO. With only iso.kernelCommandLine and
+-- iso.additionalFiles, the media is re-packaged: its root is not rebuilt.
+local function iso_input(ctx, cfg, input, output, format)
+  -- ALIC's rules and messages (validateIsoPxeCustomization).
+  if format ~= "iso" and format ~= "pxe-dir" and format ~= "pxe-tar" then
+    util.raise("usage", string.format("cannot generate output format from input format (output='%s', input='iso'): "
+      .. "an ISO input can only produce iso, pxe-dir or pxe-tar", format))
+  end
+  if cfg.data.storage and next(cfg.data.storage) ~= nil then
+    util.raise("usage", "cannot customize partitions when input is ISO (remove the storage section)")
+  end
+  if format ~= "iso" then
+    util.raise("unsupported", string.format("ISO input: the %s output is not supported yet (use iso)", format))
+  end
+  if os_changes(cfg) then
+    util.raise("unsupported", "ISO input: changing the OS of a LiveOS ISO (os or scripts sections) is not supported "
+      .. "yet; only iso.kernelCommandLine and iso.additionalFiles can be changed")
+  end
+  local opts = iso_options(cfg)
+  image.check_output(output, "raw", { input = input })
+  ctx:step("liveos repackage", function()
+    liveos.repackage(input, output, { work_dir = ctx.work_dir .. "/liveos", extra_args = opts.extra_args,
+                                      files = opts.files })
+  end)
+  log.info("output written to %s (%s)", output, format)
+end
+
 return {
   name = "yaml",
   description = "Customizes an image as an ALIC-style YAML config describes",
@@ -436,6 +478,9 @@ return {
     end
     if not format then
       util.raise("usage", "no output format: set output.image.format in the config or pass --output-image-format")
+    end
+    if sys.kind(input) == "file" and iso.is_iso(input) then
+      return iso_input(ctx, cfg, input, output, format)
     end
     -- A COSI file (or a baremetal-image: COSI plus a VHD footer) is written
     -- from the raw working copy (imgrecipe.cosi), a LiveOS ISO from the

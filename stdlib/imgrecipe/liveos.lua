@@ -403,4 +403,132 @@ function M.build(root, output, opts)
   return { kernel = k.version, volume_id = volume_id, args = args }
 end
 
+---@class imgrecipe.LiveSaved
+---@field extra_args string[] the iso.kernelCommandLine arguments of the earlier runs
+---@field initramfs_type string
+---@field kernel_version? string
+
+--- The saved-configs file of a LiveOS ISO made by imgrecipe (what a later
+--- ISO → ISO run keeps). Fails when the ISO has none: it is not such media.
+---@param path string ISO file
+---@param work_dir string host directory for the temporary read
+---@return imgrecipe.LiveSaved
+function M.read_saved(path, work_dir)
+  validate("path", path, "string")
+  validate("work_dir", work_dir, "string")
+  local found = false
+  for _, e in ipairs(iso.list(path)) do found = found or e.path == M.SAVED_CONFIGS end
+  if not found then
+    util.raise("config", string.format("ISO input %s: no %s: only LiveOS ISOs made by imgrecipe (or ALIC) can be "
+      .. "re-customized", path, M.SAVED_CONFIGS))
+  end
+  local doc = util.annotate(string.format("ISO input %s: %s", path, M.SAVED_CONFIGS), json.decode,
+    iso.read_file(path, M.SAVED_CONFIGS, work_dir))
+  local i = type(doc) == "table" and doc.iso or {}
+  local args = ((type(i) == "table" and i.kernelCommandLine) or {}).extraCommandLine or {}
+  if type(args) ~= "table" then
+    util.raise("config", string.format("ISO input %s: %s: iso.kernelCommandLine.extraCommandLine is not a list", path,
+      M.SAVED_CONFIGS))
+  end
+  return { extra_args = args, initramfs_type = i.initramfsType or "bootstrap",
+           kernel_version = type(doc.os) == "table" and doc.os.kernelVersion or nil }
+end
+
+-- Appends `args` to every `linux` line of a grub.cfg text.
+local function append_linux_args(text, args)
+  local n
+  text, n = text:gsub("(\n%s*linux%s[^\n]*)", function(line) return line .. " " .. table.concat(args, " ") end)
+  if n == 0 then util.raise("config", "LiveOS ISO input: its grub.cfg has no linux line") end
+  return text
+end
+
+---@class imgrecipe.LiveRepackOpts
+---@field work_dir string host directory for the media tree (created; a build directory)
+---@field extra_args? string[] kernel arguments added after the saved ones, and saved with them
+---@field files? imgrecipe.LiveFile[] files added to the media (replacing a file at the same path)
+---@field timestamp? integer reproducible dates in the ISO
+
+--- Re-customizes a LiveOS ISO made by imgrecipe without rebuilding its
+--- root: the media tree is copied as it is (LiveOS/rootfs.img, kernel and
+--- initramfs byte for byte, the same boot images and label), the new
+--- arguments are appended to grub.cfg's kernel lines and to the saved ones,
+--- the new files are added, and `output` is written atomically.
+--- Returns `{volume_id=, args=}` (args: every saved argument, new ones last).
+---@param input string LiveOS ISO (liveos.build)
+---@param output string
+---@param opts imgrecipe.LiveRepackOpts
+---@return table
+function M.repackage(input, output, opts)
+  validate("input", input, "string")
+  validate("output", output, "string")
+  validate("opts", opts, "table")
+  validate("opts.work_dir", opts.work_dir, "string")
+  validate("opts.extra_args", opts.extra_args, "table", true)
+  validate("opts.files", opts.files, "table", true)
+  local new_args = opts.extra_args or {}
+  grub.check_kernel_args(new_args)
+  local w = opts.work_dir
+  mkdir_host(w)
+  local saved = M.read_saved(input, w)
+  local volume_id = iso.volume_id(input)
+  local report = iso.boot_report(input)
+
+  local media = w .. "/media"
+  iso.extract(input, "/", media)
+  local grub_cfg = media .. M.GRUB_DIR .. "/grub.cfg"
+  if sys.kind(grub_cfg) ~= "file" or sys.kind(media .. "/" .. M.LIVE_DIR .. "/" .. M.ROOTFS_NAME) ~= "file" then
+    util.raise("config", string.format("ISO input %s: no %s/grub.cfg or /%s/%s: not a LiveOS ISO made by imgrecipe",
+      input, M.GRUB_DIR, M.LIVE_DIR, M.ROOTFS_NAME))
+  end
+  local f = assert(io.open(grub_cfg, "r"))
+  local text = f:read("*a")
+  f:close()
+  if #new_args > 0 then text = append_linux_args(text, new_args) end
+  os.remove(grub_cfg)
+  write_host(grub_cfg, text)
+
+  local all = {}
+  for _, a in ipairs(saved.extra_args) do all[#all + 1] = a end
+  for _, a in ipairs(new_args) do all[#all + 1] = a end
+  os.remove(media .. M.SAVED_CONFIGS)
+  write_host(media .. M.SAVED_CONFIGS, M.saved_configs({ extra_args = all, initramfs_type = saved.initramfs_type,
+                                                         kernel_version = saved.kernel_version }))
+
+  -- The boot setup as it was: the same EFI FAT image, the same GRUB El
+  -- Torito image (taken out of the tree: iso.write places it), a fresh catalog.
+  local boot_dir = w .. "/boot-images"
+  local efi_image
+  for _, name in ipairs(iso.extract_boot_images(input, boot_dir)) do
+    if name:match("_uefi%.img$") and not efi_image then efi_image = boot_dir .. "/" .. name end
+  end
+  local bios
+  for _, e in ipairs(report.entries) do
+    if e.platform == "BIOS" and e.path ~= "" and not bios then
+      bios = { image = w .. "/eltorito.img", path = e.path }
+      rename_host(media .. e.path, bios.image)
+      if #report.mbr > 0 then bios.hybrid_mbr = iso.hybrid_mbr() end
+    end
+  end
+  if report.catalog_path and report.catalog_path ~= "" then os.remove(media .. report.catalog_path) end
+
+  local files = {}
+  for i, file in ipairs(opts.files or {}) do
+    validate(string.format("opts.files[%d].path", i), file.path, "string")
+    local source = file.source
+    if file.content ~= nil then
+      source = string.format("%s/file-%d", w, i)
+      write_host(source, file.content)
+    end
+    validate(string.format("opts.files[%d].source", i), source, "string")
+    -- A new file replaces the media's own at that path.
+    if sys.kind(media .. file.path) == "file" then os.remove(media .. file.path) end
+    files[#files + 1] = { source = source, path = file.path }
+  end
+  iso.write(output, { volume_id = volume_id, tree = media, files = files, efi_boot_image = efi_image, bios = bios,
+                      timestamp = opts.timestamp })
+  log.info("LiveOS ISO %s re-packaged from %s (root unchanged): saved arguments %s, added %s", output, input,
+    table.concat(saved.extra_args, " "), table.concat(new_args, " "))
+  return { volume_id = volume_id, args = all }
+end
+
 return M
