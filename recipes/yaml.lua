@@ -402,6 +402,28 @@ local function iso_options(cfg)
   }
 end
 
+-- The OS steps of §4.2 on a mounted image, in ALIC's order.
+local function customize_os(ctx, img, cfg)
+  override_resolv_conf(ctx, img, cfg)
+  packages(ctx, img, cfg)
+  hostname(ctx, img, cfg)
+  groups_and_users(ctx, img, cfg)
+  additional_dirs(ctx, img, cfg)
+  additional_files(ctx, img, cfg)
+  services(ctx, img, cfg)
+  modules(ctx, img, cfg)
+  release_and_history(ctx, img, cfg)
+  bootloader(ctx, img, cfg)
+  selinux_mode(ctx, img, cfg)
+  os_overlays(ctx, img, cfg)
+  scripts(ctx, img, cfg, "postCustomization")
+  remove_package_manager(ctx, img, cfg)
+  restore_resolv_conf(ctx, img, cfg)
+  selinux_relabel(ctx, img, cfg)
+  scripts(ctx, img, cfg, "finalizeCustomization")
+  kernel_check(ctx, img, cfg)
+end
+
 -- Whether a config of the chain changes the OS (an os section or scripts):
 -- an ISO input must then have its root rebuilt, not only re-packaged.
 local function os_changes(cfg)
@@ -430,12 +452,31 @@ local function iso_input(ctx, cfg, input, output, format)
   if format ~= "iso" then
     util.raise("unsupported", string.format("ISO input: the %s output is not supported yet (use iso)", format))
   end
-  if os_changes(cfg) then
-    util.raise("unsupported", "ISO input: changing the OS of a LiveOS ISO (os or scripts sections) is not supported "
-      .. "yet; only iso.kernelCommandLine and iso.additionalFiles can be changed")
-  end
   local opts = iso_options(cfg)
   image.check_output(output, "raw", { input = input })
+  if os_changes(cfg) then
+    -- The root rebuilt from the squashfs on a working disk, customized, and
+    -- the LiveOS build run again with the media's arguments kept.
+    local live
+    ctx:step("open iso", function() live = liveos.open_iso_root(input, ctx.work_dir .. "/iso-root") end)
+    customize_os(ctx, live.root, cfg)
+    ctx:step("liveos iso", function()
+      opts.work_dir = ctx.work_dir .. "/liveos"
+      opts.saved_args, opts.image_args, opts.volume_id = live.saved.extra_args, live.image_args, live.volume_id
+      -- The media's files first; a new file at the same path replaces one.
+      local files, new = {}, {}
+      for _, f in ipairs(opts.files) do new[f.path] = true end
+      for _, f in ipairs(live.files) do
+        if not new[f.path] then files[#files + 1] = f end
+      end
+      for _, f in ipairs(opts.files) do files[#files + 1] = f end
+      opts.files = files
+      liveos.build(live.root, output, opts)
+      live.disk:release()
+    end)
+    log.info("output written to %s (%s)", output, format)
+    return
+  end
   ctx:step("liveos repackage", function()
     liveos.repackage(input, output, { work_dir = ctx.work_dir .. "/liveos", extra_args = opts.extra_args,
                                       files = opts.files })
@@ -505,24 +546,7 @@ return {
       if not reset_all(cfg) then img:mount(new_layout(cfg) and { read_only = true } or nil) end
     end)
     img = partitions(ctx, img, cfg)
-    override_resolv_conf(ctx, img, cfg)
-    packages(ctx, img, cfg)
-    hostname(ctx, img, cfg)
-    groups_and_users(ctx, img, cfg)
-    additional_dirs(ctx, img, cfg)
-    additional_files(ctx, img, cfg)
-    services(ctx, img, cfg)
-    modules(ctx, img, cfg)
-    release_and_history(ctx, img, cfg)
-    bootloader(ctx, img, cfg)
-    selinux_mode(ctx, img, cfg)
-    os_overlays(ctx, img, cfg)
-    scripts(ctx, img, cfg, "postCustomization")
-    remove_package_manager(ctx, img, cfg)
-    restore_resolv_conf(ctx, img, cfg)
-    selinux_relabel(ctx, img, cfg)
-    scripts(ctx, img, cfg, "finalizeCustomization")
-    kernel_check(ctx, img, cfg)
+    customize_os(ctx, img, cfg)
     if is_iso then
       ctx:step("liveos iso", function()
         iso_opts.work_dir = ctx.work_dir .. "/liveos"

@@ -134,6 +134,54 @@ check_eq "third generation: squashfs still byte-identical" "$(sha256sum < "$T_TM
     "$(sha256sum < "$T_TMP/x2/LiveOS/rootfs.img")"
 rm -rf "$T_TMP/x1" "$T_TMP/x2"
 
+# ---- OS changes: the root is rebuilt from the squashfs and the LiveOS build runs again ----
+cat > "$cfg/os.yaml" <<'YAML'
+os:
+  hostname: live-rebuilt
+  additionalFiles:
+    - content: "added on ISO input\n"
+      destination: /etc/imgrecipe-iso-input
+iso:
+  kernelCommandLine:
+    extraCommandLine: [imgrecipe.rebuilt=1]
+output:
+  image:
+    format: iso
+YAML
+rebuilt=$T_TMP/out/rebuilt.iso
+set +e
+"$IMGRECIPE" build --config-file "$cfg/os.yaml" --image-file "$new" --output-image-file "$rebuilt" \
+    --build-dir "$T_TMP/b" 2> "$T_TMP/rebuilt.log"
+rc=$?
+set -e
+check_eq "ISO → ISO with OS changes succeeds" 0 "$rc"
+if [[ $rc -eq 0 ]]; then
+    check_contains "the root was rebuilt (open iso step)" "$(cat "$T_TMP/rebuilt.log")" "[open iso] start"
+    check_eq "no loop device left" 0 "$(all_loops)"
+    check_eq "no mount left" 0 "$(mounts_under "$T_TMP")"
+    check_eq "working files removed" "" "$(find "$T_TMP/b" -mindepth 1 -maxdepth 1 2>/dev/null)"
+    mkdir -p "$T_TMP/x3"
+    xorriso -osirrox on -indev "$rebuilt" -extract /LiveOS/rootfs.img "$T_TMP/x3/rootfs.img" \
+        -extract /boot/grub/grub.cfg "$T_TMP/x3/grub.cfg" -extract /old.txt "$T_TMP/x3/old.txt" \
+        -extract /azl-image-customizer/saved-configs.yaml "$T_TMP/x3/saved.yaml" 2>/dev/null
+    sq=$T_TMP/x3/rootfs.img
+    check_eq "new squashfs: the new hostname" "live-rebuilt" "$(unsquashfs -cat "$sq" /etc/hostname)"
+    check_eq "new squashfs: the new file" "added on ISO input" "$(unsquashfs -cat "$sq" /etc/imgrecipe-iso-input)"
+    listing=$(unsquashfs -lln -d "" "$sq")
+    check_contains "new squashfs: the earlier OS kept (dracut-live)" "$listing" " /usr/lib/dracut/modules.d/90dmsquash-live"
+    check_eq "new squashfs: /boot empty" "" "$(grep -E ' /boot/' <<< "$listing" || true)"
+    check_not_contains "new squashfs: no extraction directory left" "$listing" ".imgrecipe-live-root"
+    check_eq "grub.cfg: every earlier argument, then the new one" "$linux1 imgrecipe.rebuilt=1" \
+        "$(grep -P '^\tlinux\t' "$T_TMP/x3/grub.cfg")"
+    check_eq "saved-configs: every argument" \
+        "imgrecipe.old=1 imgrecipe.new=2 console=ttyS0,115200n8 imgrecipe.rebuilt=1 bootstrap $kver" \
+        "$(saved_args "$T_TMP/x3/saved.yaml")"
+    check_eq "media files of the input kept" "old payload" "$(cat "$T_TMP/x3/old.txt" 2>/dev/null)"
+    rm -rf "$T_TMP/x3"
+else
+    tail -30 "$T_TMP/rebuilt.log"
+fi
+
 # ---- refusals: nothing is written ----
 # fail NAME INPUT FORMAT CONFIG_TEXT EXPECTED_MESSAGE
 fail() {
@@ -158,8 +206,6 @@ fail qcow2 "$base" qcow2 "os:
   hostname: live" "cannot generate output format from input format (output='qcow2', input='iso')"
 fail storage "$base" iso "storage:
   resetPartitionsUuidsType: reset-all" "cannot customize partitions when input is ISO"
-fail os "$base" iso "os:
-  hostname: live" "ISO input: changing the OS of a LiveOS ISO (os or scripts sections) is not supported yet"
 mkdir -p "$T_TMP/plain/dir"
 echo hello > "$T_TMP/plain/dir/hello.txt"
 xorriso -as mkisofs -R -V PLAIN -o "$T_TMP/plain/plain.iso" "$T_TMP/plain/dir" 2>/dev/null
