@@ -453,6 +453,7 @@ local function iso_input(ctx, cfg, input, output, format)
     util.raise("unsupported", string.format("ISO input: the %s output is not supported yet (use iso)", format))
   end
   local opts = iso_options(cfg)
+  check_remove_package_manager(cfg, format)
   image.check_output(output, "raw", { input = input })
   if os_changes(cfg) then
     -- The root rebuilt from the squashfs on a working disk, customized, and
