@@ -204,7 +204,10 @@ fail raw "$base" raw "iso:
     extraCommandLine: [x=1]" "cannot generate output format from input format (output='raw', input='iso')"
 fail qcow2 "$base" qcow2 "os:
   hostname: live" "cannot generate output format from input format (output='qcow2', input='iso')"
-fail storage "$base" iso "storage:
+fail storage "$base" iso "os:
+  bootloader:
+    resetType: hard-reset
+storage:
   resetPartitionsUuidsType: reset-all" "cannot customize partitions when input is ISO"
 mkdir -p "$T_TMP/plain/dir"
 echo hello > "$T_TMP/plain/dir/hello.txt"
