@@ -18,6 +18,7 @@ local cosi = require "imgrecipe.cosi"
 local liveos = require "imgrecipe.liveos"
 local overlays = require "imgrecipe.overlays"
 local diskboot = require "imgrecipe.diskboot"
+local iso = require "imgrecipe.iso"
 
 local function resolve(dir, path)
   if path == nil then return nil end
@@ -401,6 +402,89 @@ local function iso_options(cfg)
   }
 end
 
+-- The OS steps of §4.2 on a mounted image, in ALIC's order.
+local function customize_os(ctx, img, cfg)
+  override_resolv_conf(ctx, img, cfg)
+  packages(ctx, img, cfg)
+  hostname(ctx, img, cfg)
+  groups_and_users(ctx, img, cfg)
+  additional_dirs(ctx, img, cfg)
+  additional_files(ctx, img, cfg)
+  services(ctx, img, cfg)
+  modules(ctx, img, cfg)
+  release_and_history(ctx, img, cfg)
+  bootloader(ctx, img, cfg)
+  selinux_mode(ctx, img, cfg)
+  os_overlays(ctx, img, cfg)
+  scripts(ctx, img, cfg, "postCustomization")
+  remove_package_manager(ctx, img, cfg)
+  restore_resolv_conf(ctx, img, cfg)
+  selinux_relabel(ctx, img, cfg)
+  scripts(ctx, img, cfg, "finalizeCustomization")
+  kernel_check(ctx, img, cfg)
+end
+
+-- Whether a config of the chain changes the OS (an os section or scripts):
+-- an ISO input must then have its root rebuilt, not only re-packaged.
+local function os_changes(cfg)
+  for _, c in ipairs(cfg.chain) do
+    local d = c.data or {}
+    if d.os and next(d.os) ~= nil then return true end
+    for _, list in pairs(d.scripts or {}) do
+      if type(list) == "table" and #list > 0 then return true end
+    end
+  end
+  return false
+end
+
+-- ISO input (alic-reference §4.11 "ISO input", §5.5): a LiveOS ISO made by
+-- imgrecipe, re-customized into an ISO. With only iso.kernelCommandLine and
+-- iso.additionalFiles, the media is re-packaged: its root is not rebuilt.
+local function iso_input(ctx, cfg, input, output, format)
+  -- ALIC's rules and messages (validateIsoPxeCustomization).
+  if format ~= "iso" and format ~= "pxe-dir" and format ~= "pxe-tar" then
+    util.raise("usage", string.format("cannot generate output format from input format (output='%s', input='iso'): "
+      .. "an ISO input can only produce iso, pxe-dir or pxe-tar", format))
+  end
+  if cfg.data.storage and next(cfg.data.storage) ~= nil then
+    util.raise("usage", "cannot customize partitions when input is ISO (remove the storage section)")
+  end
+  if format ~= "iso" then
+    util.raise("unsupported", string.format("ISO input: the %s output is not supported yet (use iso)", format))
+  end
+  local opts = iso_options(cfg)
+  check_remove_package_manager(cfg, format)
+  image.check_output(output, "raw", { input = input })
+  if os_changes(cfg) then
+    -- The root rebuilt from the squashfs on a working disk, customized, and
+    -- the LiveOS build run again with the media's arguments kept.
+    local live
+    ctx:step("open iso", function() live = liveos.open_iso_root(input, ctx.work_dir .. "/iso-root") end)
+    customize_os(ctx, live.root, cfg)
+    ctx:step("liveos iso", function()
+      opts.work_dir = ctx.work_dir .. "/liveos"
+      opts.saved_args, opts.image_args, opts.volume_id = live.saved.extra_args, live.image_args, live.volume_id
+      -- The media's files first; a new file at the same path replaces one.
+      local files, new = {}, {}
+      for _, f in ipairs(opts.files) do new[f.path] = true end
+      for _, f in ipairs(live.files) do
+        if not new[f.path] then files[#files + 1] = f end
+      end
+      for _, f in ipairs(opts.files) do files[#files + 1] = f end
+      opts.files = files
+      liveos.build(live.root, output, opts)
+      live.disk:release()
+    end)
+    log.info("output written to %s (%s)", output, format)
+    return
+  end
+  ctx:step("liveos repackage", function()
+    liveos.repackage(input, output, { work_dir = ctx.work_dir .. "/liveos", extra_args = opts.extra_args,
+                                      files = opts.files })
+  end)
+  log.info("output written to %s (%s)", output, format)
+end
+
 return {
   name = "yaml",
   description = "Customizes an image as an ALIC-style YAML config describes",
@@ -437,6 +521,9 @@ return {
     if not format then
       util.raise("usage", "no output format: set output.image.format in the config or pass --output-image-format")
     end
+    if sys.kind(input) == "file" and iso.is_iso(input) then
+      return iso_input(ctx, cfg, input, output, format)
+    end
     -- A COSI file (or a baremetal-image: COSI plus a VHD footer) is written
     -- from the raw working copy (imgrecipe.cosi), a LiveOS ISO from the
     -- mounted working copy (imgrecipe.liveos).
@@ -460,24 +547,7 @@ return {
       if not reset_all(cfg) then img:mount(new_layout(cfg) and { read_only = true } or nil) end
     end)
     img = partitions(ctx, img, cfg)
-    override_resolv_conf(ctx, img, cfg)
-    packages(ctx, img, cfg)
-    hostname(ctx, img, cfg)
-    groups_and_users(ctx, img, cfg)
-    additional_dirs(ctx, img, cfg)
-    additional_files(ctx, img, cfg)
-    services(ctx, img, cfg)
-    modules(ctx, img, cfg)
-    release_and_history(ctx, img, cfg)
-    bootloader(ctx, img, cfg)
-    selinux_mode(ctx, img, cfg)
-    os_overlays(ctx, img, cfg)
-    scripts(ctx, img, cfg, "postCustomization")
-    remove_package_manager(ctx, img, cfg)
-    restore_resolv_conf(ctx, img, cfg)
-    selinux_relabel(ctx, img, cfg)
-    scripts(ctx, img, cfg, "finalizeCustomization")
-    kernel_check(ctx, img, cfg)
+    customize_os(ctx, img, cfg)
     if is_iso then
       ctx:step("liveos iso", function()
         iso_opts.work_dir = ctx.work_dir .. "/liveos"

@@ -237,4 +237,17 @@ function M.grub_bios_boot(dir, opts)
   return { image = image, hybrid_mbr = host.hybrid_mbr(o.module_dir) }
 end
 
+--- Whether a file is an ISO 9660 image (its volume descriptor "CD001" at
+--- byte 32769; also true of hybrid ISOs with an MBR or GPT).
+---@param path string
+---@return boolean
+function M.is_iso(path)
+  validate("path", path, "string")
+  local f = io.open(path, "rb")
+  if not f then return false end
+  local ok = f:seek("set", 32769) and f:read(5) == "CD001"
+  f:close()
+  return ok and true or false
+end
+
 return M

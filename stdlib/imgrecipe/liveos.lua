@@ -296,6 +296,7 @@ end
 ---@field bios? boolean also boot on BIOS (CD and disk) with the host's GRUB i386-pc (default: when the host has it)
 ---@field compression_level? integer zstd level of the squashfs (default mksquashfs's)
 ---@field timestamp? integer reproducible dates in the squashfs and the ISO
+---@field image_args? string[] the image's own kernel arguments (default: read from its grub.cfg, liveos.image_args)
 
 --- Builds the LiveOS ISO `output` (atomically) from a mounted, customized
 --- image. The image's /etc/fstab is replaced by the live one: do not save
@@ -313,6 +314,7 @@ function M.build(root, output, opts)
   validate("opts.extra_args", opts.extra_args, "table", true)
   validate("opts.saved_args", opts.saved_args, "table", true)
   validate("opts.files", opts.files, "table", true)
+  validate("opts.image_args", opts.image_args, "table", true)
   local initramfs_type = opts.initramfs_type or "bootstrap"
   if initramfs_type == "full-os" then
     util.raise("unsupported", "LiveOS ISO: initramfsType full-os is not supported yet (use bootstrap)")
@@ -335,7 +337,7 @@ function M.build(root, output, opts)
   M.check_selinux_request(opts.selinux_mode)
   local selinux_on = selinux.current_mode(root) ~= "disabled"
   if selinux_on then log.warn("LiveOS ISO: SELinux is disabled on the live media (selinux=0)") end
-  local args = M.boot_args(M.image_args(root), selinux_on, extra)
+  local args = M.boot_args(opts.image_args or M.image_args(root), selinux_on, extra)
 
   local w = opts.work_dir
   local media, esp = w .. "/media", w .. "/esp"
@@ -394,6 +396,236 @@ function M.build(root, output, opts)
   })
   log.info("LiveOS ISO %s: kernel %s, label %s, arguments: %s", output, k.version, volume_id, table.concat(args, " "))
   return { kernel = k.version, volume_id = volume_id, args = args }
+end
+
+---@class imgrecipe.LiveSaved
+---@field extra_args string[] the iso.kernelCommandLine arguments of the earlier runs
+---@field initramfs_type string
+---@field kernel_version? string
+
+--- The saved-configs file of a LiveOS ISO made by imgrecipe (what a later
+--- ISO → ISO run keeps). Fails when the ISO has none: it is not such media.
+---@param path string ISO file
+---@param work_dir string host directory for the temporary read
+---@return imgrecipe.LiveSaved
+function M.read_saved(path, work_dir)
+  validate("path", path, "string")
+  validate("work_dir", work_dir, "string")
+  local found = false
+  for _, e in ipairs(iso.list(path)) do found = found or e.path == M.SAVED_CONFIGS end
+  if not found then
+    util.raise("config", string.format("ISO input %s: no %s: only LiveOS ISOs made by imgrecipe (or ALIC) can be "
+      .. "re-customized", path, M.SAVED_CONFIGS))
+  end
+  local doc = util.annotate(string.format("ISO input %s: %s", path, M.SAVED_CONFIGS), json.decode,
+    iso.read_file(path, M.SAVED_CONFIGS, work_dir))
+  local i = type(doc) == "table" and doc.iso or {}
+  local args = ((type(i) == "table" and i.kernelCommandLine) or {}).extraCommandLine or {}
+  if type(args) ~= "table" then
+    util.raise("config", string.format("ISO input %s: %s: iso.kernelCommandLine.extraCommandLine is not a list", path,
+      M.SAVED_CONFIGS))
+  end
+  return { extra_args = args, initramfs_type = i.initramfsType or "bootstrap",
+           kernel_version = type(doc.os) == "table" and doc.os.kernelVersion or nil }
+end
+
+-- Appends `args` to every `linux` line of a grub.cfg text.
+local function append_linux_args(text, args)
+  local n
+  text, n = text:gsub("(\n%s*linux%s[^\n]*)", function(line) return line .. " " .. table.concat(args, " ") end)
+  if n == 0 then util.raise("config", "LiveOS ISO input: its grub.cfg has no linux line") end
+  return text
+end
+
+---@class imgrecipe.LiveRepackOpts
+---@field work_dir string host directory for the media tree (created; a build directory)
+---@field extra_args? string[] kernel arguments added after the saved ones, and saved with them
+---@field files? imgrecipe.LiveFile[] files added to the media (replacing a file at the same path)
+---@field timestamp? integer reproducible dates in the ISO
+
+--- Re-customizes a LiveOS ISO made by imgrecipe without rebuilding its
+--- root: the media tree is copied as it is (LiveOS/rootfs.img, kernel and
+--- initramfs byte for byte, the same boot images and label), the new
+--- arguments are appended to grub.cfg's kernel lines and to the saved ones,
+--- the new files are added, and `output` is written atomically.
+--- Returns `{volume_id=, args=}` (args: every saved argument, new ones last).
+---@param input string LiveOS ISO (liveos.build)
+---@param output string
+---@param opts imgrecipe.LiveRepackOpts
+---@return table
+function M.repackage(input, output, opts)
+  validate("input", input, "string")
+  validate("output", output, "string")
+  validate("opts", opts, "table")
+  validate("opts.work_dir", opts.work_dir, "string")
+  validate("opts.extra_args", opts.extra_args, "table", true)
+  validate("opts.files", opts.files, "table", true)
+  local new_args = opts.extra_args or {}
+  grub.check_kernel_args(new_args)
+  local w = opts.work_dir
+  mkdir_host(w)
+  local saved = M.read_saved(input, w)
+  local volume_id = iso.volume_id(input)
+  local report = iso.boot_report(input)
+
+  local media = w .. "/media"
+  iso.extract(input, "/", media)
+  local grub_cfg = media .. M.GRUB_DIR .. "/grub.cfg"
+  if sys.kind(grub_cfg) ~= "file" or sys.kind(media .. "/" .. M.LIVE_DIR .. "/" .. M.ROOTFS_NAME) ~= "file" then
+    util.raise("config", string.format("ISO input %s: no %s/grub.cfg or /%s/%s: not a LiveOS ISO made by imgrecipe",
+      input, M.GRUB_DIR, M.LIVE_DIR, M.ROOTFS_NAME))
+  end
+  local f = assert(io.open(grub_cfg, "r"))
+  local text = f:read("*a")
+  f:close()
+  if #new_args > 0 then text = append_linux_args(text, new_args) end
+  os.remove(grub_cfg)
+  write_host(grub_cfg, text)
+
+  local all = {}
+  for _, a in ipairs(saved.extra_args) do all[#all + 1] = a end
+  for _, a in ipairs(new_args) do all[#all + 1] = a end
+  os.remove(media .. M.SAVED_CONFIGS)
+  write_host(media .. M.SAVED_CONFIGS, M.saved_configs({ extra_args = all, initramfs_type = saved.initramfs_type,
+                                                         kernel_version = saved.kernel_version }))
+
+  -- The boot setup as it was: the same EFI FAT image, the same GRUB El
+  -- Torito image (taken out of the tree: iso.write places it), a fresh catalog.
+  local boot_dir = w .. "/boot-images"
+  local efi_image
+  for _, name in ipairs(iso.extract_boot_images(input, boot_dir)) do
+    if name:match("_uefi%.img$") and not efi_image then efi_image = boot_dir .. "/" .. name end
+  end
+  local bios
+  for _, e in ipairs(report.entries) do
+    if e.platform == "BIOS" and e.path ~= "" and not bios then
+      bios = { image = w .. "/eltorito.img", path = e.path }
+      rename_host(media .. e.path, bios.image)
+      if #report.mbr > 0 then bios.hybrid_mbr = iso.hybrid_mbr() end
+    end
+  end
+  if report.catalog_path and report.catalog_path ~= "" then os.remove(media .. report.catalog_path) end
+
+  local files = {}
+  for i, file in ipairs(opts.files or {}) do
+    validate(string.format("opts.files[%d].path", i), file.path, "string")
+    local source = file.source
+    if file.content ~= nil then
+      source = string.format("%s/file-%d", w, i)
+      write_host(source, file.content)
+    end
+    validate(string.format("opts.files[%d].source", i), source, "string")
+    -- A new file replaces the media's own at that path.
+    if sys.kind(media .. file.path) == "file" then os.remove(media .. file.path) end
+    files[#files + 1] = { source = source, path = file.path }
+  end
+  iso.write(output, { volume_id = volume_id, tree = media, files = files, efi_boot_image = efi_image, bios = bios,
+                      timestamp = opts.timestamp })
+  log.info("LiveOS ISO %s re-packaged from %s (root unchanged): saved arguments %s, added %s", output, input,
+    table.concat(saved.extra_args, " "), table.concat(new_args, " "))
+  return { volume_id = volume_id, args = all }
+end
+
+-- The arguments of a LiveOS grub.cfg's first kernel line that came from the
+-- image (neither the live ones, selinux=0, nor the saved ones at its end).
+local function media_image_args(text, volume_id, saved)
+  local line = text:match("\n%s*linux%s+(%S+[^\n]*)")
+  if not line then util.raise("config", "LiveOS ISO input: its grub.cfg has no linux line") end
+  local args = {}
+  for a in line:gmatch("%S+") do args[#args + 1] = a end
+  table.remove(args, 1)
+  local n = #args - #saved
+  for i = 1, #saved do
+    if args[n + i] ~= saved[i] then n = #args; break end
+  end
+  local live = {}
+  for _, a in ipairs(M.live_args(volume_id)) do live[a] = true end
+  local out = {}
+  for i = 1, n do
+    if not live[args[i]] and args[i] ~= "selinux=0" then out[#out + 1] = args[i] end
+  end
+  return out
+end
+
+---@class imgrecipe.LiveIsoRoot
+---@field disk imgrecipe.Disk the working disk (release it with disk:release(), root:close())
+---@field root imgrecipe.DiskRoot mounted read-write
+---@field saved imgrecipe.LiveSaved
+---@field volume_id string
+---@field image_args string[] the image's own kernel arguments, as the media's grub.cfg has them
+---@field files imgrecipe.LiveFile[] the media's own files (earlier additionalFiles), extracted into work_dir
+
+--- Rebuilds a writable OS from a LiveOS ISO made by imgrecipe, to customize
+--- it and build the ISO again (as ALIC does): a new raw disk in `work_dir`
+--- with one ext4 root, the ISO's LiveOS/rootfs.img extracted into it
+--- (unsquashfs: modes, owners, xattrs) and the media's kernel put back in
+--- /boot. Pass `image_args`, `saved.extra_args` (as saved_args), `volume_id`
+--- and `files` (before the new ones) to liveos.build so the rebuilt ISO keeps
+--- the arguments and the media's files.
+---@param input string LiveOS ISO
+---@param work_dir string host directory (created; a build directory)
+---@return imgrecipe.LiveIsoRoot
+function M.open_iso_root(input, work_dir)
+  validate("input", input, "string")
+  validate("work_dir", work_dir, "string")
+  local w = work_dir
+  mkdir_host(w)
+  local saved = M.read_saved(input, w)
+  local volume_id = iso.volume_id(input)
+  local kver = saved.kernel_version
+  if not kver then util.raise("config", string.format("ISO input %s: %s has no os.kernelVersion", input, M.SAVED_CONFIGS)) end
+  local media = w .. "/media"
+  mkdir_host(media)
+  local sq = media .. "/" .. M.ROOTFS_NAME
+  iso.extract(input, "/" .. M.LIVE_DIR .. "/" .. M.ROOTFS_NAME, sq)
+  iso.extract(input, "/boot/vmlinuz-" .. kver, media .. "/vmlinuz")
+  local cfg = iso.read_file(input, M.GRUB_DIR .. "/grub.cfg", w)
+  -- The media's own files (earlier iso.additionalFiles): everything but
+  -- what the LiveOS build writes again.
+  local carried = {}
+  local catalog = iso.boot_report(input).catalog_path
+  for _, e in ipairs(iso.list(input)) do
+    local p = e.path
+    if e.type == "-" and p:sub(1, 6) ~= "/boot/" and p:sub(1, #M.LIVE_DIR + 2) ~= "/" .. M.LIVE_DIR .. "/"
+        and p ~= M.SAVED_CONFIGS and p ~= catalog then
+      local dest = string.format("%s/file-%d", media, #carried + 1)
+      iso.extract(input, p, dest)
+      carried[#carried + 1] = { source = dest, path = p }
+    end
+  end
+
+  -- Room for the tree and as much again for the customization (sparse).
+  local bytes = 0
+  for _, e in ipairs(squashfs.list(sq)) do bytes = bytes + (e.size or 0) end
+  local mib = 1024 * 1024
+  local size = math.ceil((bytes * 2 + 4096 * mib) / mib) * mib
+  local disk = require("imgrecipe.disk")
+  local d = disk.create(w .. "/root.raw", size)
+  local ok, err = pcall(function()
+    d:partition({ partitions = { { id = "root", type = "root", size = "grow" } } })
+    d:format("root", { type = "ext4", label = "rootfs" })
+    local root = d:mount({ ["/"] = "root" })
+    local top = squashfs.tree_path(root)
+    local tmp = top .. "/.imgrecipe-live-root"
+    squashfs.extract(sq, tmp)
+    for _, name in ipairs(root:list_dir("/.imgrecipe-live-root")) do
+      -- ext4's own lost+found is empty: rename(2) replaces an empty directory.
+      rename_host(tmp .. "/" .. name, top .. "/" .. name)
+    end
+    local removed, rerr = os.remove(tmp)
+    if not removed then util.raise("system", "cannot remove " .. tmp .. ": " .. tostring(rerr)) end
+    root:mkdir("/boot")
+    root:copy_file(media .. "/vmlinuz", "/boot/vmlinuz-" .. kver, { mode = "0644" })
+  end)
+  os.remove(sq)
+  if not ok then
+    d:release()
+    error(err, 0)
+  end
+  log.info("ISO input %s: root rebuilt from /%s/%s on a %d MiB working disk", input, M.LIVE_DIR, M.ROOTFS_NAME,
+    math.floor(size / mib))
+  return { disk = d, root = d:root(), saved = saved, volume_id = volume_id, files = carried,
+           image_args = media_image_args(cfg, volume_id, saved.extra_args) }
 end
 
 return M

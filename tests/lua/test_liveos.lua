@@ -53,6 +53,20 @@ return {
     t:ok(text:find('"initramfsType": "bootstrap"', 1, true), "initramfs type saved")
   end,
 
+  test_saved_configs_read_back = function(t)
+    local json = require "imgrecipe.json"
+    local args = { "a=1", "q=\"x y\"", "uni=\195\169\226\128\168" }
+    local doc = json.decode(liveos.saved_configs({ extra_args = args, initramfs_type = "bootstrap",
+                                                   kernel_version = "6.1.0" }))
+    t:eq(#doc.iso.kernelCommandLine.extraCommandLine, 3, "three arguments")
+    for i, a in ipairs(args) do t:eq(doc.iso.kernelCommandLine.extraCommandLine[i], a, "argument " .. i) end
+    t:eq(doc.iso.initramfsType, "bootstrap")
+    t:eq(doc.os.kernelVersion, "6.1.0")
+    t:eq(json.decode('[1, -2.5e1, true, false, null, {}]')[2], -25)
+    t:raises(function() json.decode('{"a": [1, 2}') end, "expected ',' or ']'")
+    t:raises(function() json.decode('{"a": 1} x') end, "trailing text")
+  end,
+
   test_boot_args_selinux = function(t)
     local image = { "console=ttyS0", "security=selinux", "selinux=1", "enforcing=1", "quiet" }
     t:eq(table.concat(liveos.boot_args(image, true, { "x=1" }), " "), "console=ttyS0 quiet selinux=0 x=1",
