@@ -5,7 +5,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -23,10 +27,13 @@ namespace imgrecipe::zstd {
 namespace {
 
 constexpr std::size_t kChunk = 1 << 20;
+// Static storage without a destructor: a call left running at exit may still read it.
+alignas(64) const char kZeros[kChunk] = {};
 
 struct CCtxFree {
   void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
 };
+using CCtxPtr = std::unique_ptr<ZSTD_CCtx, CCtxFree>;
 
 void check(std::size_t rc, const char* what) {
   if (ZSTD_isError(rc)) throw Error(ErrorKind::Internal, fmt::format("zstd: {}: {}", what, ZSTD_getErrorName(rc)));
@@ -40,16 +47,119 @@ int worker_count(int requested) {
   return n == 0 ? 1 : static_cast<int>(n);
 }
 
+// Runs ZSTD_compressStream2 calls, with the context and the buffers zstd
+// reads and writes during a call. Multithreaded, a call can block until
+// running jobs finish (ZSTDMT_flushProduced waits for the oldest job when no
+// input fits; the round buffer waits for long-distance matching to move on;
+// ZSTD_e_end waits for the last jobs), and so does ZSTD_freeCCtx: with
+// 64 MiB jobs at level 19 that was minutes. So the calls run on a thread of
+// their own while the caller waits polling for SIGINT/SIGTERM; on a signal
+// or an error the caller leaves at once, and the thread frees the context
+// when its call returns. That thread never touches the caller's file or
+// sink, only what it co-owns here.
+class Stream {
+ public:
+  Stream(CCtxPtr c, bool own_thread) : s_(std::make_shared<Shared>()) {
+    s_->cctx = std::move(c);
+    if (!own_thread) return;
+    // The caller, not this thread nor zstd's workers (created from it), gets the signals.
+    sigset_t block, old;
+    sigemptyset(&block);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&block, sig);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    try {
+      t_ = std::thread(run, s_);
+    } catch (...) {
+      pthread_sigmask(SIG_SETMASK, &old, nullptr);
+      throw;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  }
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+  ~Stream() {
+    if (!t_.joinable()) return;
+    {
+      std::lock_guard<std::mutex> l(s_->m);
+      s_->quit = true;
+    }
+    s_->cv.notify_all();
+    // A finished frame is freed at once; an abandoned one waits for zstd's jobs.
+    if (finished_) t_.join();
+    else t_.detach();
+  }
+  char* in() { return s_->in.data(); }
+  std::vector<char>& out() { return s_->out; }
+
+  std::size_t compress(ZSTD_inBuffer& in, ZSTD_outBuffer& out, ZSTD_EndDirective mode) {
+    std::size_t r;
+    if (!t_.joinable()) {
+      r = ZSTD_compressStream2(s_->cctx.get(), &out, &in, mode);
+    } else {
+      Shared& s = *s_;
+      std::unique_lock<std::mutex> l(s.m);
+      s.ib = in;
+      s.ob = out;
+      s.mode = mode;
+      s.request = true;
+      s.cv.notify_all();
+      while (!s.cv.wait_for(l, std::chrono::milliseconds(50), [&] { return !s.request; })) {
+        if (signals::interrupted()) {
+          l.unlock();
+          signals::check();
+        }
+      }
+      in = s.ib;
+      out = s.ob;
+      r = s.result;
+    }
+    check(r, "compress");
+    if (mode == ZSTD_e_end && r == 0) finished_ = true;
+    return r;
+  }
+
+ private:
+  struct Shared {
+    CCtxPtr cctx;
+    std::vector<char> in = std::vector<char>(kChunk);
+    std::vector<char> out = std::vector<char>(ZSTD_CStreamOutSize());
+    std::mutex m;
+    std::condition_variable cv;
+    bool request = false, quit = false;
+    ZSTD_inBuffer ib{};
+    ZSTD_outBuffer ob{};
+    ZSTD_EndDirective mode = ZSTD_e_continue;
+    std::size_t result = 0;
+  };
+  static void run(std::shared_ptr<Shared> s) {
+    std::unique_lock<std::mutex> l(s->m);
+    for (;;) {
+      s->cv.wait(l, [&] { return s->request || s->quit; });
+      if (s->quit) break;
+      l.unlock();
+      std::size_t r = ZSTD_compressStream2(s->cctx.get(), &s->ob, &s->ib, s->mode);
+      l.lock();
+      s->result = r;
+      s->request = false;
+      s->cv.notify_all();
+    }
+    l.unlock();
+    s->cctx.reset();
+  }
+  std::shared_ptr<Shared> s_;
+  std::thread t_;
+  bool finished_ = false;
+};
+
 // Feeds every byte of `in` (end = ZSTD_e_end finishes the frame) and hands
 // the output to the sink piece by piece.
-std::uint64_t pump(ZSTD_CCtx* c, const void* data, std::size_t size, ZSTD_EndDirective mode,
-                   std::vector<char>& out, const Sink& sink) {
+std::uint64_t pump(Stream& z, const void* data, std::size_t size, ZSTD_EndDirective mode, const Sink& sink) {
   std::uint64_t written = 0;
   ZSTD_inBuffer in{data, size, 0};
+  std::vector<char>& out = z.out();
   for (;;) {
     ZSTD_outBuffer ob{out.data(), out.size(), 0};
-    std::size_t left = ZSTD_compressStream2(c, &ob, &in, mode);
-    check(left, "compress");
+    std::size_t left = z.compress(in, ob, mode);
     if (ob.pos > 0) {
       sink(out.data(), ob.pos);
       written += ob.pos;
@@ -146,7 +256,8 @@ class MappedRegion {
 // 2^window_log bytes, and pages that fell out of the window are unmapped.
 // The frame is the same as single-threaded streaming would make.
 std::optional<std::uint64_t> compress_mapped(ZSTD_CCtx* c, int fd, std::uint64_t offset, std::uint64_t length,
-                                             int window_log, std::vector<char>& out, const Sink& sink) {
+                                             int window_log, const Sink& sink) {
+  std::vector<char> out(ZSTD_CStreamOutSize());
   MappedRegion m;
   if (!m.map(fd, offset, length)) return std::nullopt;
   if (ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_stableInBuffer, 1))) return std::nullopt;
@@ -185,7 +296,7 @@ void check_options(const Options& o) {
 std::uint64_t compress_region(int fd, const std::string& what, std::uint64_t offset, std::uint64_t length,
                               const Options& opts, const Sink& sink) {
   check_options(opts);
-  std::unique_ptr<ZSTD_CCtx, CCtxFree> cctx(ZSTD_createCCtx());
+  CCtxPtr cctx(ZSTD_createCCtx());
   if (!cctx) throw Error(ErrorKind::Internal, "zstd: cannot create a compression context");
   ZSTD_CCtx* c = cctx.get();
   set(c, ZSTD_c_compressionLevel, opts.level, "level");
@@ -202,12 +313,11 @@ std::uint64_t compress_region(int fd, const std::string& what, std::uint64_t off
   }
   check(ZSTD_CCtx_setPledgedSrcSize(c, length), "content size");
 
-  std::vector<char> out(ZSTD_CStreamOutSize());
   if (workers == 1) {
-    if (auto n = compress_mapped(c, fd, offset, length, opts.window_log, out, sink)) return *n;
+    if (auto n = compress_mapped(c, fd, offset, length, opts.window_log, sink)) return *n;
   }
-  std::vector<char> in(kChunk);
-  static const std::vector<char> zeros(kChunk, 0);
+  Stream z(std::move(cctx), workers > 1);
+  char* in = z.in();
   std::uint64_t written = 0;
   const std::uint64_t end = offset + length;
   std::uint64_t pos = offset;
@@ -216,7 +326,7 @@ std::uint64_t compress_region(int fd, const std::string& what, std::uint64_t off
     while (n > 0) {
       signals::check();
       std::size_t k = static_cast<std::size_t>(std::min<std::uint64_t>(n, kChunk));
-      written += pump(c, zeros.data(), k, ZSTD_e_continue, out, sink);
+      written += pump(z, kZeros, k, ZSTD_e_continue, sink);
       n -= k;
     }
   };
@@ -224,8 +334,8 @@ std::uint64_t compress_region(int fd, const std::string& what, std::uint64_t off
     while (from < to) {
       signals::check();
       std::size_t k = static_cast<std::size_t>(std::min<std::uint64_t>(to - from, kChunk));
-      read_full_at(fd, in.data(), k, from, what);
-      written += pump(c, in.data(), k, ZSTD_e_continue, out, sink);
+      read_full_at(fd, in, k, from, what);
+      written += pump(z, in, k, ZSTD_e_continue, sink);
       from += k;
     }
   };
@@ -248,7 +358,7 @@ std::uint64_t compress_region(int fd, const std::string& what, std::uint64_t off
     if (data_start < data_end) feed_data(data_start, data_end);
     pos = std::max(data_start, data_end);
   }
-  written += pump(c, nullptr, 0, ZSTD_e_end, out, sink);
+  written += pump(z, nullptr, 0, ZSTD_e_end, sink);
   return written;
 }
 

@@ -162,11 +162,14 @@ for _ in $(seq 600); do
 done
 sleep 0.5
 kill -INT "$pid"
+t0=$(date +%s%N)
 set +e
 wait "$pid"
 rc=$?
 set -e
+took_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 check "workers $workers: interrupted run fails" test "$rc" -ne 0
+check "workers $workers: stopped (teardown included) within 10 s of SIGINT, took ${took_ms} ms" test "$took_ms" -lt 10000
 check_contains "workers $workers: it was compressing when interrupted" "$(cat "$T_TMP/int.log")" "COSI: compressing partition 2"
 check_contains "workers $workers: the error says interrupted" "$(cat "$T_TMP/int.log")" "interrupted"
 check_eq "workers $workers: interrupted: no output or temporary" "" "$(ls -A "$T_TMP/int" 2>/dev/null)"

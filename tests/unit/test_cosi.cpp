@@ -5,7 +5,11 @@
 #include <doctest.h>
 
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <chrono>
+#include <csignal>
 
 #include <fmt/format.h>
 #include <zstd.h>
@@ -21,6 +25,7 @@
 #include "host/image/zstd_stream.hpp"
 #include "host/system/digest.hpp"
 #include "host/system/error.hpp"
+#include "host/system/signals.hpp"
 #include "host/system/unique_fd.hpp"
 #include "test_support.hpp"
 
@@ -379,4 +384,65 @@ TEST_CASE("cosi: a GPT disk written as COSI reads back with tar and zstd") {
                        Error);
   CHECK(sh(fmt::format("cd '{}' && ls -A . 'out dir' 'out dir/taken'", dir.path)) ==
         ".:\ndisk.raw\nout dir\n\nout dir:\nmy.image.cosi\ntaken\n\nout dir/taken:\n");
+}
+
+TEST_CASE("zstd: SIGINT stops multithreaded compression at level 19 within seconds") {
+  // Multithreaded zstd at level 19 runs 64 MiB jobs; a call, and freeing the
+  // context, can wait for them for minutes. The compression runs in a child
+  // that gets SIGINT while compressing incompressible (xorshift) bytes.
+  TempDir dir;
+  const std::string f = dir / "noise";
+  const std::uint64_t size = std::uint64_t{192} << 20;
+  {
+    UniqueFd fd(::open(f.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+    REQUIRE(fd.get() >= 0);
+    std::vector<std::uint64_t> buf(1 << 17);
+    std::uint64_t x = 88172645463325252ull;
+    for (std::uint64_t at = 0; at < size; at += buf.size() * 8) {
+      for (auto& w : buf) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        w = x;
+      }
+      REQUIRE(::pwrite(fd.get(), buf.data(), buf.size() * 8, static_cast<off_t>(at)) ==
+              static_cast<ssize_t>(buf.size() * 8));
+    }
+  }
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    signals::install();
+    int code = 3;
+    try {
+      UniqueFd fd(::open(f.c_str(), O_RDONLY | O_CLOEXEC));
+      zstd::Options o;
+      o.level = 19;
+      o.workers = 2;
+      zstd::compress_region(fd.get(), f, 0, size, o, [](const void*, std::size_t) {});
+      code = 0;
+    } catch (const Error& e) {
+      code = e.kind() == ErrorKind::Interrupted ? 42 : 4;
+    } catch (...) {
+      code = 5;
+    }
+    ::_exit(code);
+  }
+  ::usleep(1500 * 1000);
+  REQUIRE(::kill(pid, SIGINT) == 0);
+  auto start = std::chrono::steady_clock::now();
+  int status = 0;
+  pid_t got = 0;
+  while ((got = ::waitpid(pid, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() - start < std::chrono::seconds(20))
+    ::usleep(20 * 1000);
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (got == 0) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+  }
+  CAPTURE(took);
+  CHECK(got == pid);
+  CHECK(took < 3.0);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 42);  // the interrupted error, not a finished frame
 }
