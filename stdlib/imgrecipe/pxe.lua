@@ -262,7 +262,10 @@ function M.build(root, output, opts)
   local kernel = "/boot/vmlinuz-" .. live.kernel
   local initrd = "/boot/initrd.img-" .. live.kernel
   move_host(live.kernel_file, tree .. kernel)
-  move_host(live.initrd_file, tree .. initrd)
+  -- A new file, not a rename: dracut makes the initramfs 0600, and TFTP
+  -- servers do not read it as root.
+  copy_host(live.initrd_file, tree .. initrd)
+  os.remove(live.initrd_file)
   local args = M.boot_args(url, live.args)
   local vars = osrelease.read(root)
   write_host(tree .. M.GRUB_DIR .. "/grub.cfg", M.grub_config({

@@ -64,6 +64,8 @@ tree_list() { (cd "$1" && find . -mindepth 1 | LC_ALL=C sort); }
 expected=$(printf '%s\n' ./boot ./boot/grub2 ./boot/grub2/grub.cfg "./boot/initrd.img-$kver" "./boot/vmlinuz-$kver" \
     ./bootx64.efi ./extra ./extra/payload.txt ./grubx64.efi ./image.iso ./payload.bin | LC_ALL=C sort)
 check_eq "the tree: exactly ALIC's files plus the additional files" "$expected" "$(tree_list "$out")"
+check_eq "every file is world-readable (TFTP servers do not run as root)" "" \
+    "$(find "$out" -type f ! -perm -0444 -printf '%P ')"
 check_eq "bootx64.efi is a PE image" "MZ" "$(head -c 2 "$out/bootx64.efi")"
 check "grubx64.efi is the same GRUB" cmp -s "$out/bootx64.efi" "$out/grubx64.efi"
 check "the loader has GRUB's network modules (efinet, tftp)" bash -c \
@@ -77,7 +79,7 @@ check_eq "kernel line, exactly" \
     "	linux	/boot/vmlinuz-$kver root=live:http://10.0.2.2:8000/pxe/image.iso rd.live.image rd.live.dir=LiveOS rd.live.squashimg=rootfs.img rd.live.overlay.overlayfs rd.live.overlay.nouserconfirmprompt ip=dhcp $(
     # the image's own arguments (from its grub.cfg, without root= and ro), then the config's
     debugfs -R "cat /boot/grub/grub.cfg" "$IMG_PATH?offset=$ROOT_OFFSET" 2>/dev/null | grep -P '^\s+linux\s' | head -1 |
-        tr -s ' \t' '\n' | tail -n +3 | grep -v -E '^(root=|ro$|rw$|rootflags=|rootfstype=|resume=)' | tr '\n' ' ')imgrecipe.pxe=1 console=ttyS0,115200n8" \
+        awk '{ for (i = 3; i <= NF; i++) print $i }' | grep -v -E '^(root=|ro$|rw$|rootflags=|rootfstype=|resume=|BOOT_IMAGE=)' | tr '\n' ' ')imgrecipe.pxe=1 console=ttyS0,115200n8" \
     "$linux"
 check_contains "initrd line" "$grubcfg" "	initrd	/boot/initrd.img-$kver"
 check_eq "the kernel is the image's" "$(debugfs -R "cat /boot/vmlinuz-$kver" "$IMG_PATH?offset=$ROOT_OFFSET" 2>/dev/null | sha256sum)" \
