@@ -32,7 +32,7 @@ pxe:
     - content: "payload in the tree\n"
       destination: /extra/payload.txt
     - source: payload.bin
-      destination: payload.bin
+      destination: /payload.bin
 output:
   image:
     format: $3
