@@ -115,24 +115,55 @@ function M.grub_config(spec)
   }, "\n") .. "\n"
 end
 
---- Fails, naming the packages to install, unless the image's dracut can
---- build a network-booting live initramfs: dmsquash-live and livenet
---- (Debian: dracut-live), network and url-lib (Debian: dracut-network), and
---- curl, with which url-lib downloads the ISO.
+-- What dracut's livenet needs in the image, with the Debian package of
+-- each. The network handler is network-legacy: in dracut 059 (Debian 12)
+-- only its dhclient-script runs the netroot hook that starts livenet;
+-- with systemd-networkd (dracut's default when the image has it) the
+-- network comes up and the ISO is never fetched.
+local NEEDS = {
+  { module = "90livenet", what = "dracut's livenet module", package = "dracut-live" },
+  { module = "40network", what = "dracut's network module", package = "dracut-network" },
+  { module = "35network-legacy", what = "dracut's network-legacy module", package = "dracut-network" },
+  { module = "45url-lib", what = "dracut's url-lib module", package = "dracut-network" },
+  { tools = { "curl" }, what = "curl", package = "curl" },
+  { tools = { "dhclient" }, what = "dhclient", package = "isc-dhcp-client" },
+  { tools = { "arping", "arping2" }, what = "arping", package = "iputils-arping" },
+  { tools = { "pgrep" }, what = "pgrep", package = "procps" },
+  { tools = { "ip" }, what = "ip", package = "iproute2" },
+}
+--- The dracut modules the PXE initramfs adds to the live one.
+M.DRACUT_MODULES = { "livenet", "network-legacy" }
+
+local function has_tool(root, names)
+  for _, name in ipairs(names) do
+    for _, d in ipairs({ "/usr/bin", "/usr/sbin", "/bin", "/sbin" }) do
+      if root:exists(d .. "/" .. name) then return true end
+    end
+  end
+  return false
+end
+
+--- Fails, naming what is missing and the packages to install, unless the
+--- image's dracut can build a network-booting live initramfs: dmsquash-live,
+--- livenet (Debian: dracut-live), network, network-legacy and url-lib
+--- (dracut-network), and the tools they run: curl (downloads the ISO),
+--- dhclient, arping, pgrep, ip.
 ---@param root imgrecipe.Image|imgrecipe.DiskRoot
 function M.check_dracut(root)
   liveos.check_dracut(root)
-  local missing = {}
-  for _, m in ipairs({ "90livenet", "40network", "45url-lib" }) do
-    if not liveos.has_dracut_module(root, m) then missing[#missing + 1] = "dracut's " .. m:gsub("^%d+", "") .. " module" end
+  local missing, packages, seen = {}, {}, {}
+  for _, n in ipairs(NEEDS) do
+    local ok
+    if n.module then ok = liveos.has_dracut_module(root, n.module) else ok = has_tool(root, n.tools) end
+    if not ok then
+      missing[#missing + 1] = n.what
+      if not seen[n.package] then packages[#packages + 1] = n.package; seen[n.package] = true end
+    end
   end
-  local curl = false
-  for _, d in ipairs({ "/usr/bin", "/bin" }) do curl = curl or root:exists(d .. "/curl") end
-  if not curl then missing[#missing + 1] = "curl" end
   if #missing > 0 then
     util.raise("config", string.format("PXE bootstrap: the image has no %s, which the network-booting initramfs "
-      .. "needs: install them in the image (os.packages.install; Debian/Ubuntu: dracut-live, dracut-network and "
-      .. "curl; Fedora: dracut-live, dracut-network and curl; Azure Linux: dracut and curl)", table.concat(missing, ", ")))
+      .. "needs (dracut's livenet over network-legacy): install them in the image (os.packages.install; "
+      .. "Debian/Ubuntu packages: %s)", table.concat(missing, ", "), table.concat(packages, ", ")))
   end
 end
 
@@ -255,7 +286,7 @@ function M.build(root, output, opts)
   -- so the same kernel and initramfs boot over the network.
   local live = liveos.build(root, tree .. "/" .. iso_name, {
     work_dir = w .. "/liveos", extra_args = opts.extra_args, files = opts.iso_files,
-    initramfs_type = initramfs_type, selinux_mode = opts.selinux_mode, dracut_modules = { "livenet" },
+    initramfs_type = initramfs_type, selinux_mode = opts.selinux_mode, dracut_modules = M.DRACUT_MODULES,
     compression_level = opts.compression_level, timestamp = opts.timestamp,
   })
   mkdir_tree(M.GRUB_DIR:sub(2))

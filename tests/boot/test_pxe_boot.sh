@@ -17,7 +17,7 @@ mkdir -p "$cfg"
 cat > "$cfg/pxe.yaml" <<YAML
 os:
   packages:
-    install: [dracut, dracut-live, dracut-network, curl, procps, iproute2]
+    install: [dracut, dracut-live, dracut-network, curl, isc-dhcp-client, iputils-arping, procps, iproute2]
   additionalFiles:
     - content: |
         #!/bin/sh

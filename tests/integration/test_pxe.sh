@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 9 §2: `--output-image-format pxe-dir` and `pxe-tar` (imgrecipe.pxe,
 # bootstrap initramfs) on the debian-base image with a config that installs
-# dracut, dracut-live, dracut-network and curl. The tree is checked file by
+# dracut, dracut-live, dracut-network and the tools of dracut's livenet over
+# network-legacy (curl, dhclient, arping, pgrep, ip). The tree is checked file by
 # file: bootx64.efi / grubx64.efi (GRUB EFI images with the network modules),
 # boot/grub2/grub.cfg (the exact kernel line: root=live:<URL of the ISO>),
 # the kernel, the initramfs (livenet inside), the ISO (the LiveOS ISO) and a
@@ -21,7 +22,7 @@ write_cfg() { # NAME URL_LINE FORMAT
     cat > "$cfg/$1.yaml" <<YAML
 os:
   packages:
-    install: [dracut, dracut-live, dracut-network, curl]
+    install: [dracut, dracut-live, dracut-network, curl, isc-dhcp-client, iputils-arping, procps, iproute2]
 pxe:
   kernelCommandLine:
     extraCommandLine:
@@ -98,6 +99,7 @@ while o + 110 <= len(d) and d[o:o + 6] in (b"070701", b"070702"):
 check_contains "the initramfs has dracut's livenet" "$initrd_list" "sbin/livenetroot"
 check_contains "the initramfs has dmsquash-live" "$initrd_list" "sbin/dmsquash-live-root"
 check_contains "the initramfs has curl (url-lib)" "$initrd_list" "bin/curl"
+check_contains "the initramfs has dhclient (network-legacy)" "$initrd_list" "sbin/dhclient"
 iso=$out/image.iso
 check_contains "image.iso is the LiveOS ISO (label CDROM)" "$(xorriso -indev "$iso" -pvd_info 2>/dev/null)" "Volume Id    : CDROM"
 isofiles=$(xorriso -indev "$iso" -find / -type f 2>/dev/null | tr -d "'")
@@ -162,5 +164,5 @@ fail tar-dir "$url" "is a directory" "$T_TMP/fail" pxe-tar
 fail no-livenet "os:
   packages:
     install: [dracut, dracut-live]
-$url" "PXE bootstrap: the image has no dracut's network module, dracut's url-lib module, curl, which the network-booting initramfs needs: install them in the image (os.packages.install; Debian/Ubuntu: dracut-live, dracut-network and curl"
+$url" "PXE bootstrap: the image has no dracut's network module, dracut's network-legacy module, dracut's url-lib module, curl, dhclient, arping, pgrep, ip, which the network-booting initramfs needs (dracut's livenet over network-legacy): install them in the image (os.packages.install; Debian/Ubuntu packages: dracut-network, curl, isc-dhcp-client, iputils-arping, procps, iproute2)"
 t_done

@@ -48,16 +48,22 @@ return {
       ["/usr/bin/dracut"] = true,
       ["/usr/lib/dracut/modules.d/90dmsquash-live/module-setup.sh"] = true,
       ["/usr/lib/dracut/modules.d/90livenet/module-setup.sh"] = true,
+      ["/usr/bin/pgrep"] = true,
     }
     local e = err_of(function() pxe.check_dracut(fake_root(base)) end)
-    t:ok(e:find("the image has no dracut's network module, dracut's url-lib module, curl,", 1, true), e)
-    t:ok(e:find("Debian/Ubuntu: dracut-live, dracut-network and curl", 1, true), e)
-    base["/usr/lib/dracut/modules.d/40network/module-setup.sh"] = true
-    base["/usr/lib/dracut/modules.d/45url-lib/module-setup.sh"] = true
+    t:ok(e:find("the image has no dracut's network module, dracut's network-legacy module, dracut's url-lib module, "
+      .. "curl, dhclient, arping, ip,", 1, true), e)
+    t:ok(e:find("Debian/Ubuntu packages: dracut-network, curl, isc-dhcp-client, iputils-arping, iproute2)", 1, true), e)
+    for _, m in ipairs({ "40network", "35network-legacy", "45url-lib" }) do
+      base["/usr/lib/dracut/modules.d/" .. m .. "/module-setup.sh"] = true
+    end
     base["/usr/bin/curl"] = true
+    base["/usr/sbin/dhclient"] = true
+    base["/usr/bin/arping"] = true
+    base["/usr/bin/ip"] = true
     pxe.check_dracut(fake_root(base))
     base["/usr/lib/dracut/modules.d/90livenet/module-setup.sh"] = nil
-    t:ok(err_of(function() pxe.check_dracut(fake_root(base)) end):find("no dracut's livenet module", 1, true))
+    t:ok(err_of(function() pxe.check_dracut(fake_root(base)) end):find("no dracut's livenet module,", 1, true))
   end,
 
   test_check_output = function(t)
