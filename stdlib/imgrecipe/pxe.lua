@@ -16,6 +16,8 @@
 --- The image is changed on the way (as imgrecipe.liveos): do not save it.
 ---
 ---     local pxe = require "imgrecipe.pxe"
+---     img:packages({ install = { "dracut", "dracut-live", "dracut-network", "curl", "isc-dhcp-client",
+---                                "iputils-arping", "procps", "iproute2" } })
 ---     pxe.build(img, ctx.params.output, { work_dir = ctx.work_dir .. "/pxe", format = "pxe-dir",
 ---                                         bootstrap_base_url = "http://10.0.2.2:8000" })
 -- @module imgrecipe.pxe
