@@ -4,6 +4,7 @@
 #include <string>
 
 #include "host/fs/fat_image.hpp"
+#include "host/media/dir_output.hpp"
 #include "host/media/grub_image.hpp"
 #include "host/media/iso_read.hpp"
 #include "host/media/iso_write.hpp"
@@ -195,7 +196,56 @@ int l_hybrid_mbr(lua_State* L) {
   return 1;
 }
 
+// ---- directory outputs (PXE trees) and tar.gz ----
+
+constexpr const char* kDirOutputMeta = "imgrecipe.dir_output";
+
+// output_dir(path) -> handle: a temporary tree beside `path`, renamed into
+// place by commit(); removed by release() or at teardown otherwise.
+int l_output_dir(lua_State* L) {
+  push_handle(L, std::make_unique<DirOutput>(arg_string(L, 1, "path")), kDirOutputMeta);
+  return 1;
+}
+int do_tmp(lua_State* L) {
+  lua_pushstring(L, check_handle<DirOutput>(L, 1, kDirOutputMeta)->tmp().c_str());
+  return 1;
+}
+int do_path(lua_State* L) {
+  lua_pushstring(L, check_handle<DirOutput>(L, 1, kDirOutputMeta)->path().c_str());
+  return 1;
+}
+int do_commit(lua_State* L) {
+  check_handle<DirOutput>(L, 1, kDirOutputMeta)->commit();
+  return 0;
+}
+int do_release(lua_State* L) { return close_handle<DirOutput>(L, kDirOutputMeta); }
+// mkdir(rel): a directory (and its parents) inside the temporary tree.
+int do_mkdir(lua_State* L) {
+  check_handle<DirOutput>(L, 1, kDirOutputMeta)->mkdir(arg_string(L, 2, "path"));
+  return 0;
+}
+
+// check_dir_output(path): missing or an empty directory, else a usage error.
+int l_check_dir_output(lua_State* L) {
+  check_dir_output(arg_string(L, 1, "path"));
+  return 0;
+}
+
+// tar_gz(dir, out)
+int l_tar_gz(lua_State* L) {
+  tar_gz_dir(arg_string(L, 1, "dir"), arg_string(L, 2, "path"));
+  return 0;
+}
+
+const luaL_Reg kDirOutputMethods[] = {IMGRECIPE_FN("tmp", do_tmp),         IMGRECIPE_FN("path", do_path),
+                                      IMGRECIPE_FN("commit", do_commit),   IMGRECIPE_FN("release", do_release),
+                                      IMGRECIPE_FN("mkdir", do_mkdir),
+                                      IMGRECIPE_FN("__gc", do_release),    {nullptr, nullptr}};
+
 const luaL_Reg kFns[] = {IMGRECIPE_FN("write", l_write),
+                         IMGRECIPE_FN("output_dir", l_output_dir),
+                         IMGRECIPE_FN("check_dir_output", l_check_dir_output),
+                         IMGRECIPE_FN("tar_gz", l_tar_gz),
                          IMGRECIPE_FN("list", l_list),
                          IMGRECIPE_FN("extract", l_extract),
                          IMGRECIPE_FN("read_file", l_read_file),
@@ -211,6 +261,7 @@ const luaL_Reg kFns[] = {IMGRECIPE_FN("write", l_write),
 }  // namespace
 
 int open_iso(lua_State* L) {
+  define_class(L, kDirOutputMeta, kDirOutputMethods);
   push_module(L, kFns);
   return 1;
 }

@@ -16,6 +16,7 @@ local storage = require "imgrecipe.storage"
 local uuids = require "imgrecipe.uuids"
 local cosi = require "imgrecipe.cosi"
 local liveos = require "imgrecipe.liveos"
+local pxe = require "imgrecipe.pxe"
 local overlays = require "imgrecipe.overlays"
 local diskboot = require "imgrecipe.diskboot"
 local iso = require "imgrecipe.iso"
@@ -485,6 +486,39 @@ local function iso_input(ctx, cfg, input, output, format)
   log.info("output written to %s (%s)", output, format)
 end
 
+-- The `pxe` section for the PXE build (same merging as iso_options; ALIC's
+-- PXE default initramfsType is full-os, not implemented: bootstrap is used).
+local function pxe_options(cfg, format)
+  local p = cfg.data.pxe or {}
+  if p.initramfsType == "full-os" then
+    util.raise("unsupported", "pxe.initramfsType: full-os is not supported yet (use bootstrap, the default here)")
+  end
+  if p.kdumpBootFiles == "keep" then
+    util.raise("unsupported", "pxe.kdumpBootFiles: keep is not supported yet")
+  end
+  liveos.check_selinux_request((os_of(cfg).selinux or {}).mode)
+  local files = {}
+  for _, c in ipairs(cfg.chain) do
+    for _, f in ipairs(((c.data or {}).pxe or {}).additionalFiles or {}) do
+      if f.permissions then
+        log.warn("pxe.additionalFiles %s: permissions are not applied yet (files are 0644)", f.destination)
+      end
+      files[#files + 1] = { source = resolve(c.dir, f.source), content = f.content, path = f.destination }
+    end
+  end
+  -- Checked now, not after the customization.
+  pxe.bootstrap_url(p.bootstrapBaseUrl, p.bootstrapFileUrl)
+  return {
+    format = format,
+    extra_args = (p.kernelCommandLine or {}).extraCommandLine or {},
+    files = files,
+    initramfs_type = p.initramfsType or "bootstrap",
+    bootstrap_base_url = p.bootstrapBaseUrl,
+    bootstrap_file_url = p.bootstrapFileUrl,
+    selinux_mode = (os_of(cfg).selinux or {}).mode,
+  }
+end
+
 return {
   name = "yaml",
   description = "Customizes an image as an ALIC-style YAML config describes",
@@ -530,8 +564,14 @@ return {
     local is_cosi = format == "cosi" or format == "baremetal-image"
     local is_iso = format == "iso"
     local iso_opts = is_iso and iso_options(cfg) or nil
+    local is_pxe = format == "pxe-dir" or format == "pxe-tar"
+    local pxe_opts = is_pxe and pxe_options(cfg, format) or nil
     -- Before any conversion: a bad output fails now, not after the whole build.
-    image.check_output(output, is_iso and "raw" or format, { input = input })
+    if is_pxe then
+      pxe.check_output(output, format, input)
+    else
+      image.check_output(output, is_iso and "raw" or format, { input = input })
+    end
     -- The level in effect: the CLI, else the config (last wins), else the format's default.
     local level = cosi.parse_level(ctx.params.cosi_compression_level, "--cosi-compression-level")
         or ((out_image.cosi or {}).compression or {}).level
@@ -542,7 +582,7 @@ return {
       -- A new layout only reads the input (ALIC mounts it read-only), so its
       -- working copy is never the output. Ids are reset before mounting, on a
       -- working copy in the build directory (the only place the reset writes).
-      local in_place = not new_layout(cfg) and not reset_all(cfg) and not is_cosi and not is_iso
+      local in_place = not new_layout(cfg) and not reset_all(cfg) and not is_cosi and not is_iso and not is_pxe
       img = ctx:open(input, in_place and { output = output, output_format = format } or nil)
       if not reset_all(cfg) then img:mount(new_layout(cfg) and { read_only = true } or nil) end
     end)
@@ -552,6 +592,16 @@ return {
       ctx:step("liveos iso", function()
         iso_opts.work_dir = ctx.work_dir .. "/liveos"
         liveos.build(img, output, iso_opts)
+        img:close()
+      end)
+      log.info("output written to %s (%s)", output, format)
+      return
+    end
+    if is_pxe then
+      ctx:step("liveos pxe", function()
+        pxe_opts.work_dir = ctx.work_dir .. "/pxe"
+        pxe_opts.input = input
+        pxe.build(img, output, pxe_opts)
         img:close()
       end)
       log.info("output written to %s (%s)", output, format)

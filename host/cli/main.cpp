@@ -45,7 +45,8 @@ Build options:
   --config-file F               the YAML (or JSON) config (ALIC spelling)
   --image-file F                input image; overrides input.image.path
   --output-image-file F         output image; overrides output.image.path (alias --output-path)
-  --output-image-format FMT     raw, qcow2, vhd, vhd-fixed, vhdx, cosi, baremetal-image, iso;
+  --output-image-format FMT     raw, qcow2, vhd, vhd-fixed, vhdx, cosi, baremetal-image, iso,
+                                pxe-dir, pxe-tar;
                                 overrides output.image.format
   --cosi-compression-level N    zstd level 1..22 of cosi and baremetal-image outputs; overrides
                                 output.image.cosi.compression.level (default 9; 22 for

@@ -370,13 +370,14 @@ constexpr Field kIsoFields[] = {
 constexpr Type kIso{.kind = Kind::Object, .fields = kIsoFields};
 
 constexpr Type kPxeUrl{.check = c::pxe_url};
+// full-os and kdumpBootFiles: keep are refused by the PXE build (recipes/yaml.lua, imgrecipe.pxe).
 constexpr Field kPxeFields[] = {
-    {.name = "kernelCommandLine", .type = &kKernelCommandLine},
-    {.name = "additionalFiles", .type = &kAdditionalFileList},
-    {.name = "initramfsType", .type = &kInitramfsType},
-    {.name = "bootstrapBaseUrl", .type = &kPxeUrl},
-    {.name = "bootstrapFileUrl", .type = &kPxeUrl},
-    {.name = "kdumpBootFiles", .type = &kKdumpBootFilesType, .preview = "kdump-boot-files"},
+    {.name = "kernelCommandLine", .type = &kKernelCommandLine, .supported = true},
+    {.name = "additionalFiles", .type = &kAdditionalFileList, .supported = true},
+    {.name = "initramfsType", .type = &kInitramfsType, .supported = true},
+    {.name = "bootstrapBaseUrl", .type = &kPxeUrl, .supported = true},
+    {.name = "bootstrapFileUrl", .type = &kPxeUrl, .supported = true},
+    {.name = "kdumpBootFiles", .type = &kKdumpBootFilesType, .supported = true, .preview = "kdump-boot-files"},
 };
 constexpr Type kPxe{.kind = Kind::Object, .fields = kPxeFields, .rule = c::pxe};
 
@@ -426,7 +427,7 @@ constexpr Field kRootFields[] = {
     {.name = "input", .type = &kInput, .supported = true},
     {.name = "storage", .type = &kStorage, .supported = true},
     {.name = "iso", .type = &kIso, .supported = true},
-    {.name = "pxe", .type = &kPxe},
+    {.name = "pxe", .type = &kPxe, .supported = true},
     {.name = "os", .type = &kOs, .supported = true},
     {.name = "scripts", .type = &kScripts, .supported = true},
     {.name = "previewFeatures", .type = &kPreviewFeatureList, .supported = true},

@@ -96,6 +96,17 @@ function M.kernel(root)
     table.concat(versions, ", ")))
 end
 
+--- True when the image's dracut has the module `name` (e.g. "90livenet").
+---@param root imgrecipe.Image|imgrecipe.DiskRoot
+---@param name string the module's directory name in dracut's modules.d
+---@return boolean
+function M.has_dracut_module(root, name)
+  for _, dir in ipairs({ "/usr/lib/dracut/modules.d", "/usr/lib64/dracut/modules.d" }) do
+    if root:exists(dir .. "/" .. name .. "/module-setup.sh") then return true end
+  end
+  return false
+end
+
 --- Fails, naming the packages to install, unless the image has dracut and
 --- its dmsquash-live module (the live initramfs is built by the image's own
 --- dracut). Returns dracut's path in the image.
@@ -103,10 +114,7 @@ end
 ---@return string
 function M.check_dracut(root)
   local dracut = find_tool(root, { "dracut" })
-  local live = false
-  for _, dir in ipairs({ "/usr/lib/dracut/modules.d", "/usr/lib64/dracut/modules.d" }) do
-    if root:exists(dir .. "/90dmsquash-live/module-setup.sh") then live = true end
-  end
+  local live = M.has_dracut_module(root, "90dmsquash-live")
   if dracut and live then return dracut end
   local missing = {}
   if not dracut then missing[#missing + 1] = "dracut" end
@@ -238,45 +246,65 @@ end
 ---@param kernel_path string
 ---@param dir string host directory
 ---@param name string
-function M.initramfs(root, version, kernel_path, dir, name)
+---@param modules? string[] more dracut modules (e.g. livenet for PXE)
+function M.initramfs(root, version, kernel_path, dir, name, modules)
   local dracut = M.check_dracut(root)
+  local add = { "dmsquash-live" }
+  for _, m in ipairs(modules or {}) do add[#add + 1] = m end
   run_bound(root, dir, {
-    dracut, "--force", "--no-hostonly", "--kver", version, "--add", "dmsquash-live",
+    dracut, "--force", "--no-hostonly", "--kver", version, "--add", table.concat(add, " "),
     "--add-drivers", "overlay squashfs loop iso9660 sr_mod virtio_scsi",
     "--filesystems", "squashfs iso9660", BIND .. "/" .. name,
   }, "dracut")
   run_bound(root, dir, { "/bin/cp", "-L", "--", kernel_path, BIND .. "/vmlinuz" }, "kernel")
 end
 
+---@class imgrecipe.EfiLoaderOpts
+---@field path? string host file to write (default `dir`/EFI/BOOT/BOOTX64.EFI)
+---@field prefix? string GRUB's prefix (default liveos.GRUB_DIR)
+---@field modules? string[] more built-in GRUB modules (e.g. efinet and tftp for PXE)
+
 --- The removable-media EFI loader `dir`/EFI/BOOT/BOOTX64.EFI: the image's
 --- own GRUB (its grub-mkimage and x86_64-efi modules) when it has one, else
 --- the host's (iso.grub_image), with the early config built in.
 ---@param root imgrecipe.Image|imgrecipe.DiskRoot
 ---@param dir string host directory (the FAT image's tree)
----@param early string host file: the early config
+---@param early? string host file: the early config (none: GRUB loads `prefix`/grub.cfg)
+---@param opts? imgrecipe.EfiLoaderOpts
 ---@return string who built it
-function M.efi_loader(root, dir, early)
-  mkdir_host(dir .. "/EFI/BOOT")
+function M.efi_loader(root, dir, early, opts)
+  opts = opts or {}
+  local out = opts.path or dir .. "/EFI/BOOT/BOOTX64.EFI"
+  local prefix = opts.prefix or M.GRUB_DIR
+  if not opts.path then mkdir_host(util.dirname(out)) end
+  local modules, seen = {}, {}
+  for _, list in ipairs({ diskboot.EFI_MODULES, MEDIA_MODULES, opts.modules or {} }) do
+    for _, m in ipairs(list) do
+      if not seen[m] then modules[#modules + 1] = m; seen[m] = true end
+    end
+  end
   local mkimage = find_tool(root, { "grub-mkimage", "grub2-mkimage" })
   local moddir
   for _, d in ipairs({ "/usr/lib/grub/x86_64-efi", "/usr/lib/grub2/x86_64-efi" }) do
     if root:exists(d .. "/linux.mod") and root:exists(d .. "/iso9660.mod") then moddir = d end
   end
   if mkimage and moddir then
-    local parent = util.dirname(early)
-    local argv = { mkimage, "-O", "x86_64-efi", "-d", moddir, "-p", M.GRUB_DIR,
-                   "-c", BIND .. "/" .. early:sub(#parent + 2), "-o", BIND .. "/efi-loader.efi" }
-    local seen = {}
-    for _, list in ipairs({ diskboot.EFI_MODULES, MEDIA_MODULES }) do
-      for _, m in ipairs(list) do
-        if not seen[m] then argv[#argv + 1] = m; seen[m] = true end
-      end
+    local parent = util.dirname(out)
+    local argv = { mkimage, "-O", "x86_64-efi", "-d", moddir, "-p", prefix, "-o", BIND .. "/efi-loader.efi" }
+    if early then
+      -- The early config is read through the bind: copy it beside the output.
+      write_host(parent .. "/.early.cfg", assert(io.open(early)):read("*a"))
+      argv[#argv + 1] = "-c"
+      argv[#argv + 1] = BIND .. "/.early.cfg"
     end
+    for _, m in ipairs(modules) do argv[#argv + 1] = m end
     run_bound(root, parent, argv, "grub-mkimage")
-    rename_host(parent .. "/efi-loader.efi", dir .. "/EFI/BOOT/BOOTX64.EFI")
+    if early then os.remove(parent .. "/.early.cfg") end
+    rename_host(parent .. "/efi-loader.efi", out)
     return "the image's " .. mkimage
   end
-  iso.grub_image(dir .. "/EFI/BOOT/BOOTX64.EFI", { target = "x86_64-efi", config_file = early })
+  iso.grub_image(out, { target = "x86_64-efi", config_file = early, prefix = prefix,
+                        modules = opts.modules and modules or nil })
   return "the host's grub-mkimage (the image has no grub-mkimage with x86_64-efi modules)"
 end
 
@@ -297,10 +325,14 @@ end
 ---@field compression_level? integer zstd level of the squashfs (default mksquashfs's)
 ---@field timestamp? integer reproducible dates in the squashfs and the ISO
 ---@field image_args? string[] the image's own kernel arguments (default: read from its grub.cfg, liveos.image_args)
+---@field dracut_modules? string[] more dracut modules in the initramfs (imgrecipe.pxe adds livenet)
 
 --- Builds the LiveOS ISO `output` (atomically) from a mounted, customized
 --- image. The image's /etc/fstab is replaced by the live one: do not save
---- the image afterwards. Returns `{kernel=, volume_id=, args=}`.
+--- the image afterwards. Returns `{kernel=, volume_id=, args=, media=,
+--- kernel_file=, initrd_file=}`: the kernel version, the arguments after the
+--- live ones, and the media tree with its kernel and initramfs (host files
+--- left in `work_dir`, which imgrecipe.pxe reuses).
 ---@param root imgrecipe.Image|imgrecipe.DiskRoot mounted read-write
 ---@param output string
 ---@param opts imgrecipe.LiveOsOpts
@@ -343,7 +375,7 @@ function M.build(root, output, opts)
   local media, esp = w .. "/media", w .. "/esp"
   for _, d in ipairs({ w, media, media .. "/boot", media .. M.GRUB_DIR, esp }) do mkdir_host(d) end
   local initrd_name = "initrd.img"
-  M.initramfs(root, k.version, k.path, media .. "/boot", initrd_name)
+  M.initramfs(root, k.version, k.path, media .. "/boot", initrd_name, opts.dracut_modules)
   rename_host(media .. "/boot/vmlinuz", media .. "/boot/vmlinuz-" .. k.version)
   rename_host(media .. "/boot/" .. initrd_name, media .. "/boot/initrd.img-" .. k.version)
 
@@ -395,7 +427,8 @@ function M.build(root, output, opts)
     efi_boot_image = w .. "/efiboot.img", bios = bios, timestamp = opts.timestamp,
   })
   log.info("LiveOS ISO %s: kernel %s, label %s, arguments: %s", output, k.version, volume_id, table.concat(args, " "))
-  return { kernel = k.version, volume_id = volume_id, args = args }
+  return { kernel = k.version, volume_id = volume_id, args = args, media = media,
+           kernel_file = media .. "/boot/vmlinuz-" .. k.version, initrd_file = media .. "/boot/initrd.img-" .. k.version }
 end
 
 ---@class imgrecipe.LiveSaved

@@ -3,7 +3,8 @@
 #
 # Usage: tests/lib/boot-check.sh --image FILE [--format raw|qcow2|vhdx|vhd|vpc]
 #            --marker TEXT [--marker TEXT ...] [--timeout SEC] [--log FILE] [--firmware uefi|bios]
-#            [--media disk|cd]
+#            [--media disk|cd] [--memory MIB]
+#        tests/lib/boot-check.sh --pxe DIR --marker TEXT ... (UEFI network boot)
 #
 #   --image    disk image; never modified (QEMU snapshot=on, writes go to a temp overlay)
 #   --format   image format (default raw; vhd is an alias of QEMU's vpc)
@@ -12,6 +13,10 @@
 #   --log      keep the serial log at FILE (default: a temp file, removed on exit)
 #   --firmware uefi (default: OVMF) or bios (QEMU's SeaBIOS, for legacy-BIOS images)
 #   --media    disk (default: virtio-blk) or cd (a read-only CD-ROM on virtio-scsi: ISOs)
+#   --pxe      instead of --image: UEFI network boot from the PXE tree DIR through QEMU's
+#              user-mode network and its built-in TFTP server (bootfile bootx64.efi, the
+#              host is 10.0.2.2 from the guest); no disk
+#   --memory   guest memory in MiB (default 1024)
 #
 # Exit status: 0 all markers seen; 1 failure (boot error pattern, QEMU exited, or
 # timeout; the last 40 log lines are printed to stderr); 2 usage error.
@@ -29,11 +34,11 @@ SCRIPT_PATH=$(readlink -f -- "${BASH_SOURCE[0]}")
 . "${SCRIPT_PATH%/*}/common.sh"
 
 usage() {
-    sed -n '3,4p' "$SCRIPT_PATH" | sed 's/^# \{0,1\}//' >&2
+    sed -n '3,6p' "$SCRIPT_PATH" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
-IMAGE='' FORMAT=raw TIMEOUT=180 LOG_KEEP='' FIRMWARE=uefi MEDIA=disk
+IMAGE='' FORMAT=raw TIMEOUT=180 LOG_KEEP='' FIRMWARE=uefi MEDIA=disk PXE_DIR='' MEMORY=1024
 MARKERS=()
 while (($#)); do
     case $1 in
@@ -44,12 +49,16 @@ while (($#)); do
         --log) LOG_KEEP=${2:?}; shift ;;
         --firmware) FIRMWARE=${2:?}; shift ;;
         --media) MEDIA=${2:?}; shift ;;
+        --pxe) PXE_DIR=${2:?}; shift ;;
+        --memory) MEMORY=${2:?}; shift ;;
         -h | --help) usage ;;
         *) ir_warn "unknown argument: $1"; usage ;;
     esac
     shift
 done
-[[ -n $IMAGE ]] || { ir_warn "--image is required"; usage; }
+[[ -n $IMAGE || -n $PXE_DIR ]] || { ir_warn "--image or --pxe is required"; usage; }
+[[ -z $IMAGE || -z $PXE_DIR ]] || { ir_warn "--image and --pxe are exclusive"; usage; }
+[[ $MEMORY =~ ^[0-9]+$ && $MEMORY -ge 256 ]] || { ir_warn "bad --memory: $MEMORY"; usage; }
 ((${#MARKERS[@]})) || { ir_warn "at least one --marker is required"; usage; }
 [[ $TIMEOUT =~ ^[0-9]+$ && $TIMEOUT -gt 0 ]] || { ir_warn "bad --timeout: $TIMEOUT"; usage; }
 case $FORMAT in
@@ -65,8 +74,14 @@ case $MEDIA in
     disk | cd) ;;
     *) ir_warn "unsupported --media: $MEDIA"; usage ;;
 esac
-[[ -f $IMAGE ]] || ir_die "no such image: $IMAGE"
-IMAGE=$(readlink -f -- "$IMAGE")
+if [[ -n $PXE_DIR ]]; then
+    [[ -f $PXE_DIR/bootx64.efi ]] || ir_die "no bootx64.efi in the PXE tree $PXE_DIR"
+    [[ $FIRMWARE == uefi ]] || ir_die "--pxe boots UEFI only"
+    PXE_DIR=$(readlink -f -- "$PXE_DIR")
+else
+    [[ -f $IMAGE ]] || ir_die "no such image: $IMAGE"
+    IMAGE=$(readlink -f -- "$IMAGE")
+fi
 
 QEMU=${QEMU:-qemu-system-x86_64}
 OVMF_CODE=${OVMF_CODE:-/usr/share/OVMF/OVMF_CODE_4M.fd}
@@ -122,7 +137,13 @@ fi
 
 # QEMU's -drive option syntax uses "," as separator: double any commas in the path.
 IMG_OPT=${IMAGE//,/,,}
-if [[ $MEDIA == cd ]]; then
+NIC=(-nic none)
+if [[ -n $PXE_DIR ]]; then
+    DRIVE=()
+    NIC=(-netdev "user,id=n0,tftp=${PXE_DIR//,/,,},bootfile=bootx64.efi"
+        -device virtio-net-pci,netdev=n0,bootindex=0)
+    IMAGE="PXE tree $PXE_DIR"
+elif [[ $MEDIA == cd ]]; then
     DRIVE=(-drive "if=none,id=d0,file=$IMG_OPT,format=$FORMAT,media=cdrom,readonly=on"
         -device virtio-scsi-pci -device scsi-cd,drive=d0,bootindex=0)
 else
@@ -132,10 +153,10 @@ T0=$(ir_now)
 ir_log "booting $IMAGE (format $FORMAT, $MEDIA, $FIRMWARE, ${ACCEL[1]}, timeout ${TIMEOUT}s), serial log $LOG"
 # snapshot=on keeps its temporary overlay in TMPDIR: point it at our temp dir.
 TMPDIR=$TMP "$QEMU" \
-    -machine q35 "${ACCEL[@]}" -m 1024 -smp 2 \
+    -machine q35 "${ACCEL[@]}" -m "$MEMORY" -smp 2 \
     "${FIRMWARE_OPTS[@]}" \
     "${DRIVE[@]}" \
-    -nic none -display none -serial "file:$LOG" -monitor none -no-reboot \
+    "${NIC[@]}" -display none -serial "file:$LOG" -monitor none -no-reboot \
     </dev/null >"$TMP/qemu.out" 2>&1 &
 QEMU_PID=$!
 
