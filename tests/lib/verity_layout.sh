@@ -69,7 +69,7 @@ os:
         echo "IRCHECK mount \$m=\$(findmnt -n -o SOURCE,FSTYPE,OPTIONS \$m | tr -s ' ')"
       done
       echo "IRCHECK verity=\$(veritysetup status root 2>&1 | awk '/status:|verified/ {print}' | tr -s ' ' | tr '\n' ';')"
-      echo "IRCHECK root-write=\$(touch /imgrecipe-probe 2>&1 && echo writable || echo refused)"
+      echo "IRCHECK root-write=\$(touch /imgrecipe-probe 2>/dev/null && echo writable || echo refused)"
       echo "IRCHECK cmdline=\$(cat /proc/cmdline)"
       echo IRCHECK-DONE
   services:
