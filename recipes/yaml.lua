@@ -20,6 +20,7 @@ local pxe = require "imgrecipe.pxe"
 local overlays = require "imgrecipe.overlays"
 local diskboot = require "imgrecipe.diskboot"
 local iso = require "imgrecipe.iso"
+local verityboot = require "imgrecipe.verityboot"
 
 local function resolve(dir, path)
   if path == nil then return nil end
@@ -293,10 +294,14 @@ local function bootloader(ctx, img, cfg)
   local kcl = os_of(cfg).kernelCommandLine
   local cmdline = kcl and kcl.extraCommandLine or {}
   if cfg.new_disk then
+    local with_verity = #storage.verity_devices(new_layout(cfg)) > 0
     ctx:step("bootloader", function()
       storage.install_boot(cfg.new_disk, new_layout(cfg),
-        { extra_args = cmdline, selinux_mode = (os_of(cfg).selinux or {}).mode })
+        { extra_args = cmdline, selinux_mode = (os_of(cfg).selinux or {}).mode, initramfs = not with_verity })
     end)
+    if with_verity then
+      ctx:step("verity initramfs", function() verityboot.prepare_initramfs(img) end)
+    end
   elseif cfg.id_changes then
     ctx:step("bootloader", function()
       uuids.update_boot(img, cfg.id_changes,
@@ -351,6 +356,17 @@ local function selinux_relabel(ctx, img, cfg)
   if cfg.selinux_mode and cfg.selinux_mode ~= "disabled" then
     ctx:step("selinux relabel", function() img:selinux_relabel() end)
   end
+end
+
+-- §4.1 step 18: the verity hash trees, last (after finalize scripts and
+-- the SELinux relabel, before the COSI shrink), then their kernel
+-- arguments into grub.cfg on /boot. Nothing hashed is written afterwards.
+local function verity_seal(ctx, img, cfg)
+  local st = new_layout(cfg)
+  local devices = st and storage.verity_devices(st) or {}
+  if #devices == 0 then return false end
+  ctx:step("verity", function() verityboot.seal(cfg.new_disk, devices) end)
+  return true
 end
 
 -- [os] §4.2 step 24: a kernel must remain installed.
@@ -588,6 +604,7 @@ return {
     end)
     img = partitions(ctx, img, cfg)
     customize_os(ctx, img, cfg)
+    local sealed = not is_iso and not is_pxe and verity_seal(ctx, img, cfg)
     if is_iso then
       ctx:step("liveos iso", function()
         iso_opts.work_dir = ctx.work_dir .. "/liveos"
@@ -610,7 +627,9 @@ return {
     ctx:step("write output", function()
       if is_cosi then
         -- ALIC's defaults: zstd -9 --long=27 (cosi), -22 (baremetal-image).
-        cosi.write(cfg.new_disk or img, output, { level = level, format = format })
+        -- ALIC does not shrink verity filesystems; the verity object of COSI
+        -- metadata is not written yet, so a verity layout is not shrunk at all.
+        cosi.write(cfg.new_disk or img, output, { level = level, format = format, shrink = not sealed })
       else
         img:save(output, format, { last = true })
       end

@@ -9,7 +9,7 @@ packages=(
   # in-process hashing (OpenSSL EVP) and zstd compression (COSI output)
   libssl-dev libzstd-dev
   # runtime tools
-  qemu-utils mtools dosfstools e2fsprogs fdisk util-linux zstd
+  qemu-utils mtools dosfstools e2fsprogs fdisk util-linux zstd cpio
   # dm-verity checks in tests (veritysetup verify/dump)
   cryptsetup-bin
   # new disk layouts: mkfs.xfs/xfs_repair/xfs_admin, mkfs.btrfs/btrfs/btrfstune

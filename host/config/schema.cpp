@@ -193,15 +193,15 @@ constexpr Type kIdentifiedPartition{.kind = Kind::Object, .fields = kIdentifiedP
 constexpr Type kVerityName{.check = c::verity_name};
 constexpr Type kHashSignaturePath{.check = c::hash_signature_path};
 constexpr Field kVerityFields[] = {
-    {.name = "id", .type = &kString, .required = true},
-    {.name = "name", .type = &kVerityName, .required = true},
-    {.name = "dataDeviceId", .type = &kString},
+    {.name = "id", .type = &kString, .required = true, .supported = true},
+    {.name = "name", .type = &kVerityName, .required = true, .supported = true},
+    {.name = "dataDeviceId", .type = &kString, .supported = true},
     {.name = "dataDevice", .type = &kIdentifiedPartition},
-    {.name = "dataDeviceMountIdType", .type = &kMountIdType},
-    {.name = "hashDeviceId", .type = &kString},
+    {.name = "dataDeviceMountIdType", .type = &kMountIdType, .supported = true},
+    {.name = "hashDeviceId", .type = &kString, .supported = true},
     {.name = "hashDevice", .type = &kIdentifiedPartition},
-    {.name = "hashDeviceMountIdType", .type = &kMountIdType},
-    {.name = "corruptionOption", .type = &kCorruptionOption},
+    {.name = "hashDeviceMountIdType", .type = &kMountIdType, .supported = true},
+    {.name = "corruptionOption", .type = &kCorruptionOption, .supported = true},
     {.name = "hashSignaturePath", .type = &kHashSignaturePath, .preview = "output-artifacts"},
 };
 constexpr Type kVerity{.kind = Kind::Object, .fields = kVerityFields, .rule = c::verity};
@@ -212,7 +212,7 @@ constexpr Field kStorageFields[] = {
     {.name = "bootType", .type = &kBootType, .supported = true},
     {.name = "disks", .type = &kDiskList, .supported = true},
     {.name = "filesystems", .type = &kFilesystemList, .supported = true},
-    {.name = "verity", .type = &kVerityList},
+    {.name = "verity", .type = &kVerityList, .supported = true},
     {.name = "reinitializeVerity", .type = &kReinitVerityType, .preview = "reinitialize-verity"},
 };
 constexpr Type kStorage{.kind = Kind::Object, .fields = kStorageFields, .rule = c::storage};

@@ -271,6 +271,21 @@ class StorageRules {
   void verity_mounts() {
     const Node* verity = storage_.find("verity");
     if (!verity) return;
+    // The root hash goes into grub.cfg after hashing: /boot must not be on
+    // hashed data (ALIC requires a separate /boot partition with verity).
+    if (!verity->items.empty() && storage_.find("disks")) {
+      bool boot = false;
+      if (const Node* list = storage_.find("filesystems")) {
+        for (const Node& fs : list->items) {
+          const Node* mp = fs.find("mountPoint");
+          if (mp && str(*mp, "path") == "/boot") boot = true;
+        }
+      }
+      if (!boot) {
+        p_.add(verity->mark, "storage.verity",
+               "verity needs a separate '/boot' partition (a filesystem mounted at /boot): grub.cfg holds the root hash");
+      }
+    }
     for (size_t j = 0; j < verity->items.size(); ++j) {
       const Node& v = verity->items[j];
       size_t i = 0;

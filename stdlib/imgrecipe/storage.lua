@@ -15,6 +15,7 @@
 ---     d:save(output, "qcow2")
 -- @module imgrecipe.storage
 local disk = require "imgrecipe.disk"
+local verity = require "imgrecipe.verity"
 local diskboot = require "imgrecipe.diskboot"
 local util = require "imgrecipe.util"
 local log = require "imgrecipe.log"
@@ -55,6 +56,31 @@ function M.disk_size(dcfg)
   return pos + MIB
 end
 
+--- The `storage.verity` devices of a new layout, as
+--- `imgrecipe.verityboot.seal` takes them: `{name=, data=, hash= (nil:
+--- inline), data_id_type=, hash_id_type=, corruption=, mount_point=}` (data
+--- and hash are partition ids). Empty when there is none.
+---@param st table the storage section
+---@return imgrecipe.VerityBootDevice[]
+function M.verity_devices(st)
+  local out = {}
+  for _, v in ipairs(st.verity or {}) do
+    if v.dataDeviceId then
+      local mount_point
+      for _, fs in ipairs(st.filesystems or {}) do
+        if fs.deviceId == v.id then mount_point = (M.mount_point(fs) or {}).path end
+      end
+      out[#out + 1] = {
+        id = v.id, name = v.name, data = v.dataDeviceId,
+        hash = v.hashDeviceId ~= v.dataDeviceId and v.hashDeviceId or nil,
+        data_id_type = v.dataDeviceMountIdType, hash_id_type = v.hashDeviceMountIdType,
+        corruption = v.corruptionOption, mount_point = mount_point,
+      }
+    end
+  end
+  return out
+end
+
 -- The filesystem entries that get a filesystem (type set), in config order.
 local function formatted(st)
   local out = {}
@@ -87,8 +113,15 @@ function M.build(img, st, opts)
       parts[i] = { id = p.id, label = p.label, start = p.start, ["end"] = p["end"], size = p.size, type = p.type }
     end
     d:partition { table = dcfg.partitionTableType or "gpt", arch = opts.arch, partitions = parts }
+    -- A filesystem on a verity device is made on its data partition (inline:
+    -- smaller, the hash tree follows it) and mounted by /dev/mapper/<name>.
+    local by_verity, sizes, mapper = {}, {}, {}
+    for _, v in ipairs(M.verity_devices(st)) do by_verity[v.id] = v end
+    for _, p in ipairs(d:partitions()) do if p.id then sizes[p.id] = p.size end end
     local map, entries = {}, {}
-    for _, fs in ipairs(formatted(st)) do
+    for _, fs0 in ipairs(formatted(st)) do
+      local fs, v = fs0, by_verity[fs0.deviceId]
+      if v then fs = setmetatable({ deviceId = v.data }, { __index = fs0 }) end
       local subvolumes = fs.btrfs and fs.btrfs.subvolumes or {}
       local fopts = { type = fs.type }
       if #subvolumes > 0 then
@@ -98,12 +131,14 @@ function M.build(img, st, opts)
           fopts.subvolumes[i] = { path = sv.path, referenced_limit = q.referencedLimit, exclusive_limit = q.exclusiveLimit }
         end
       end
+      if v and not v.hash then fopts.size = verity.inline_data_size(sizes[v.data]) end
       local info = d:format(fs.deviceId, fopts)
       -- Mounted for the build without the fstab options (ALIC clears ro and
       -- noexec too); the options go into fstab.
       local mp = M.mount_point(fs)
       if mp then
         map[mp.path] = fs.deviceId
+        if v then mapper[mp.path] = "/dev/mapper/" .. v.name end
         entries[#entries + 1] = { partition = fs.deviceId, mount_point = mp.path, id_type = mp.id_type,
                                   options = mp.options, type = info.type }
       end
@@ -119,7 +154,18 @@ function M.build(img, st, opts)
     if not map["/"] then util.raise("usage", "storage.filesystems: no filesystem is mounted at /") end
     d:mount(map)
     d:copy_os_from(img)
-    local text = d:write_fstab { entries = entries }
+    local text = d:fstab_text { entries = entries }
+    if next(mapper) then
+      local lines = {}
+      for line in (text .. "\n"):gmatch("([^\n]*)\n") do
+        local sep, rest = line:match("^[^#%s]%S*(%s+)(%S+.*)$")
+        local at = rest and rest:match("^(%S+)")
+        if at and mapper[at] then line = mapper[at] .. sep .. rest end
+        lines[#lines + 1] = line
+      end
+      text = table.concat(lines, "\n")
+    end
+    d:root():write_file("/etc/fstab", text)
     log.info("/etc/fstab written from the storage layout (%d entries)", #entries)
     log.debug("%s", text)
   end)
@@ -145,13 +191,13 @@ end
 --- `bootType`, root= by the `/` mount point's idType.
 ---@param d imgrecipe.Disk the disk from `build`
 ---@param st table the storage section
----@param opts? {extra_args?: string[], selinux_mode?: string}
+---@param opts? {extra_args?: string[], selinux_mode?: string, initramfs?: boolean}
 ---@return table see diskboot.install
 function M.install_boot(d, st, opts)
   opts = opts or {}
   return diskboot.install(d, {
     boot_type = st.bootType or "efi", root_id_type = M.root_id_type(st),
-    extra_args = opts.extra_args, selinux_mode = opts.selinux_mode,
+    extra_args = opts.extra_args, selinux_mode = opts.selinux_mode, initramfs = opts.initramfs,
   })
 end
 
