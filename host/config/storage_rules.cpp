@@ -271,9 +271,14 @@ class StorageRules {
   void verity_mounts() {
     const Node* verity = storage_.find("verity");
     if (!verity) return;
-    // The root hash goes into grub.cfg after hashing: /boot must not be on
-    // hashed data (ALIC requires a separate /boot partition with verity).
-    if (!verity->items.empty() && storage_.find("disks")) {
+    // The root hash goes into grub.cfg after hashing: with root verity,
+    // /boot must be its own partition, not hashed data.
+    bool root_verity = false;
+    for (const Node& v : verity->items) {
+      if (str(v, "name") == "root") root_verity = true;
+    }
+    // /usr verity alone leaves grub.cfg on the writable root (ALIC accepts it).
+    if (root_verity && storage_.find("disks")) {
       bool boot = false;
       if (const Node* list = storage_.find("filesystems")) {
         for (const Node& fs : list->items) {

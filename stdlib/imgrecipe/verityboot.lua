@@ -87,7 +87,8 @@ local OLD_ARGS = { "root", "rd.systemd.verity", "roothash", "usrhash", "pre.veri
 ---@field mount_point? string where the data filesystem is mounted ("/" for root, "/usr" for usr)
 
 --- The last step of a verity layout. `d` is mounted with its layout and
---- separate /boot (grub.cfg must not be on hashed data). Unmounts it, makes
+--- separate /boot for root verity (grub.cfg must not be on hashed data;
+--- with /usr verity alone, grub.cfg may stay on the writable root). Unmounts it, makes
 --- each hash tree (`verity.format`), writes the kernel arguments
 --- (`verity.kernel_args`, plus `root=/dev/mapper/root` for a root device)
 --- into grub.cfg on the /boot partition alone, then mounts the layout again
@@ -100,14 +101,23 @@ local OLD_ARGS = { "root", "rd.systemd.verity", "roothash", "usrhash", "pre.veri
 function M.seal(d, devices)
   util.validate("devices", devices, "table")
   local layout = mounted(d)
-  local boot, grub_cfg
+  local has_root = false
+  for _, v in ipairs(devices) do if v.name == "root" then has_root = true end end
+  -- The partition holding grub.cfg: /boot, or (for /usr verity only) the
+  -- writable root, where grub.cfg is at its full path.
+  local boot, boot_options, prefix
   for _, m in ipairs(layout) do
-    if m.path == "/boot" then boot = m.part end
+    if m.path == "/boot" then boot, boot_options, prefix = m.part, m.options, "/boot" end
+  end
+  if not boot and not has_root then
+    for _, m in ipairs(layout) do
+      if m.path == "/" then boot, boot_options, prefix = m.part, m.options, "" end
+    end
   end
   if not boot then
     util.raise("usage", "verity: /boot must be a separate writable partition (grub.cfg, which holds the root hash, cannot be on the hashed root)")
   end
-  grub_cfg = bootloader.layout(d:root()).config
+  local grub_cfg = bootloader.layout(d:root()).config
   if grub_cfg:sub(1, 6) ~= "/boot/" then
     util.raise("usage", string.format("verity: grub.cfg (%s) is not under /boot", grub_cfg))
   end
@@ -126,13 +136,11 @@ function M.seal(d, devices)
       infos[v.name].inline and ", inline" or "")
   end
   local args = verity.kernel_args(d, devices)
-  local has_root = false
-  for _, v in ipairs(devices) do if v.name == "root" then has_root = true end end
   if has_root then args[#args + 1] = "root=/dev/mapper/root" end
-  -- Only /boot is mounted to write grub.cfg: the hashed filesystems stay untouched.
-  local broot = d:mount({ ["/"] = boot.number })
+  -- Only grub.cfg's partition is mounted to write it: the hashed filesystems stay untouched.
+  local broot = d:mount({ ["/"] = { partition = boot.number, options = boot_options } })
   local ok, err = pcall(function()
-    local path = grub_cfg:sub(6)
+    local path = prefix == "/boot" and grub_cfg:sub(6) or grub_cfg
     local text = broot:read_file(path)
     local new, lines = grub.replace_kernel_args(text, OLD_ARGS, args)
     if lines == 0 then util.raise("usage", string.format("verity: %s has no kernel line", grub_cfg)) end
