@@ -41,6 +41,13 @@ Usage:
   imgrecipe validate-config --config-file F   the same, ALIC's spelling
   imgrecipe test FILE.lua...                  run Lua tests of recipes and libraries
 
+Recipe options (run, test):
+  --lib-path DIR                search DIR for `require`d libraries (repeatable); the library
+                                path is the recipe's directory, --lib-path, IMGRECIPE_LIB_PATH
+                                (colon-separated), $XDG_DATA_HOME/imgrecipe/lib (default
+                                ~/.local/share/imgrecipe/lib), /usr/local/share/imgrecipe/lib,
+                                /usr/share/imgrecipe/lib (docs/recipes.md)
+
 Build options:
   --config-file F               the YAML (or JSON) config (ALIC spelling)
   --image-file F                input image; overrides input.image.path
@@ -119,8 +126,9 @@ const std::vector<std::string> kValueFlags = {"config-file",   "image-file",  "o
                                               // ALIC's, accepted for its command lines (see main()).
                                               "log-color", "timestamp-file", "setfiles-context", "tools-dir",
                                               "image", "image-cache-dir", "package-snapshot-time",
-                                              "output-selinux-policy-path"};
-const std::vector<std::string> kListFlags = {"rpm-source", "deb-source"};
+                                              "output-selinux-policy-path",
+                                              "lib-path"};
+const std::vector<std::string> kListFlags = {"rpm-source", "deb-source", "lib-path"};
 const std::vector<std::string> kBoolFlags = {"disable-base-image-rpm-repos", "disable-base-image-deb-repos",
                                              "disable-telemetry"};
 
@@ -275,10 +283,17 @@ int cmd_convert(const Args& a) {
   return run_with_recipe(a, run);
 }
 
+// --lib-path DIR (repeatable): see host/system/library_path.hpp.
+std::vector<std::string> lib_paths(const Args& a) {
+  auto it = a.lists.find("lib-path");
+  return it == a.lists.end() ? std::vector<std::string>{} : it->second;
+}
+
 int cmd_run(const Args& a) {
   if (a.positional.empty()) throw_usage("imgrecipe run needs a recipe file");
   lua::RecipeRun run;
   run.recipe = a.positional[0];
+  run.lib_paths = lib_paths(a);
   // A key given more than once becomes a list parameter.
   for (const auto& [k, values] : a.params) {
     if (values.size() == 1) run.params[k] = values[0];
@@ -393,7 +408,7 @@ int main(int argc, char** argv) {
     if (a.command == "validate") return cmd_validate(a);
     if (a.command == "test") {
       if (a.positional.empty()) throw_usage("imgrecipe test needs Lua test files");
-      return lua::run_tests(a.positional) == 0 ? 0 : 1;
+      return lua::run_tests(a.positional, lib_paths(a)) == 0 ? 0 : 1;
     }
     throw_usage("unknown command " + a.command);
   } catch (const Error& e) {

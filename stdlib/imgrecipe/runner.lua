@@ -4,6 +4,7 @@ local context = require "imgrecipe.context"
 local sys = require "imgrecipe.host.sys"
 local log = require "imgrecipe.host.log"
 local util = require "imgrecipe.util"
+local modules = require "imgrecipe.modules"
 
 local M = {}
 
@@ -17,7 +18,8 @@ function M.compile(text, path)
   end
   local chunk, err = load(text, "@" .. path, "t")
   if not chunk then util.raise("recipe", err) end
-  return chunk
+  -- Undeclared globals are errors (imgrecipe.modules).
+  return setfenv(chunk, modules.env)
 end
 
 local function load_recipe(spec)
@@ -30,8 +32,6 @@ local function load_recipe(spec)
   if sys.kind(spec) ~= "file" then util.raise("usage", string.format("recipe file '%s' not found", spec)) end
   local path = sys.realpath(spec)
   local dir = util.dirname(path)
-  -- Recipes may require their own modules from the recipe's directory.
-  package.path = dir .. "/?.lua;" .. dir .. "/?/init.lua;" .. package.path
   local f, err = io.open(path, "rb")
   if not f then util.raise("recipe", err) end
   local text = f:read("*a")
@@ -114,10 +114,12 @@ end
 M.check_recipe = check_recipe
 M.resolve_params = resolve_params
 
---- Entry point: req = {recipe=, build_dir=, work_dir=, params=, api_version=}.
---- The host creates work_dir and removes it after every mount is released.
+--- Entry point: req = {recipe=, build_dir=, work_dir=, params=, api_version=,
+--- library_path=}. The host creates work_dir and removes it after every mount
+--- is released; library_path starts with the recipe's directory.
 function M.main(req)
   local build_dir = sys.set_build_dir(req.build_dir)
+  modules.set_path(req.library_path)
   local recipe, recipe_dir, path = load_recipe(req.recipe)
   local name = path or req.recipe
   check_recipe(recipe, name, req.api_version)
@@ -128,6 +130,9 @@ function M.main(req)
     recipe_dir = recipe_dir, api_version = req.api_version,
   })
   log.info(string.format("running recipe '%s'", recipe.name))
+  for _, lib in ipairs(modules.libraries()) do
+    log.info(string.format("library '%s' %s (API %d) from %s", lib.name, lib.version, lib.api, lib.file))
+  end
   local ok, err = pcall(recipe.run, ctx)
   ctx:close_all()
   if not ok then error(err, 0) end
