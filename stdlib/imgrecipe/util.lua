@@ -66,10 +66,15 @@ end
 ---     util.check_options("img:write_file", opts, { mode = "string|number" })
 ---@param fname string the public function, as recipes call it ("img:write_file")
 ---@param opts table|nil
----@param spec table<string, string> key -> accepted type names
+---@param spec table<string, string>|string[] key -> accepted type names, or the keys (any type)
 ---@param required? string[]
 function M.check_options(fname, opts, spec, required)
   if opts == nil and not required then return end
+  if spec[1] ~= nil then
+    local map = {}
+    for _, k in ipairs(spec) do map[k] = "any" end
+    spec = map
+  end
   if type(opts) ~= "table" then
     M.raise("usage", string.format("%s: expected an option table, got %s", fname, type(opts)), { func = fname })
   end
