@@ -58,7 +58,9 @@ std::optional<CallSite> recipe_call_site(lua_State* L) {
     if (lua_getinfo(L, "Sl", &ar) == 0) break;
     if (!is_stdlib(ar)) {
       CallSite site;
-      site.where = std::string(ar.short_src) + ":" + std::to_string(ar.currentline);
+      // The whole path: short_src cuts long ones to "...".
+      std::string src = ar.source[0] == '@' ? ar.source + 1 : ar.short_src;
+      site.where = src + ":" + std::to_string(ar.currentline);
       if (have_callee && callee.name != nullptr) {
         std::string mod = module_of(callee);
         std::string sep = std::strcmp(callee.namewhat, "method") == 0 ? ":" : ".";

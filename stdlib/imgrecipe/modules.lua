@@ -93,7 +93,7 @@ end
 local function located_require(name)
   local ok, res = pcall(require, name)
   if ok then return res end
-  if type(res) == "string" and res:find("^module '") then error(res, 2) end
+  if type(res) == "string" and res:find("^module '") then util.raise("recipe", res) end
   error(res, 0)
 end
 
@@ -105,14 +105,14 @@ M.env = setmetatable({ require = located_require }, {
   __index = function(_, k)
     local v = rawget(_G, k)
     if v == nil and not declared[k] then
-      error(string.format("read of undeclared global '%s'%s", tostring(k), did_you_mean(k)), 2)
+      util.raise("recipe", string.format("read of undeclared global '%s'%s", tostring(k), did_you_mean(k)))
     end
     return v
   end,
   __newindex = function(t, k, v)
     if not declared[k] then
-      error(string.format("assignment to undeclared global '%s' (make it local, or declare it with "
-        .. "imgrecipe.global(%q, value))", tostring(k), tostring(k)), 2)
+      util.raise("recipe", string.format("assignment to undeclared global '%s' (make it local, or declare it "
+        .. "with imgrecipe.global(%q, value))", tostring(k), tostring(k)))
     end
     rawset(t, k, v)
   end,
