@@ -57,6 +57,7 @@ return {
     local l = line() + 1
     local msg = message(function() image.convert(42, "out.raw", "raw") end)
     t:eq(msg, string.format("%s:%d: image.convert: argument 'input': expected string, got number", HERE, l))
+    t:raises(function() fake_image():set_hostname(42) end, "img:set_hostname: argument 'name': expected string, got number")
     -- Raised by a primitive (C++), also shown at the caller's line with the function.
     l = line() + 1
     msg = message(function() image.check_output("/tmp/out.img", "vhdz") end)
