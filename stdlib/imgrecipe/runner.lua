@@ -5,6 +5,7 @@ local sys = require "imgrecipe.host.sys"
 local log = require "imgrecipe.host.log"
 local util = require "imgrecipe.util"
 local modules = require "imgrecipe.modules"
+local host_recipe = require "imgrecipe.host.recipe"
 
 local M = {}
 
@@ -40,6 +41,24 @@ local function load_recipe(spec)
   return recipe, dir, path
 end
 
+local RECIPE_FIELDS = { "name", "run", "description", "api", "params" }
+local PARAM_FIELDS = { "required", "default", "description", "list" }
+
+-- A misspelt field ("descripton", "requried") is an error, not ignored.
+local function unknown_fields(t, known, what)
+  for k in pairs(t) do
+    local ok = false
+    for _, f in ipairs(known) do
+      if k == f then ok = true end
+    end
+    if not ok then
+      local best = type(k) == "string" and host_recipe.closest(k, known)
+      util.raise("recipe", string.format("%s '%s' (%svalid: %s)", what, tostring(k),
+        best and ("did you mean '" .. best .. "'? ") or "", table.concat(known, ", ")))
+    end
+  end
+end
+
 --- Checks the recipe contract; errors name the file and the field.
 local function check_recipe(recipe, name, api_version)
   if type(recipe) ~= "table" then
@@ -56,6 +75,7 @@ local function check_recipe(recipe, name, api_version)
       util.raise("recipe", string.format("%s: field '%s' must be a string", name, field))
     end
   end
+  unknown_fields(recipe, RECIPE_FIELDS, name .. ": unknown recipe field")
   if recipe.params ~= nil and type(recipe.params) ~= "table" then
     util.raise("recipe", string.format("%s: field 'params' must be a table", name))
   end
@@ -67,6 +87,7 @@ local function check_recipe(recipe, name, api_version)
     if type(spec) ~= "table" then
       util.raise("recipe", string.format("%s: parameter '%s' must be a table such as { required = true }", name, k))
     end
+    unknown_fields(spec, PARAM_FIELDS, string.format("%s: parameter '%s': unknown field", name, k))
     if spec.description ~= nil and type(spec.description) ~= "string" then
       util.raise("recipe", string.format("%s: parameter '%s': field 'description' must be a string", name, k))
     end
