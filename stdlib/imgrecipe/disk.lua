@@ -295,6 +295,7 @@ end
 function DiskRoot:run(command, opts)
   util.check_options("root:run", opts,
     { "step", "env", "binds", "cwd", "stdin", "check", "quiet", "secret", "network" })
+  util.check_option_list("root:run", "binds", opts and opts.binds, { "host", "image", "read_only", "recursive" })
   validate("command", command, { "string", "table" })
   validate("opts", opts, "table", true)
   local o = {}

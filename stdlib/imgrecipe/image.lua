@@ -291,6 +291,7 @@ end
 function Image:run(command, opts)
   util.check_options("img:run", opts,
     { "step", "env", "binds", "cwd", "stdin", "check", "quiet", "secret", "network" })
+  util.check_option_list("img:run", "binds", opts and opts.binds, { "host", "image", "read_only", "recursive" })
   validate("command", command, { "string", "table" })
   validate("opts", opts, "table", true)
   if type(command) == "string" then command = { "/bin/sh", "-c", command } end

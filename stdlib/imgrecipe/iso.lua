@@ -52,6 +52,10 @@ local M = {}
 function M.write(path, spec)
   util.check_options("iso.write", spec,
     { "volume_id", "tree", "files", "efi_boot_image", "bios", "rock_ridge", "joliet", "catalog_path", "timestamp", "application_id", "publisher" })
+  util.check_option_list("iso.write", "files", spec and spec.files, { "source", "path" })
+  if type(spec) == "table" and type(spec.bios) == "table" then
+    util.check_options("iso.write: bios", spec.bios, { "image", "path", "grub2_boot_info", "hybrid_mbr" })
+  end
   validate("path", path, "string")
   validate("spec", spec, "table")
   validate("spec.volume_id", spec.volume_id, "string")

@@ -343,6 +343,7 @@ end
 function M.build(root, output, opts)
   util.check_options("liveos.build", opts,
     { "work_dir", "volume_id", "extra_args", "saved_args", "files", "initramfs_type", "selinux_mode", "bios", "compression_level", "timestamp", "image_args", "dracut_modules" })
+  util.check_option_list("liveos.build", "files", opts and opts.files, { "source", "content", "path" })
   validate("root", root, "table")
   validate("output", output, "string")
   validate("opts", opts, "table")
@@ -493,6 +494,7 @@ end
 ---@return table
 function M.repackage(input, output, opts)
   util.check_options("liveos.repackage", opts, { "work_dir", "extra_args", "files", "timestamp" })
+  util.check_option_list("liveos.repackage", "files", opts and opts.files, { "source", "content", "path" })
   validate("input", input, "string")
   validate("output", output, "string")
   validate("opts", opts, "table")

@@ -108,6 +108,23 @@ function M.check_options(fname, opts, spec, required)
   end
 end
 
+--- Checks each table of a list option with check_options: errors name the
+--- element (`img:run: binds[2]: unknown option 'readonly' (did you mean
+--- 'read_only'?)`). A nil list is accepted; the list's own type is checked.
+---@param fname string
+---@param name string the option holding the list ("binds")
+---@param list table[]|nil
+---@param spec table<string, string>|string[]
+function M.check_option_list(fname, name, list, spec)
+  if list == nil then return end
+  if type(list) ~= "table" then
+    M.raise("usage", string.format("%s: option '%s': expected a list, got %s", fname, name, type(list)), { func = fname })
+  end
+  for i, item in ipairs(list) do
+    M.check_options(string.format("%s: %s[%d]", fname, name, i), item, spec)
+  end
+end
+
 --- Calls `fn(...)` and returns its result; an error's message is prefixed
 --- with `what` (and loses the host's "step '...': " prefix, which the
 --- enclosing step puts back in front of both).

@@ -43,6 +43,11 @@ return {
       "squashfs.create: unknown option 'compresion' (did you mean 'compression'?")
     t:raises(function() iso.write("/tmp/x.iso", { volumeid = "X" }) end, "iso.write: unknown option 'volumeid' (did you mean 'volume_id'?")
     t:raises(function() image.convert("a", "b", "raw", { scratch = "/tmp" }) end, "image.convert: unknown option 'scratch'")
+    -- Tables inside option lists too.
+    t:raises(function() img:run("true", { binds = { { host = "/srv", image = "/srv", readonly = true } } }) end,
+      "img:run: binds[1]: unknown option 'readonly' (did you mean 'read_only'?")
+    t:raises(function() iso.write("/tmp/x.iso", { volume_id = "X", files = { { source = "/a", paht = "/a" } } }) end,
+      "iso.write: files[1]: unknown option 'paht' (did you mean 'path'?")
   end,
   test_option_table_shapes = function(t)
     t:raises(function() fake_image():write_file("/x", "x", "0600") end, "img:write_file: expected an option table, got string")
