@@ -53,7 +53,9 @@ local function unknown_fields(t, known, what)
     end
     if not ok then
       local best = type(k) == "string" and host_recipe.closest(k, known)
-      util.raise("recipe", string.format("%s '%s' (%svalid: %s)", what, tostring(k),
+      -- Never tostring() a key: a table key's __tostring is the recipe's code.
+      local shown = type(k) == "string" and ("'" .. k .. "'") or ("(a " .. type(k) .. " key)")
+      util.raise("recipe", string.format("%s %s (%svalid: %s)", what, shown,
         best and ("did you mean '" .. best .. "'? ") or "", table.concat(known, ", ")))
     end
   end
