@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# `imgrecipe inspect`: the Debian test image, customized (host name, a user,
+# a kernel argument) and written by imgrecipe as raw, COSI and a LiveOS-style
+# ISO, plus qcow2 and vhdx conversions, read back with real values checked;
+# a run as nobody on the raw image; inputs never modified; no temporary
+# files left.
+set -euo pipefail
+source "$(dirname "$0")/../lib/testlib.sh"
+image_env debian-base
+
+media=$T_TMP/media
+mkdir -p "$media"
+"$IMGRECIPE" run "$TESTS_DIR/integration/recipes/inspect-media.lua" --param input="$IMG_PATH" \
+    --param dir="$media" --build-dir "$T_TMP/b" 2> "$T_TMP/make.log" || { tail -20 "$T_TMP/make.log"; exit 1; }
+qemu-img convert -O qcow2 "$media/disk.raw" "$media/disk.qcow2"
+qemu-img convert -O vhdx "$media/disk.raw" "$media/disk.vhdx"
+(cd "$media" && sha256sum disk.raw disk.qcow2 disk.vhdx disk.cosi live.iso) > "$T_TMP/sums"
+
+CHECK="/usr/bin/python3 $TESTS_DIR/integration/helpers/inspect_check.py"
+common=(hostname=inspect-host "kernel=$KERNEL_VERSION" user=inspector:1234 package=systemd package_format=dpkg
+        os_id=debian init=systemd bootloader=grub)
+disk=(table=gpt partitions=2 "root_uuid=$ROOT_UUID" "esp_uuid=$ESP_UUID" cmdline=inspect.marker=1)
+scratch=$T_TMP/scratch
+mkdir "$scratch"
+inspect_json() {  # FILE KEY=VALUE...
+    local f=$1 out
+    shift
+    set +e
+    "$IMGRECIPE" inspect --json --build-dir "$scratch" "$media/$f" > "$T_TMP/$f.json" 2> "$T_TMP/$f.err"
+    local rc=$?
+    set -e
+    check_eq "$f: inspect exits 0" 0 "$rc"
+    out=$($CHECK "$@" < "$T_TMP/$f.json" 2>&1) && rc=0 || rc=$?
+    check_eq "$f: values ($*)" 0 "$rc$(grep FAIL <<<"$out" | sed 's/^/ /' || true)"
+    check_eq "$f: no temporary file left" "" "$(ls -A "$scratch")"
+}
+inspect_json disk.raw format=raw "${common[@]}" "${disk[@]}"
+inspect_json disk.qcow2 format=qcow2 "${common[@]}" "${disk[@]}"
+inspect_json disk.vhdx format=vhdx "${common[@]}" "${disk[@]}"
+inspect_json disk.cosi format=cosi "${common[@]}" "${disk[@]}"
+# The live ISO's command line is its media's grub.cfg's.
+inspect_json live.iso format=iso table=none "${common[@]}" cmdline=inspect.live=1
+
+# The human report.
+text=$("$IMGRECIPE" inspect "$media/disk.raw")
+check_contains "text: host name" "$text" "hostname:   inspect-host"
+check_contains "text: kernel" "$text" "kernels:    $KERNEL_VERSION"
+check_contains "text: root filesystem" "$text" "ext4     uuid $ROOT_UUID"
+check_contains "text: a user" "$text" "inspector        uid 1234"
+check_contains "text: cmdline" "$text" "inspect.marker=1"
+
+# No root needed for a raw image (and for qcow2: qemu-img runs as the user).
+chmod 711 "$T_TMP"
+chmod 755 "$media"
+chmod 644 "$media"/*
+for f in disk.raw disk.qcow2; do
+    set +e
+    setpriv --reuid=nobody --regid=nogroup --clear-groups env TMPDIR=/var/tmp \
+        "$IMGRECIPE" inspect --json "$media/$f" > "$T_TMP/nobody-$f.json" 2> "$T_TMP/nobody.err"
+    rc=$?
+    set -e
+    check_eq "$f as nobody: exits 0" 0 "$rc"
+    out=$($CHECK "${common[@]}" "${disk[@]}" < "$T_TMP/nobody-$f.json" 2>&1) && rc=0 || rc=$?
+    check_eq "$f as nobody: values" 0 "$rc$(grep FAIL <<<"$out" | sed 's/^/ /' || true)"
+done
+
+check "inputs unchanged" bash -c "cd '$media' && sha256sum --quiet -c '$T_TMP/sums'"
+
+# Not an OS image: a report without an OS, exit 0; a missing file: usage error.
+head -c 1048576 /dev/zero > "$T_TMP/zeros.img"
+out=$("$IMGRECIPE" inspect --json "$T_TMP/zeros.img")
+check_contains "blank disk: no OS" "$out" '"os": null'
+check_contains "blank disk: says why" "$out" "no filesystem that can be read holds an OS"
+set +e
+"$IMGRECIPE" inspect "$T_TMP/missing.img" > /dev/null 2>&1
+rc=$?
+set -e
+check_eq "missing image: usage error" 2 "$rc"
+t_done
