@@ -15,6 +15,7 @@
 #include "host/media/iso_read.hpp"
 #include "host/system/error.hpp"
 #include "host/system/positional_io.hpp"
+#include "host/system/signals.hpp"
 #include "host/system/unique_fd.hpp"
 
 namespace imgrecipe::inspect {
@@ -72,6 +73,7 @@ void unzstd_into(int in, const TarMember& m, const std::string& input, int out, 
                                  input);
     if (n == 0) break;
     done += n;
+    signals::check();  // SIGINT/SIGTERM: stop; the caller removes the scratch directory
     ZSTD_inBuffer ib{ibuf.data(), n, 0};
     while (ib.pos < ib.size) {
       ZSTD_outBuffer ob{obuf.data(), obuf.size(), 0};

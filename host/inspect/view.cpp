@@ -54,7 +54,8 @@ std::optional<std::string> View::resolve(const std::string& path) {
     full += "/" + c;
     auto [tree, inner] = locate(full);
     if (!tree) return std::nullopt;
-    Stat st = tree->lstat(inner);
+    // A mount point is the root directory of its filesystem.
+    Stat st = inner == "/" ? Stat{Stat::Kind::Dir, {}, 0} : tree->lstat(inner);
     if (st.kind == Stat::Kind::None) return std::nullopt;
     if (st.kind != Stat::Kind::Link) {
       done.push_back(c);
