@@ -1,12 +1,14 @@
 #include "host/cli/inspect.hpp"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 
 #include <fmt/format.h>
 
+#include "host/fs/mount.hpp"
 #include "host/inspect/disk.hpp"
 #include "host/inspect/os.hpp"
 #include "host/inspect/report.hpp"
@@ -14,6 +16,7 @@
 #include "host/system/error.hpp"
 #include "host/system/log.hpp"
 #include "host/system/signals.hpp"
+#include "host/system/workspace.hpp"
 
 namespace imgrecipe::cli {
 
@@ -35,10 +38,20 @@ int cmd_inspect(const std::vector<std::string>& args, bool json, const std::stri
   struct Remove {
     std::string dir;
     ~Remove() {
-      std::error_code ec;
-      std::filesystem::remove_all(dir, ec);
+      try {
+        remove_tree_one_fs(dir);  // never across a mount
+      } catch (const std::exception& e) {
+        log::error("removing {}: {}", dir, e.what());
+      }
     }
   } remove{scratch};
+  // As root, xfs and btrfs are read through read-only mounts, made in a
+  // private mount namespace so none outlives this process.
+  std::string mount_dir;
+  if (::geteuid() == 0) {
+    enter_private_mount_namespace();
+    mount_dir = scratch;
+  }
 
   inspect::Report r;
   r.path = path;
@@ -47,7 +60,7 @@ int cmd_inspect(const std::vector<std::string>& args, bool json, const std::stri
   inspect::View view;
   if (!r.source.disk.empty()) {
     r.disk = inspect::read_disk(r.source.disk);
-    inspect::assemble(r.source.disk, r.disk, trees, view, r.notes);
+    inspect::assemble(r.source.disk, r.disk, trees, view, r.notes, mount_dir);
   } else {
     inspect::FsEntry fs;
     fs.type = "squashfs";

@@ -1,11 +1,14 @@
 #include "host/inspect/disk.hpp"
 
+#include <sys/statvfs.h>
+
 #include <algorithm>
 #include <cctype>
 #include <map>
 
 #include "host/disk/partition_probe.hpp"
 #include "host/disk/probe.hpp"
+#include "host/fs/mount.hpp"
 #include "host/system/error.hpp"
 #include "host/system/process.hpp"
 
@@ -44,12 +47,31 @@ void ext_usage(const std::string& disk, FsEntry& fs) {
 
 bool is_ext(const std::string& t) { return t == "ext2" || t == "ext3" || t == "ext4"; }
 
-std::unique_ptr<Tree> open_tree(const std::string& disk, FsEntry& fs) {
+std::unique_ptr<Tree> open_tree(const std::string& disk, FsEntry& fs, const std::string& mount_dir,
+                                std::uint64_t size) {
   if (is_ext(fs.type)) return ext_tree(disk, fs.offset);
   if (fs.type == "vfat") return fat_tree(disk, fs.offset);
   if (fs.type.empty()) fs.note = "no filesystem";
   else if (fs.type == "swap" || fs.type == "DM_verity_hash") fs.note = "no files";
-  else fs.note = fs.type + " files are not read (only ext2/3/4, vfat and squashfs can be read without mounting)";
+  else if ((fs.type == "xfs" || fs.type == "btrfs") && !mount_dir.empty()) {
+    if (!kernel_supports_filesystem(fs.type)) {
+      fs.note = fs.type + " files are not read: the kernel cannot mount " + fs.type;
+      return nullptr;
+    }
+    std::string dir = mount_dir + "/fs-" + std::to_string(fs.partition);
+    auto tree = mounted_tree(disk, fs.offset, size, fs.type, dir);
+    struct statvfs v;
+    if (::statvfs(dir.c_str(), &v) == 0) {
+      fs.size = std::uint64_t(v.f_blocks) * v.f_frsize;
+      fs.used = std::uint64_t(v.f_blocks - v.f_bfree) * v.f_frsize;
+    }
+    return tree;
+  } else if (fs.type == "xfs" || fs.type == "btrfs") {
+    fs.note = fs.type + " files are not read: that needs a read-only mount, which needs root";
+  } else {
+    fs.note = fs.type + " files are not read (ext2/3/4, vfat and squashfs are read without mounting; xfs and btrfs "
+              "by a read-only mount as root)";
+  }
   return nullptr;
 }
 
@@ -144,11 +166,15 @@ DiskInfo read_disk(const std::string& disk) {
 }
 
 void assemble(const std::string& disk, DiskInfo& info, std::vector<std::unique_ptr<Tree>>& trees, View& view,
-              std::vector<std::string>& notes) {
+              std::vector<std::string>& notes, const std::string& mount_dir) {
   std::map<FsEntry*, Tree*> open;
   FsEntry* root = nullptr;
   for (auto& fs : info.filesystems) {
-    auto t = open_tree(disk, fs);
+    std::uint64_t size = 0;  // the partition's; 0 (to the end) for a whole-disk filesystem
+    if (info.table)
+      for (const auto& p : info.table->partitions)
+        if (p.number == fs.partition) size = p.size;
+    auto t = open_tree(disk, fs, mount_dir, size);
     if (!t) continue;
     Tree* tree = t.get();
     trees.push_back(std::move(t));

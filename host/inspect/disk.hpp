@@ -33,8 +33,10 @@ DiskInfo read_disk(const std::string& disk);
 
 // The OS of `disk`: opens a tree per readable filesystem (kept in `trees`),
 // fills mount_point and note of `info.filesystems`, mounts them into `view`.
-// Nothing is mounted when no filesystem holds an OS.
+// Nothing is mounted when no filesystem holds an OS. With `mount_dir` (root,
+// in a private mount namespace), xfs and btrfs are mounted read-only in new
+// directories below it; without, they are listed with a note.
 void assemble(const std::string& disk, DiskInfo& info, std::vector<std::unique_ptr<Tree>>& trees, View& view,
-              std::vector<std::string>& notes);
+              std::vector<std::string>& notes, const std::string& mount_dir = "");
 
 }  // namespace imgrecipe::inspect

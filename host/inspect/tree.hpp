@@ -37,6 +37,11 @@ std::unique_ptr<Tree> ext_tree(const std::string& image, std::uint64_t offset);
 std::unique_ptr<Tree> fat_tree(const std::string& image, std::uint64_t offset);
 // unsquashfs on the squashfs file `image` (its listing read once).
 std::unique_ptr<Tree> squashfs_tree(const std::string& image);
+// A read-only loop device over [offset, offset+size) of `image` (size 0: to
+// the end), mounted read-only without log replay at the new directory `dir`
+// (xfs, btrfs). Needs root and a private mount namespace.
+std::unique_ptr<Tree> mounted_tree(const std::string& image, std::uint64_t offset, std::uint64_t size,
+                                   const std::string& fstype, const std::string& dir);
 
 // Trees at mount points; paths resolved with symlinks followed inside the
 // view (an absolute target is relative to the view's root), at most 40 links.

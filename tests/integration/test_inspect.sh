@@ -66,6 +66,58 @@ done
 
 check "inputs unchanged" bash -c "cd '$media' && sha256sum --quiet -c '$T_TMP/sums'"
 
+# An rpm OS on a filesystem over the whole disk (no partition table): the rpm
+# database (sqlite, with its WAL) read through a copy by the host's rpm.
+rpmd=$T_TMP/rpm
+mkdir -p "$rpmd/top/SPECS" "$rpmd/rpms" "$rpmd/root/etc" "$rpmd/root/usr/lib"
+cat > "$rpmd/top/SPECS/p.spec" <<'SPEC'
+Name: inspect-probe
+Version: 2.5
+Release: 3
+Summary: imgrecipe inspect test package
+License: MIT
+BuildArch: noarch
+AutoReqProv: no
+%description
+imgrecipe inspect test package
+%install
+mkdir -p %{buildroot}/usr/share/inspect-probe
+echo x > %{buildroot}/usr/share/inspect-probe/x
+%files
+/usr/share/inspect-probe/x
+SPEC
+rpmbuild -bb --define "_topdir $rpmd/top" --define "_rpmdir $rpmd/rpms" --define "_dbpath $rpmd/top/db" \
+    --define "_build_name_fmt %%{NAME}.rpm" "$rpmd/top/SPECS/p.spec" > "$rpmd/log" 2>&1
+rpm --root "$rpmd/root" --dbpath /var/lib/rpm -i --nodeps "$rpmd/rpms/inspect-probe.rpm" 2>/dev/null
+printf 'ID=azurelinux\nVERSION_ID=3.0\n' > "$rpmd/root/usr/lib/os-release"
+ln -s ../usr/lib/os-release "$rpmd/root/etc/os-release"
+echo "root:x:0:0:root:/root:/bin/bash" > "$rpmd/root/etc/passwd"
+echo rpm-host > "$rpmd/root/etc/hostname"
+truncate -s 64M "$rpmd/fs.img"
+mkfs.ext4 -q -F -d "$rpmd/root" "$rpmd/fs.img"
+"$IMGRECIPE" inspect --json "$rpmd/fs.img" > "$T_TMP/rpm.json"
+out=$($CHECK table=none hostname=rpm-host os_id=azurelinux package_format=rpm package=inspect-probe \
+      user=root:0 < "$T_TMP/rpm.json" 2>&1) && rc=0 || rc=$?
+check_eq "rpm OS on a whole-disk ext4: values" 0 "$rc$(grep FAIL <<<"$out" | sed 's/^/ /' || true)"
+check_contains "rpm version is version-release" "$(cat "$T_TMP/rpm.json")" '"name": "inspect-probe", "version": "2.5-3", "arch": "noarch"'
+
+# btrfs can only be read mounted: as root through a read-only loop mount in
+# a private namespace (nothing left behind); as nobody it is listed with a note.
+truncate -s 200M "$rpmd/btrfs.img"
+mkfs.btrfs -q -r "$rpmd/root" "$rpmd/btrfs.img" > /dev/null 2>&1
+(cd "$rpmd" && sha256sum btrfs.img) > "$T_TMP/btrfs.sum"
+"$IMGRECIPE" inspect --json --build-dir "$scratch" "$rpmd/btrfs.img" > "$T_TMP/btrfs.json"
+out=$($CHECK table=none hostname=rpm-host package=inspect-probe < "$T_TMP/btrfs.json" 2>&1) && rc=0 || rc=$?
+check_eq "btrfs as root: values" 0 "$rc$(grep FAIL <<<"$out" | sed 's/^/ /' || true)"
+check_eq "btrfs as root: no loop device left" "" "$(losetup -n -O BACK-FILE -l 2>/dev/null | grep -F "$rpmd" || true)"
+check_eq "btrfs as root: no temporary file left" "" "$(ls -A "$scratch")"
+check "btrfs image unchanged" bash -c "cd '$rpmd' && sha256sum --quiet -c '$T_TMP/btrfs.sum'"
+chmod 755 "$rpmd"
+chmod 644 "$rpmd/btrfs.img"
+out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups env TMPDIR=/var/tmp "$IMGRECIPE" inspect --json "$rpmd/btrfs.img")
+check_contains "btrfs as nobody: says what was skipped" "$out" "btrfs files are not read: that needs a read-only mount, which needs root"
+check_contains "btrfs as nobody: no OS" "$out" '"os": null'
+
 # Not an OS image: a report without an OS, exit 0; a missing file: usage error.
 head -c 1048576 /dev/zero > "$T_TMP/zeros.img"
 out=$("$IMGRECIPE" inspect --json "$T_TMP/zeros.img")
