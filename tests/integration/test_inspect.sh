@@ -118,6 +118,43 @@ out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups env TMPDIR=/var/tmp 
 check_contains "btrfs as nobody: says what was skipped" "$out" "btrfs files are not read: that needs a read-only mount, which needs root"
 check_contains "btrfs as nobody: no OS" "$out" '"os": null'
 
+# systemd-boot and a UKI on an ESP that fstab mounts at /efi (made without
+# root: sfdisk, mkfs.vfat --offset, mcopy, mkfs.ext4 -d). The UKI is a GRUB EFI
+# image with .cmdline and .uname sections added by objcopy (a PE like a UKI).
+uki=$T_TMP/uki
+mkdir -p "$uki/root/etc" "$uki/root/usr/lib"
+grub-mkimage -O x86_64-efi -o "$uki/base.efi" -p /EFI/BOOT normal
+printf 'root=PARTLABEL=root ro uki.marker=1' > "$uki/cmdline"
+printf '6.6.99-uki' > "$uki/uname"
+objcopy --add-section .cmdline="$uki/cmdline" --change-section-vma .cmdline=0x30000 \
+    --add-section .uname="$uki/uname" --change-section-vma .uname=0x40000 "$uki/base.efi" "$uki/test.efi"
+printf 'title Test entry\nlinux /vmlinuz-6.6.99\noptions root=PARTLABEL=root ro entry.marker=1\n' > "$uki/entry.conf"
+printf 'ID=ukios\n' > "$uki/root/usr/lib/os-release"
+ln -s ../usr/lib/os-release "$uki/root/etc/os-release"
+printf 'PARTLABEL=esp /efi vfat umask=0077 0 2\n' > "$uki/root/etc/fstab"
+echo "root:x:0:0:root:/root:/bin/bash" > "$uki/root/etc/passwd"
+truncate -s 100M "$uki/disk.img"
+printf 'label: gpt\nstart=2048, size=65536, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name=esp\nstart=67584, size=133120, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=root\n' \
+    | sfdisk -q "$uki/disk.img"
+mkfs.vfat -F 16 --offset=2048 "$uki/disk.img" 32768 > /dev/null 2>&1
+export MTOOLS_SKIP_CHECK=1
+esp="$uki/disk.img@@1048576"
+mmd -i "$esp" ::/EFI ::/EFI/Linux ::/EFI/systemd ::/loader ::/loader/entries
+mcopy -i "$esp" "$uki/test.efi" ::/EFI/Linux/test.efi
+mcopy -i "$esp" "$uki/base.efi" ::/EFI/systemd/systemd-bootx64.efi
+mcopy -i "$esp" "$uki/entry.conf" ::/loader/entries/test.conf
+mkfs.ext4 -q -F -E offset=$((67584 * 512)) -d "$uki/root" "$uki/disk.img" $((133120 / 2))k
+"$IMGRECIPE" inspect --json "$uki/disk.img" > "$T_TMP/sdboot.json"
+out=$($CHECK bootloader=systemd-boot cmdline=entry.marker=1 kernel=6.6.99-uki os_id=ukios < "$T_TMP/sdboot.json" 2>&1) && rc=0 || rc=$?
+check_eq "systemd-boot: values" 0 "$rc$(grep FAIL <<<"$out" | sed 's/^/ /' || true)"
+check_contains "systemd-boot: the UKI's command line" "$(cat "$T_TMP/sdboot.json")" \
+    '"source": "/efi/EFI/Linux/test.efi", "title": "UKI", "kernel": "6.6.99-uki", "cmdline": "root=PARTLABEL=root ro uki.marker=1"'
+# Only the UKI (the firmware boots it directly).
+mdeltree -i "$esp" ::/loader ::/EFI/systemd
+"$IMGRECIPE" inspect --json "$uki/disk.img" > "$T_TMP/uki.json"
+out=$($CHECK bootloader=uki cmdline=uki.marker=1 kernel=6.6.99-uki < "$T_TMP/uki.json" 2>&1) && rc=0 || rc=$?
+check_eq "UKI only: values" 0 "$rc$(grep FAIL <<<"$out" | sed 's/^/ /' || true)"
+
 # Not an OS image: a report without an OS, exit 0; a missing file: usage error.
 head -c 1048576 /dev/zero > "$T_TMP/zeros.img"
 out=$("$IMGRECIPE" inspect --json "$T_TMP/zeros.img")
