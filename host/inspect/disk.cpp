@@ -45,6 +45,26 @@ void ext_usage(const std::string& disk, FsEntry& fs) {
   fs.used = (*blocks - *free_blocks) * *bsize;
 }
 
+// Used bytes of a FAT filesystem: its size less mdir's "N bytes free" (the
+// FATs and root directory count as used).
+void fat_usage(const std::string& disk, FsEntry& fs) {
+  if (!fs.size) return;
+  RunOptions o;
+  o.capture_stdout = true;
+  o.output_level = log::Level::Trace;
+  o.env = std::vector<std::string>{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "MTOOLS_SKIP_CHECK=1", "LC_ALL=C"};
+  RunResult r = run({"mdir", "-i", disk + "@@" + std::to_string(fs.offset), "::/"}, o);
+  auto at = r.out.rfind(" bytes free");
+  if (r.exit_code != 0 || at == std::string::npos) return;
+  auto line = r.out.rfind('\n', at);
+  std::string digits;
+  for (size_t i = line == std::string::npos ? 0 : line + 1; i < at; ++i)
+    if (std::isdigit(static_cast<unsigned char>(r.out[i]))) digits += r.out[i];
+  if (digits.empty()) return;
+  std::uint64_t free_bytes = std::stoull(digits);
+  if (free_bytes <= *fs.size) fs.used = *fs.size - free_bytes;
+}
+
 bool is_ext(const std::string& t) { return t == "ext2" || t == "ext3" || t == "ext4"; }
 
 std::unique_ptr<Tree> open_tree(const std::string& disk, FsEntry& fs, const std::string& mount_dir,
@@ -160,8 +180,10 @@ DiskInfo read_disk(const std::string& disk) {
     fs.uuid = f.uuid;
     info.filesystems.push_back(fs);
   }
-  for (auto& fs : info.filesystems)
+  for (auto& fs : info.filesystems) {
     if (is_ext(fs.type)) ext_usage(disk, fs);
+    else if (fs.type == "vfat") fat_usage(disk, fs);
+  }
   return info;
 }
 

@@ -41,9 +41,9 @@ for k, v in want.items():
         mp = "/" if k == "root_uuid" else "/boot/efi"
         fss = [f for f in d["filesystems"] if f["mount_point"] == mp]
         check(k, len(fss) == 1 and fss[0]["uuid"].lower() == v.lower(), fss)
-        if k == "root_uuid" and fss:
+        if fss:
             f = fss[0]
-            check("root size and used", f["size"] and f["used"] and 0 < f["used"] < f["size"], (f["size"], f["used"]))
+            check(f"{mp} size and used", f["size"] and f["used"] and 0 < f["used"] < f["size"], (f["size"], f["used"]))
     elif k == "format":
         check(k, d["image"]["format"] == v, d["image"])
     elif k == "table":
