@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `imgrecipe inspect`: the Debian test image, customized (host name, a user,
 # a kernel argument) and written by imgrecipe as raw, COSI and a LiveOS-style
-# ISO, plus qcow2 and vhdx conversions, read back with real values checked;
+# ISO, plus qcow2, vhdx and vhd conversions, read back with real values checked;
 # a run as nobody on the raw image; inputs never modified; no temporary
 # files left.
 set -euo pipefail
@@ -14,7 +14,8 @@ mkdir -p "$media"
     --param dir="$media" --build-dir "$T_TMP/b" 2> "$T_TMP/make.log" || { tail -20 "$T_TMP/make.log"; exit 1; }
 qemu-img convert -O qcow2 "$media/disk.raw" "$media/disk.qcow2"
 qemu-img convert -O vhdx "$media/disk.raw" "$media/disk.vhdx"
-(cd "$media" && sha256sum disk.raw disk.qcow2 disk.vhdx disk.cosi live.iso) > "$T_TMP/sums"
+qemu-img convert -O vpc -o subformat=dynamic,force_size=on "$media/disk.raw" "$media/disk.vhd"
+(cd "$media" && sha256sum disk.raw disk.qcow2 disk.vhdx disk.vhd disk.cosi live.iso) > "$T_TMP/sums"
 
 CHECK="/usr/bin/python3 $TESTS_DIR/integration/helpers/inspect_check.py"
 common=(hostname=inspect-host "kernel=$KERNEL_VERSION" user=inspector:1234 package=systemd package_format=dpkg
@@ -37,6 +38,7 @@ inspect_json() {  # FILE KEY=VALUE...
 inspect_json disk.raw format=raw "${common[@]}" "${disk[@]}"
 inspect_json disk.qcow2 format=qcow2 "${common[@]}" "${disk[@]}"
 inspect_json disk.vhdx format=vhdx "${common[@]}" "${disk[@]}"
+inspect_json disk.vhd format=vhd "${common[@]}" "${disk[@]}"
 inspect_json disk.cosi format=cosi "${common[@]}" "${disk[@]}"
 # The live ISO's command line is its media's grub.cfg's.
 inspect_json live.iso format=iso table=none "${common[@]}" cmdline=inspect.live=1
