@@ -36,22 +36,30 @@ struct TarMember {
 std::vector<TarMember> tar_members(int fd, const std::string& path) {
   std::vector<TarMember> out;
   std::uint64_t pos = 0;
-  std::string pax_path;
+  std::string pax_path, pax_size;
   while (true) {
     std::string h = read_at(fd, pos, 512, path);
     if (h.size() < 512 || h[0] == '\0') break;
     std::uint64_t size = std::strtoull(std::string(h.data() + 124, 12).c_str(), nullptr, 8);
+    // Members of 8 GiB and more carry their size in the PAX record.
+    if (!pax_size.empty() && h[156] != 'x') size = std::strtoull(pax_size.c_str(), nullptr, 10);
     std::string name(h.data(), strnlen(h.data(), 100));
     std::string prefix(h.data() + 345, strnlen(h.data() + 345, 155));
     if (!prefix.empty()) name = prefix + "/" + name;
     char type = h[156];
     if (type == 'x') {
       std::string pax = read_at(fd, pos + 512, size, path);
-      auto at = pax.find(" path=");
-      if (at != std::string::npos) pax_path = pax.substr(at + 6, pax.find('\n', at) - at - 6);
+      auto record = [&](const std::string& key) {
+        auto at = pax.find(" " + key + "=");
+        return at == std::string::npos ? std::string()
+                                        : pax.substr(at + key.size() + 2, pax.find('\n', at) - at - key.size() - 2);
+      };
+      pax_path = record("path");
+      pax_size = record("size");
     } else {
       if (!pax_path.empty()) name = pax_path;
       pax_path.clear();
+      pax_size.clear();
       out.push_back({name, pos + 512, size});
     }
     pos += 512 + (size + 511) / 512 * 512;
@@ -132,6 +140,8 @@ void cosi_to_disk(const std::string& input, int fd, const std::vector<TarMember>
   if (::ftruncate(out.get(), static_cast<off_t>((backup_lba + 1) * 512)) != 0) throw_system("truncate", disk, errno);
   for (const auto& [number, m] : parts) {
     std::string entry = read_at(out.get(), entries_lba * 512 + std::uint64_t(number - 1) * entry_size, entry_size, disk);
+    if (number < 1 || entry_size < 128 || entry.size() < 40)
+      throw Error(ErrorKind::Unsupported, fmt::format("{}: {} has no GPT entry for partition {}", input, m->name, number));
     std::uint64_t first = le64(entry, 32);
     unzstd_into(fd, *m, input, out.get(), first * 512, disk);
   }
