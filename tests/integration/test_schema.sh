@@ -60,7 +60,7 @@ if [[ -d "$DATA" && -f "$TSV" ]]; then
                        [format-enum]="invalid value 'qcow3'" [fs-type-enum]="invalid value 'ext5'"
                        [uid-type]="expected an integer")
     for kind in "${!reason[@]}"; do
-        f=$(grep -L '^baseConfigs:' "$T_TMP"/broken/*--"$kind".yaml | head -1)
+        f=$(grep -L '^baseConfigs:' "$T_TMP"/broken/*--"$kind".yaml | sed -n 1p)  # sed reads all: no SIGPIPE
         set +e
         vout=$("$IMGRECIPE" validate "$f" 2>&1)
         set -e
