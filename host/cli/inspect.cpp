@@ -58,8 +58,10 @@ int cmd_inspect(const std::vector<std::string>& args, bool json, const std::stri
   r.source = inspect::open_source(path, scratch);
   std::vector<std::unique_ptr<inspect::Tree>> trees;
   inspect::View view;
+  signals::check();
   if (!r.source.disk.empty()) {
     r.disk = inspect::read_disk(r.source.disk);
+    signals::check();
     inspect::assemble(r.source.disk, r.disk, trees, view, r.notes, mount_dir);
   } else {
     inspect::FsEntry fs;
@@ -84,6 +86,8 @@ int cmd_inspect(const std::vector<std::string>& args, bool json, const std::stri
       }
     }
   }
+  // A signal that came while no tool was running: fail rather than report.
+  signals::check();
   const std::string text = json ? inspect::to_json(r) : inspect::to_text(r);
   std::fwrite(text.data(), 1, text.size(), stdout);
   return std::fflush(stdout) == 0 ? 0 : 1;

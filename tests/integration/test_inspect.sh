@@ -43,6 +43,21 @@ inspect_json disk.cosi format=cosi "${common[@]}" "${disk[@]}"
 # The live ISO's command line is its media's grub.cfg's.
 inspect_json live.iso format=iso table=none "${common[@]}" cmdline=inspect.live=1
 
+# SIGTERM during the qcow2 conversion: exits 143 naming the signal, and the
+# raw copy, its directory and the loop device reserved for it are gone.
+"$IMGRECIPE" inspect --build-dir "$scratch" "$media/disk.qcow2" > /dev/null 2> "$T_TMP/term.err" &
+pid=$!
+sleep 0.3
+kill -TERM "$pid" 2>/dev/null || true
+set +e
+wait "$pid"
+rc=$?
+set -e
+check_eq "SIGTERM: exit 143" 143 "$rc"
+check_contains "SIGTERM: says so" "$(cat "$T_TMP/term.err")" "interrupted by signal 15"
+check_eq "SIGTERM: no temporary file left" "" "$(ls -A "$scratch")"
+check_eq "SIGTERM: no loop device left" "" "$(losetup -n -O BACK-FILE -l 2>/dev/null | grep -F "$scratch" || true)"
+
 # The human report.
 text=$("$IMGRECIPE" inspect "$media/disk.raw")
 check_contains "text: host name" "$text" "hostname:   inspect-host"
