@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "host/cli/inject_files.hpp"
 #include "host/config/config.hpp"
 #include "host/config/resources.hpp"
 #include "host/fs/mount.hpp"
@@ -36,6 +37,8 @@ Usage:
   imgrecipe convert --image-file IN --output-image-file OUT --output-image-format FMT
                                               convert an image to another format
                                               (imgrecipe convert --help)
+  imgrecipe inject-files --config-file inject-files.yaml --image-file IN --output-image-file OUT
+                                              put signed files back (imgrecipe inject-files --help)
   imgrecipe run RECIPE.lua [--param K=V ...]  run a Lua recipe
   imgrecipe validate CONFIG.yaml              check a config and its baseConfigs (no root needed)
   imgrecipe validate-config --config-file F   the same, ALIC's spelling
@@ -129,7 +132,8 @@ Args parse(int argc, char** argv) {
   std::vector<std::string> in(argv + 1, argv + argc);
   size_t i = 0;
   static const std::vector<std::string> commands = {"build", "customize", "convert", "run", "validate",
-                                                    "validate-config", "test", "help", "version"};
+                                                    "validate-config", "test", "help", "version",
+                                                    "inject-files"};
   for (; i < in.size(); ++i) {
     const std::string& s = in[i];
     if (s.rfind("--", 0) == 0) {
@@ -169,7 +173,7 @@ Args parse(int argc, char** argv) {
       a.positional.push_back(s);
     }
   }
-  if (a.help && a.command != "convert") a.command = "help";
+  if (a.help && a.command != "convert" && a.command != "inject-files") a.command = "help";
   if (a.command.empty()) a.command = a.flags.count("config-file") ? "customize" : "help";
   if (a.command == "customize") a.command = "build";
   if (a.command == "validate-config") a.command = "validate";
@@ -272,6 +276,14 @@ int cmd_convert(const Args& a) {
   run.params["output_image_file"] = std::filesystem::absolute(flag(a, "output-image-file")).string();
   run.params["output_image_format"] = flag(a, "output-image-format");
   if (auto v = flag(a, "cosi-compression-level"); !v.empty()) run.params["cosi_compression_level"] = v;
+  return run_with_recipe(a, run);
+}
+
+// ALIC's inject-files: the built-in recipe recipes/inject_files.lua.
+int cmd_inject_files(const Args& a) {
+  lua::RecipeRun run;
+  run.recipe = "builtin:inject_files";
+  run.params = cli::inject_files_params(a.flags, a.positional, a.lists);
   return run_with_recipe(a, run);
 }
 
@@ -383,12 +395,17 @@ int main(int argc, char** argv) {
       std::fputs(kConvertUsage, stdout);
       return 0;
     }
+    if (a.command == "inject-files" && a.help) {
+      std::fputs(cli::kInjectFilesUsage, stdout);
+      return 0;
+    }
     if (a.command == "version") {
       std::printf("imgrecipe %s (recipe API %d)\n", IMGRECIPE_VERSION, lua::kApiVersion);
       return 0;
     }
     if (a.command == "build") return cmd_build(a);
     if (a.command == "convert") return cmd_convert(a);
+    if (a.command == "inject-files") return cmd_inject_files(a);
     if (a.command == "run") return cmd_run(a);
     if (a.command == "validate") return cmd_validate(a);
     if (a.command == "test") {

@@ -402,14 +402,14 @@ constexpr Type kOutputImage{.kind = Kind::Object, .fields = kOutputImageFields};
 constexpr Type kArtifactItem{.check = c::artifact_item};
 constexpr Type kArtifactItemList{.kind = Kind::List, .item = &kArtifactItem};
 constexpr Field kArtifactsFields[] = {
-    {.name = "items", .type = &kArtifactItemList},
-    {.name = "path", .type = &kString, .required = true},
+    {.name = "items", .type = &kArtifactItemList, .supported = true},
+    {.name = "path", .type = &kString, .required = true, .supported = true},
 };
 constexpr Type kArtifacts{.kind = Kind::Object, .fields = kArtifactsFields, .rule = c::artifacts};
 
 constexpr Field kOutputFields[] = {
     {.name = "image", .type = &kOutputImage, .supported = true},
-    {.name = "artifacts", .type = &kArtifacts, .preview = "output-artifacts"},
+    {.name = "artifacts", .type = &kArtifacts, .supported = true, .preview = "output-artifacts"},
     {.name = "selinuxPolicyPath", .type = &kString, .preview = "output-selinux-policy"},
 };
 constexpr Type kOutput{.kind = Kind::Object, .fields = kOutputFields};
@@ -442,10 +442,33 @@ constexpr Field kPackageListFields[] = {
 };
 constexpr Type kPackageList{.kind = Kind::Object, .fields = kPackageListFields};
 
+// inject-files.yaml (alic-reference §2.10), the config of `inject-files`.
+constexpr SV kInjectTypes[] = {"ukis", "uki-addons", "shim", "bootloader", "verity-hash"};
+constexpr Type kInjectType{.kind = Kind::Enum, .values = kInjectTypes};
+constexpr Field kInjectPartitionFields[] = {
+    {.name = "idType", .type = &kMountIdType, .supported = true},
+    {.name = "id", .type = &kString, .required = true, .supported = true},
+};
+constexpr Type kInjectPartition{.kind = Kind::Object, .fields = kInjectPartitionFields};
+constexpr Field kInjectFileFields[] = {
+    {.name = "partition", .type = &kInjectPartition, .required = true, .supported = true},
+    {.name = "destination", .type = &kString, .required = true, .supported = true},
+    {.name = "source", .type = &kString, .required = true, .supported = true},
+    {.name = "type", .type = &kInjectType, .supported = true},
+};
+constexpr Type kInjectFile{.kind = Kind::Object, .fields = kInjectFileFields};
+constexpr Type kInjectFileList{.kind = Kind::List, .item = &kInjectFile};
+constexpr Field kInjectFilesFields[] = {
+    {.name = "injectFiles", .type = &kInjectFileList, .supported = true},
+    {.name = "previewFeatures", .type = &kPreviewFeatureList, .supported = true},
+};
+constexpr Type kInjectFiles{.kind = Kind::Object, .fields = kInjectFilesFields};
+
 }  // namespace
 
 const Type& root() { return kRoot; }
 const Type& package_list() { return kPackageList; }
+const Type& inject_files() { return kInjectFiles; }
 
 const Field* find_field(const Type& object, std::string_view name) {
   for (const Field& f : object.fields) {

@@ -239,8 +239,24 @@ end
 ---@field arch? string "x86_64" or "arm64" (default: from the image's programs)
 ---@field image_uuid? string default: IMAGE_UUID of /etc/image-customizer-release, else random
 
+-- The dm-verity devices `verity.format` made on a Disk, as COSI lists them:
+-- {{data=, hash=, root_hash=, hash_offset=}, ...} (hash_offset: inline only).
+local function verity_of(target)
+  local out = {}
+  if not is_disk(target) then return out end
+  for dn, info in pairs(target._verity or {}) do
+    out[#out + 1] = { data = dn, hash = info.hash, root_hash = info.root_hash,
+                      hash_offset = info.inline and info.hash_offset or 0 }
+  end
+  table.sort(out, function(a, b) return a.data < b.data end)
+  return out
+end
+
 --- What describes the OS in the COSI metadata, read from the mounted image:
---- `{os_arch=, os_release=, image_uuid=, bootloader=, packages=, mounts=}`.
+--- `{os_arch=, os_release=, image_uuid=, bootloader=, packages=, mounts=, verity=}`;
+--- `verity` lists the hash trees `imgrecipe.verity.format` made on a Disk
+--- (the data filesystem's entry gets the `verity` object, the hash partition
+--- is not listed as a filesystem).
 ---@param target imgrecipe.Image|imgrecipe.Disk mounted
 ---@param opts? imgrecipe.CosiOpts
 ---@return table
@@ -257,6 +273,7 @@ function M.gather(target, opts)
     bootloader = M.bootloader(root, installed),
     packages = packages,
     mounts = mounts_of(target),
+    verity = verity_of(target),
   }
 end
 
@@ -264,7 +281,8 @@ end
 --- read from its mounts (the Image is mounted first if it is not mounted; a
 --- Disk must be mounted), then everything is unmounted (staged
 --- FAT written back), ext2/3/4 filesystems are shrunk with their partitions
---- on the working copy, every filesystem is checked read-only, and the
+--- on the working copy (not dm-verity data and hash partitions: the hash
+--- tree covers them as they are), every filesystem is checked read-only, and the
 --- partitions are compressed in process (zstd, long window, multithreaded).
 --- With `opts.format = "baremetal-image"` the tar is then padded with zeros
 --- to a whole MiB and a fixed-VHD footer is appended in place (before the
@@ -319,7 +337,11 @@ function M.write(target, path, opts)
     target:unmount()
   end
   if opts.shrink ~= false then
-    for _, s in ipairs(host.shrink(raw, { only_filling = opts.shrink == "filling" })) do
+    -- A hash tree covers its data partition as it is: verity data and hash
+    -- partitions are never shrunk here (ALIC shrinks before hashing).
+    local skip = {}
+    for _, v in ipairs(inputs.verity) do skip[#skip + 1] = v.data; skip[#skip + 1] = v.hash end
+    for _, s in ipairs(host.shrink(raw, { only_filling = opts.shrink == "filling", skip = skip })) do
       log.info(string.format("partition %d shrunk from %d to %d bytes", s.number, s.old_size, s.new_size))
     end
   end
