@@ -213,7 +213,6 @@ function M.export(target, dir, items, opts)
   local out = host_iso.output_dir(dir)
   local tmp = out:tmp()
   local ok, err = pcall(function()
-
     local function esp_file(rel)
       if not esp_mount then
         util.raise("usage", string.format("output artifacts: the boot partition %d is not mounted in the OS (no ESP?)", esp.number))

@@ -252,6 +252,16 @@ local function verity_of(target)
   return out
 end
 
+-- The partitions of `raw` whose content is a dm-verity hash superblock
+-- (blkid's DM_verity_hash), as "3, 5", or nil.
+local function verity_hash_partitions(raw)
+  local list = {}
+  for _, p in ipairs(require("imgrecipe.host.disk").partitions(raw).partitions) do
+    if p.fstype == "DM_verity_hash" then list[#list + 1] = tostring(p.number) end
+  end
+  return #list > 0 and table.concat(list, ", ") or nil
+end
+
 --- What describes the OS in the COSI metadata, read from the mounted image:
 --- `{os_arch=, os_release=, image_uuid=, bootloader=, packages=, mounts=, verity=}`;
 --- `verity` lists the hash trees `imgrecipe.verity.format` made on a Disk
@@ -341,7 +351,14 @@ function M.write(target, path, opts)
     -- partitions are never shrunk here (ALIC shrinks before hashing).
     local skip = {}
     for _, v in ipairs(inputs.verity) do skip[#skip + 1] = v.data; skip[#skip + 1] = v.hash end
-    for _, s in ipairs(host.shrink(raw, { only_filling = opts.shrink == "filling", skip = skip })) do
+    -- An image made elsewhere with verity (a hash partition, but no tree
+    -- made here): which filesystems its trees cover is not known here, so
+    -- none is shrunk rather than one broken.
+    local foreign_verity = #inputs.verity == 0 and verity_hash_partitions(raw)
+    if foreign_verity then
+      log.info(string.format("partition(s) %s hold dm-verity hash trees: no filesystem is shrunk", foreign_verity))
+    end
+    for _, s in ipairs(foreign_verity and {} or host.shrink(raw, { only_filling = opts.shrink == "filling", skip = skip })) do
       log.info(string.format("partition %d shrunk from %d to %d bytes", s.number, s.old_size, s.new_size))
     end
   end

@@ -97,6 +97,16 @@ fat_cat "$T_TMP/signed2.img" "$ESP_OFFSET" /EFI/BOOT/BOOTX64.EFI > "$T_TMP/signe
 check "raw output verifies too" sbverify --cert "$T_TMP/db.crt" "$T_TMP/signed2-boot.efi"
 rm -f -- "$T_TMP/signed2.img"
 
+# COSI output (as imgrecipe convert writes it), read by the independent reader.
+check "cosi output" "$IMGRECIPE" inject-files --config-file "$art/inject-files.yaml" --image-file "$T_TMP/c/out.raw" \
+    --output-image-file "$T_TMP/signed.cosi" --output-image-format cosi --cosi-compression-level 1 --build-dir "$T_TMP/b"
+mkdir -p "$T_TMP/x"
+check "COSI reader finds nothing wrong" python3 "$TESTS_DIR/integration/helpers/cosi_read.py" "$T_TMP/signed.cosi" "$T_TMP/x" \
+    > "$T_TMP/read.txt"
+MTOOLS_SKIP_CHECK=1 mtype -i "$T_TMP/x/p1.raw" ::/EFI/BOOT/BOOTX64.EFI > "$T_TMP/cosi-boot.efi"
+check "the COSI's ESP image holds the signed loader" sbverify --cert "$T_TMP/db.crt" "$T_TMP/cosi-boot.efi"
+rm -rf -- "$T_TMP/x" "$T_TMP/signed.cosi"
+
 # ---- inject-files errors ----
 inject_err() {  # NAME CONFIG EXPECTED [extra args]
     local name=$1 cfg=$2 want=$3

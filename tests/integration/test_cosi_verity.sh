@@ -52,6 +52,29 @@ check "veritysetup verify: extracted root and hash images against the metadata's
     veritysetup verify "$x/p3.raw" "$x/p4.raw" "$roothash"
 data_blocks=$(veritysetup dump "$x/p4.raw" | awk -F: '/Data blocks/ {gsub(/ /, "", $2); print $2}')
 check_eq "root image holds every hashed block" "$(( data_blocks * 4096 ))" "$(stat -c %s "$x/p3.raw")"
+# The COSI deployed as an agent does, then converted to COSI again by
+# `imgrecipe convert` (an image made elsewhere: no tree known, its root
+# filesystem fills its partition): nothing is shrunk, the hash still holds.
+check "deployed" "$TESTS_DIR/integration/helpers/cosi_deploy.sh" "$T_TMP/read.txt" "$T_TMP/deployed.raw"
+check "root filesystem fills its partition (convert would shrink it)" test \
+    "$(dumpe2fs -h "$x/p3.raw" 2>/dev/null | awk -F: '/^Block count/ {print $2 * 4096}')" -eq "$(stat -c %s "$x/p3.raw")"
+set +e
+"$IMGRECIPE" convert --image-file "$T_TMP/deployed.raw" --output-image-file "$T_TMP/again.cosi" \
+    --output-image-format cosi --cosi-compression-level 1 --build-dir "$T_TMP/b" 2> "$T_TMP/convert.log"
+rc=$?
+set -e
+check_eq "convert of the deployed verity disk succeeds" 0 "$rc"
+[[ $rc -eq 0 ]] || tail -20 "$T_TMP/convert.log"
+check_contains "no filesystem shrunk: hash partition found" "$(cat "$T_TMP/convert.log")" \
+    "partition(s) 4 hold dm-verity hash trees: no filesystem is shrunk"
+rm -f -- "$T_TMP/deployed.raw"
+mkdir -p "$T_TMP/y"
+check "reader: converted COSI" python3 "$TESTS_DIR/integration/helpers/cosi_read.py" "$T_TMP/again.cosi" "$T_TMP/y" \
+    > "$T_TMP/read2.txt"
+check "veritysetup verify: the converted COSI's root and hash images" \
+    veritysetup verify "$T_TMP/y/p3.raw" "$T_TMP/y/p4.raw" "$roothash"
+rm -rf -- "$T_TMP/y" "$T_TMP/again.cosi"
+
 # A flipped byte in the extracted data fails against the same roothash.
 python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(409607); b = f.read(1); f.seek(409607); f.write(bytes([b[0] ^ 0xff]))' "$x/p3.raw"
 check "one flipped byte fails verification" bash -c "! veritysetup verify '$x/p3.raw' '$x/p4.raw' '$roothash' 2>/dev/null"

@@ -216,7 +216,7 @@ TEST_CASE("cosi: metadata.json has ALIC's fields in ALIC's order, indented as Ma
   cosi::ImageFile gpt{"images/out_gpt.raw.zst", 100, 17408, std::string(96, 'a')};
   cosi::ImageFile p1{"images/out_1.raw.zst", 200, 1048576, std::string(96, 'b')};
   m.regions = {{gpt, "primary-gpt", 0}, {p1, "partition", 1}};
-  m.images = {{p1, "/", "ext4", "0b0e-uuid", "4f68bce3-e8cd-4db1-96e7-fbcaf984b709"}};
+  m.images = {{p1, "/", "ext4", "0b0e-uuid", "4f68bce3-e8cd-4db1-96e7-fbcaf984b709", std::nullopt}};
   m.os_release = "NAME=\"Debian\"\nID=debian\n";
   m.id = "00112233-4455-6677-8899-aabbccddeeff";
   m.bootloader.type = "grub";
