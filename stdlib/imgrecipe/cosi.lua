@@ -337,8 +337,12 @@ function M.write(target, path, opts)
   image.check_output(path, format, { input = disk_mode and target.path or target.input })
   local raw = disk_mode and target.path or target.raw
   local work_dir = target.work_dir
-  -- Read-write: `rpm -qa` runs in the image, and the sandbox needs a writable root.
-  if not disk_mode and not target._mnt then target:mount() end
+  -- An image with dm-verity hash partitions (made elsewhere) is mounted
+  -- read-only: a read-write mount alone changes the hashed filesystems.
+  -- Otherwise read-write: `rpm -qa` runs in the image, and the sandbox
+  -- needs a writable root.
+  local hashes = not disk_mode and verity_hash_partitions(raw)
+  if not disk_mode and not target._mnt then target:mount(hashes and { read_only = true } or nil) end
   local inputs = M.gather(target, opts)
   if disk_mode then
     target:unmount()
@@ -354,7 +358,7 @@ function M.write(target, path, opts)
     -- An image made elsewhere with verity (a hash partition, but no tree
     -- made here): which filesystems its trees cover is not known here, so
     -- none is shrunk rather than one broken.
-    local foreign_verity = #inputs.verity == 0 and verity_hash_partitions(raw)
+    local foreign_verity = #inputs.verity == 0 and (hashes or verity_hash_partitions(raw))
     if foreign_verity then
       log.info(string.format("partition(s) %s hold dm-verity hash trees: no filesystem is shrunk", foreign_verity))
     end

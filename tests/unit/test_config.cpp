@@ -466,13 +466,13 @@ TEST_CASE("config: inject-files.yaml loaded strictly, ALIC's gate and checks") {
                "'inject-files' to 'previewFeatures' to enable it");
   CHECK(load_inject("injectFiles:\n- partition: {id: x, idType: label}\n  destination: /a\n  source: b\n"
                     "previewFeatures: [inject-files]\n")
-            .find(file + ":2:33: injectFiles[0].partition.idType: invalid value 'label'") == 0);
+            .find(file + ":2:30: injectFiles[0].partition.idType: invalid value 'label'") == 0);
   CHECK(load_inject("injectFiles:\n- partition: {id: x}\n  destination: a\n  source: b\n"
                     "previewFeatures: [inject-files]\n") ==
         file + ":3:16: injectFiles[0].destination: invalid path 'a': must be absolute");
   CHECK(load_inject("injectFiles:\n- partition: {id: x}\n  source: b\n  type: uki-addons\n"
                     "previewFeatures: [inject-files]\n")
-            .find("injectFiles[0].destination") != std::string::npos);
+            == file + ":2:3: injectFiles[0]: missing required key 'destination'");
   CHECK(load_inject("injectFiles:\n- partition: {id: x}\n  destination: /a\n  source: b\n  extra: 1\n"
                     "previewFeatures: [inject-files]\n")
             .find(file + ":5:3: injectFiles[0]") == 0);
