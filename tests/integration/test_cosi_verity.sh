@@ -59,7 +59,7 @@ check_eq "root image holds every hashed block" "$(( data_blocks * 4096 ))" "$(st
 # filesystem fills its partition): nothing is shrunk, the hash still holds.
 check "deployed" "$TESTS_DIR/integration/helpers/cosi_deploy.sh" "$T_TMP/read.txt" "$T_TMP/deployed.raw"
 check_eq "root filesystem fills its partition (convert would shrink it)" "$(stat -c %s "$x/p3.raw")" \
-    "$(dumpe2fs -h "$x/p3.raw" 2>/dev/null | awk -F: '/^Block count/ {n = $2} /^Block size/ {b = $2} END {printf "%d", n * b}')"
+    "$(dumpe2fs -h "$x/p3.raw" 2>/dev/null | awk -F: '/^Block count/ {n = $2} /^Block size/ {b = $2} END {printf "%.0f", n * b}')"
 set +e
 "$IMGRECIPE" convert --image-file "$T_TMP/deployed.raw" --output-image-file "$T_TMP/again.cosi" \
     --output-image-format cosi --cosi-compression-level 1 --build-dir "$T_TMP/b" 2> "$T_TMP/convert.log"
