@@ -1,6 +1,7 @@
 // imgrecipe.host.config: loads an ALIC-style YAML config (with its baseConfigs
 // chain) and package-list files into Lua tables.
 #include "host/config/config.hpp"
+#include "host/config/inject_files.hpp"
 #include "lua/boundary.hpp"
 #include "lua/modules.hpp"
 #include "lua/util.hpp"
@@ -81,9 +82,16 @@ int l_load_package_list(lua_State* L) {
   return 1;
 }
 
+// config.load_inject_files(path) -> {injectFiles={...}, previewFeatures={...}}
+int l_load_inject_files(lua_State* L) {
+  push_tree(L, config::load_inject_files(check_string(L, 1)));
+  return 1;
+}
+
 const luaL_Reg kFns[] = {
     IMGRECIPE_FN("load", l_load),
     IMGRECIPE_FN("load_package_list", l_load_package_list),
+    IMGRECIPE_FN("load_inject_files", l_load_inject_files),
     {nullptr, nullptr},
 };
 

@@ -2,6 +2,7 @@
 // imgrecipe.cosi gathers the OS description and calls these.
 #include <cmath>
 #include <filesystem>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -61,6 +62,16 @@ int l_write(lua_State* L) {
     if (!n || *n < 1) bad_arg(name + ".partition", "expected a partition number");
     in.mount_points[*n] = text_field(L, m, "path", name);
   });
+  list_field(L, 3, "verity", "inputs", [&](int v, const std::string& name) {
+    auto data = int_field(L, v, "data", name);
+    auto hash = int_field(L, v, "hash", name);
+    if (!data || *data < 1) bad_arg(name + ".data", "expected a partition number");
+    cosi::Inputs::Verity e;
+    e.hash_partition = hash ? *hash : *data;
+    e.root_hash = text_field(L, v, "root_hash", name);
+    e.hash_offset = count_field(L, v, "hash_offset", name).value_or(0);
+    in.verity[*data] = e;
+  });
   cosi::Options o;
   if (!lua_isnoneornil(L, 4)) {
     if (auto v = int_field(L, 4, "level", "opts")) o.zstd.level = *v;
@@ -91,6 +102,11 @@ int l_write(lua_State* L) {
     set_field(L, "mount_point", m.images[i].mount_point);
     set_field(L, "fs_type", m.images[i].fs_type);
     set_field(L, "fs_uuid", m.images[i].fs_uuid);
+    if (m.images[i].verity) {
+      push_image_file(L, m.images[i].verity->image);
+      set_field(L, "root_hash", m.images[i].verity->root_hash);
+      lua_setfield(L, -2, "verity");
+    }
     lua_rawseti(L, -2, static_cast<int>(i + 1));
   }
   lua_setfield(L, -2, "images");
@@ -117,18 +133,35 @@ std::string working_file(lua_State* L, const std::string& path) {
   throw e;
 }
 
-// shrink(disk[, {only_filling=}]) -> {{number=, old_size=, new_size=}, ...}:
-// every ext2/3/4 (only those filling their partition with only_filling).
+// shrink(disk[, {only_filling=, skip={n...}}]) -> {{number=, old_size=, new_size=}, ...}:
+// every ext2/3/4 (only those filling their partition with only_filling) but
+// the partitions in skip.
 int l_shrink(lua_State* L) {
   std::string disk = working_file(L, arg_string(L, 1, "disk"));
   arg_table(L, 2, "opts", true);
   bool only_filling = false;
+  std::set<int> skip;
   if (lua_istable(L, 2)) {
     lua_getfield(L, 2, "only_filling");
     only_filling = lua_toboolean(L, -1) != 0;
     lua_pop(L, 1);
+    lua_getfield(L, 2, "skip");
+    if (!lua_isnil(L, -1)) {
+      if (!lua_istable(L, -1)) bad_arg("opts.skip", std::string("expected a list, got ") + type_of(L, -1));
+      int list = lua_gettop(L);
+      for (int i = 1;; ++i) {
+        lua_rawgeti(L, list, i);
+        if (lua_isnil(L, -1)) {
+          lua_pop(L, 1);
+          break;
+        }
+        skip.insert(static_cast<int>(arg_whole(L, lua_gettop(L), "opts.skip[" + std::to_string(i) + "]", 1, 1000000)));
+        lua_pop(L, 1);
+      }
+    }
+    lua_pop(L, 1);
   }
-  auto results = cosi::shrink_ext_filesystems(disk, only_filling);
+  auto results = cosi::shrink_ext_filesystems(disk, only_filling, skip);
   lua_createtable(L, static_cast<int>(results.size()), 0);
   for (size_t i = 0; i < results.size(); ++i) {
     lua_createtable(L, 0, 3);

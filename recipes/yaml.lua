@@ -21,6 +21,7 @@ local overlays = require "imgrecipe.overlays"
 local diskboot = require "imgrecipe.diskboot"
 local iso = require "imgrecipe.iso"
 local verityboot = require "imgrecipe.verityboot"
+local artifacts = require "imgrecipe.artifacts"
 
 local function resolve(dir, path)
   if path == nil then return nil end
@@ -365,8 +366,25 @@ local function verity_seal(ctx, img, cfg)
   local st = new_layout(cfg)
   local devices = st and storage.verity_devices(st) or {}
   if #devices == 0 then return false end
-  ctx:step("verity", function() verityboot.seal(cfg.new_disk, devices) end)
+  ctx:step("verity", function() cfg.verity_infos = verityboot.seal(cfg.new_disk, devices) end)
   return true
+end
+
+-- §4.1 step 22: output.artifacts (preview output-artifacts): the unsigned
+-- boot files and verity root hashes with their inject-files.yaml, after
+-- verity and before the output is written.
+local function output_artifacts(ctx, img, cfg)
+  local a = (cfg.data.output or {}).artifacts
+  if not a then return end
+  ctx:step("output artifacts", function()
+    local list = {}
+    local st = new_layout(cfg)
+    for _, v in ipairs(st and st.verity or {}) do
+      local info = (cfg.verity_infos or {})[v.name]
+      if info then list[#list + 1] = { name = v.name, root_hash = info.root_hash, hash_signature_path = v.hashSignaturePath } end
+    end
+    artifacts.export(cfg.new_disk or img, resolve(cfg.dir, a.path), a.items or {}, { verity = list })
+  end)
 end
 
 -- [os] §4.2 step 24: a kernel must remain installed.
@@ -592,6 +610,8 @@ return {
     local level = cosi.parse_level(ctx.params.cosi_compression_level, "--cosi-compression-level")
         or ((out_image.cosi or {}).compression or {}).level
     check_remove_package_manager(cfg, format)
+    local out_artifacts = (data.output or {}).artifacts
+    if out_artifacts then artifacts.check_dir(resolve(cfg.dir, out_artifacts.path)) end
 
     local img
     ctx:step("open", function()
@@ -604,7 +624,8 @@ return {
     end)
     img = partitions(ctx, img, cfg)
     customize_os(ctx, img, cfg)
-    local sealed = not is_iso and not is_pxe and verity_seal(ctx, img, cfg)
+    if not is_iso and not is_pxe then verity_seal(ctx, img, cfg) end
+    output_artifacts(ctx, img, cfg)
     if is_iso then
       ctx:step("liveos iso", function()
         iso_opts.work_dir = ctx.work_dir .. "/liveos"
@@ -627,9 +648,10 @@ return {
     ctx:step("write output", function()
       if is_cosi then
         -- ALIC's defaults: zstd -9 --long=27 (cosi), -22 (baremetal-image).
-        -- ALIC does not shrink verity filesystems; the verity object of COSI
-        -- metadata is not written yet, so a verity layout is not shrunk at all.
-        cosi.write(cfg.new_disk or img, output, { level = level, format = format, shrink = not sealed })
+        -- Verity data and hash partitions are not shrunk (imgrecipe.cosi:
+        -- their trees are made already); the data filesystem's entry
+        -- carries the verity object.
+        cosi.write(cfg.new_disk or img, output, { level = level, format = format })
       else
         img:save(output, format, { last = true })
       end

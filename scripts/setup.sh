@@ -25,6 +25,8 @@ packages=(
   xorriso squashfs-tools grub-pc-bin grub-efi-amd64-bin grub-common
   # test images and boot tests
   debootstrap qemu-system-x86 ovmf seabios openssl
+  # signing flow tests: sbsign/sbverify of exported boot artifacts (docs/config.md, output.artifacts)
+  sbsigntool
   # benchmarks
   time
   # `imgrecipe schema` test: an independent JSON Schema validator

@@ -14,6 +14,7 @@
 
 #include "host/cli/inspect.hpp"
 #include "host/cli/schema.hpp"
+#include "host/cli/inject_files.hpp"
 #include "host/config/config.hpp"
 #include "host/config/resources.hpp"
 #include "host/fs/mount.hpp"
@@ -38,6 +39,8 @@ Usage:
   imgrecipe convert --image-file IN --output-image-file OUT --output-image-format FMT
                                               convert an image to another format
                                               (imgrecipe convert --help)
+  imgrecipe inject-files --config-file inject-files.yaml --image-file IN --output-image-file OUT
+                                              put signed files back (imgrecipe inject-files --help)
   imgrecipe run RECIPE.lua [--param K=V ...]  run a Lua recipe
   imgrecipe validate CONFIG.yaml              check a config and its baseConfigs (no root needed)
   imgrecipe validate-config --config-file F   the same, ALIC's spelling
@@ -143,7 +146,7 @@ Args parse(int argc, char** argv) {
   size_t i = 0;
   static const std::vector<std::string> commands = {"build", "customize", "convert", "run", "validate",
                                                     "validate-config", "test", "help", "version",
-                                                    "inspect", "schema"};
+                                                    "inspect", "schema", "inject-files"};
   for (; i < in.size(); ++i) {
     const std::string& s = in[i];
     if (s.rfind("--", 0) == 0) {
@@ -184,7 +187,7 @@ Args parse(int argc, char** argv) {
       a.positional.push_back(s);
     }
   }
-  if (a.help && a.command != "convert") a.command = "help";
+  if (a.help && a.command != "convert" && a.command != "inject-files") a.command = "help";
   if (a.command.empty()) a.command = a.flags.count("config-file") ? "customize" : "help";
   if (a.command == "customize") a.command = "build";
   if (a.command == "validate-config") a.command = "validate";
@@ -296,6 +299,14 @@ std::vector<std::string> lib_paths(const Args& a) {
   return it == a.lists.end() ? std::vector<std::string>{} : it->second;
 }
 
+// ALIC's inject-files: the built-in recipe recipes/inject_files.lua.
+int cmd_inject_files(const Args& a) {
+  lua::RecipeRun run;
+  run.recipe = "builtin:inject_files";
+  run.params = cli::inject_files_params(a.flags, a.positional, a.lists);
+  return run_with_recipe(a, run);
+}
+
 int cmd_run(const Args& a) {
   if (a.positional.empty()) throw_usage("imgrecipe run needs a recipe file");
   lua::RecipeRun run;
@@ -405,12 +416,17 @@ int main(int argc, char** argv) {
       std::fputs(kConvertUsage, stdout);
       return 0;
     }
+    if (a.command == "inject-files" && a.help) {
+      std::fputs(cli::kInjectFilesUsage, stdout);
+      return 0;
+    }
     if (a.command == "version") {
       std::printf("imgrecipe %s (recipe API %d)\n", IMGRECIPE_VERSION, lua::kApiVersion);
       return 0;
     }
     if (a.command == "build") return cmd_build(a);
     if (a.command == "convert") return cmd_convert(a);
+    if (a.command == "inject-files") return cmd_inject_files(a);
     if (a.command == "run") return cmd_run(a);
     if (a.command == "validate") return cmd_validate(a);
     if (a.command == "inspect") return cli::cmd_inspect(a.positional, !flag(a, "json").empty(), flag(a, "build-dir"));

@@ -537,9 +537,9 @@ constexpr Type kOutputImage{.kind = Kind::Object, .fields = kOutputImageFields};
 constexpr Type kArtifactItem{.check = c::artifact_item};
 constexpr Type kArtifactItemList{.kind = Kind::List, .item = &kArtifactItem};
 constexpr Field kArtifactsFields[] = {
-    {.name = "items", .type = &kArtifactItemList,
-     .description = "Artifacts to write: ukis, shim, systemd-boot, verity-hash."},
-    {.name = "path", .type = &kString, .required = true,
+    {.name = "items", .type = &kArtifactItemList, .supported = true,
+     .description = "Artifacts to write: ukis, shim, bootloader, verity-hash."},
+    {.name = "path", .type = &kString, .required = true, .supported = true,
      .description = "Directory the artifacts are written to."},
 };
 constexpr Type kArtifacts{.kind = Kind::Object, .fields = kArtifactsFields, .rule = c::artifacts};
@@ -547,7 +547,7 @@ constexpr Type kArtifacts{.kind = Kind::Object, .fields = kArtifactsFields, .rul
 constexpr Field kOutputFields[] = {
     {.name = "image", .type = &kOutputImage, .supported = true,
      .description = "The output image."},
-    {.name = "artifacts", .type = &kArtifacts, .preview = "output-artifacts",
+    {.name = "artifacts", .type = &kArtifacts, .supported = true, .preview = "output-artifacts",
      .description = "Boot artifacts written beside the image."},
     {.name = "selinuxPolicyPath", .type = &kString, .preview = "output-selinux-policy",
      .description = "Where the image's SELinux policy is copied."},
@@ -593,10 +593,33 @@ constexpr Field kPackageListFields[] = {
 };
 constexpr Type kPackageList{.kind = Kind::Object, .fields = kPackageListFields};
 
+// inject-files.yaml (alic-reference §2.10), the config of `inject-files`.
+constexpr SV kInjectTypes[] = {"ukis", "uki-addons", "shim", "bootloader", "verity-hash"};
+constexpr Type kInjectType{.kind = Kind::Enum, .values = kInjectTypes};
+constexpr Field kInjectPartitionFields[] = {
+    {.name = "idType", .type = &kMountIdType, .supported = true},
+    {.name = "id", .type = &kString, .required = true, .supported = true},
+};
+constexpr Type kInjectPartition{.kind = Kind::Object, .fields = kInjectPartitionFields};
+constexpr Field kInjectFileFields[] = {
+    {.name = "partition", .type = &kInjectPartition, .required = true, .supported = true},
+    {.name = "destination", .type = &kString, .required = true, .supported = true},
+    {.name = "source", .type = &kString, .required = true, .supported = true},
+    {.name = "type", .type = &kInjectType, .supported = true},
+};
+constexpr Type kInjectFile{.kind = Kind::Object, .fields = kInjectFileFields};
+constexpr Type kInjectFileList{.kind = Kind::List, .item = &kInjectFile};
+constexpr Field kInjectFilesFields[] = {
+    {.name = "injectFiles", .type = &kInjectFileList, .supported = true},
+    {.name = "previewFeatures", .type = &kPreviewFeatureList, .supported = true},
+};
+constexpr Type kInjectFiles{.kind = Kind::Object, .fields = kInjectFilesFields};
+
 }  // namespace
 
 const Type& root() { return kRoot; }
 const Type& package_list() { return kPackageList; }
+const Type& inject_files() { return kInjectFiles; }
 
 const Field* find_field(const Type& object, std::string_view name) {
   for (const Field& f : object.fields) {

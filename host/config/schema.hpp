@@ -68,6 +68,9 @@ struct Field {
 const Type& root();
 // A package-list file: `packages: [name, ...]`.
 const Type& package_list();
+// inject-files.yaml: `injectFiles: [{partition: {idType, id}, destination,
+// source, type}]`, `previewFeatures`.
+const Type& inject_files();
 
 // The field named `name` in an Object type, or nullptr.
 const Field* find_field(const Type& object, std::string_view name);

@@ -346,7 +346,16 @@ std::string metadata_json(const Metadata& m) {
     j.str("fsType", f.fs_type);
     j.str("fsUuid", f.fs_uuid);
     j.str("partType", f.part_type);
-    j.raw("verity", "null");
+    if (f.verity) {
+      j.key("verity");
+      j.open('{');
+      image_file(j, "image", f.verity->image);
+      j.str("roothash", f.verity->root_hash);
+      if (f.verity->hash_offset != 0) j.num("hashOffset", f.verity->hash_offset);
+      j.close('}');
+    } else {
+      j.raw("verity", "null");
+    }
     j.close('}');
   }
   j.close(']');
@@ -410,10 +419,14 @@ std::uint64_t primary_gpt_bytes(const std::string& disk, std::uint64_t ss) {
   return (end + ss - 1) / ss * ss;
 }
 
-std::vector<Shrunk> shrink_ext_filesystems(const std::string& disk, bool only_filling) {
+std::vector<Shrunk> shrink_ext_filesystems(const std::string& disk, bool only_filling, const std::set<int>& skip) {
   std::vector<Shrunk> out;
   PartitionTable t = read_partition_table(disk);
   for (const auto& p : t.partitions) {
+    if (skip.count(p.number)) {
+      log::info("partition {} not shrunk: it is dm-verity data or hash", p.number);
+      continue;
+    }
     FsInfo f = probe_filesystem(disk, p.start, p.size);
     if (f.type != "ext2" && f.type != "ext3" && f.type != "ext4") continue;
     if (only_filling) {
@@ -472,6 +485,18 @@ Metadata write(const std::string& disk, const std::string& out, const Inputs& in
       throw_usage(fmt::format("COSI: mount point {} is on partition {}, which {} does not have", mp.second, number,
                               disk));
   }
+  std::set<int> hash_partitions;
+  for (const auto& v : in.verity) {
+    const int data = v.first, hash = v.second.hash_partition;
+    for (int n : {data, hash}) {
+      if (std::none_of(parts.begin(), parts.end(), [&](const Partition& p) { return p.number == n; }))
+        throw_usage(fmt::format("COSI: verity partition {} is not on {}", n, disk));
+    }
+    if (v.second.root_hash.empty()) throw_usage(fmt::format("COSI: verity of partition {} has no root hash", data));
+    if (in.mount_points.find(data) == in.mount_points.end())
+      throw_usage(fmt::format("COSI: verity data partition {} is not mounted in the OS", data));
+    if (hash != data) hash_partitions.insert(hash);
+  }
 
   std::vector<Compressed> files;
   const std::uint64_t gpt_bytes = primary_gpt_bytes(disk, table.sector_size);
@@ -487,10 +512,27 @@ Metadata write(const std::string& disk, const std::string& out, const Inputs& in
                              fmt::format("{}_{}.raw.zst", base, p.number), uuid, opts.zstd));
     m.regions.push_back({files.back().file, "partition", p.number});
     auto mp = in.mount_points.find(p.number);
-    if (mp != in.mount_points.end() && !mp->second.empty() && !f.type.empty()) {
-      m.images.push_back({files.back().file, mp->second, f.type, f.uuid, p.type});
+    // A hash partition is folded into its data filesystem's `verity`.
+    if (mp != in.mount_points.end() && !mp->second.empty() && !f.type.empty() && !hash_partitions.count(p.number)) {
+      m.images.push_back({files.back().file, mp->second, f.type, f.uuid, p.type, std::nullopt});
     }
   }
+  // The verity objects, once every partition's image is known.
+  for (auto& fsys : m.images) {
+    const std::string path = fsys.image.path;
+    auto region = std::find_if(m.regions.begin(), m.regions.end(), [&](const Region& r) { return r.image.path == path; });
+    auto v = in.verity.find(region->number);
+    if (v == in.verity.end()) continue;
+    const int hash = v->second.hash_partition;
+    auto hr = std::find_if(m.regions.begin(), m.regions.end(),
+                           [&](const Region& r) { return r.type == "partition" && r.number == hash; });
+    fsys.verity = VerityImage{hr->image, v->second.root_hash, v->second.hash_offset};
+  }
+  std::size_t carried = 0;
+  for (const auto& f : m.images) carried += f.verity ? 1 : 0;
+  if (carried != in.verity.size())
+    throw_usage(fmt::format("COSI: {} verity device(s) but {} data filesystem(s) found to carry them", in.verity.size(),
+                            carried));
   const std::string json = metadata_json(m);
 
   OwnedTempFile owned(target.string());

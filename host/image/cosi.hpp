@@ -8,6 +8,8 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -38,6 +40,15 @@ struct Inputs {
   Bootloader bootloader;
   std::vector<OsPackage> packages;
   std::map<int, std::string> mount_points;  // partition number -> mount path in the OS
+  // dm-verity devices by data partition number: the data filesystem's entry
+  // carries the `verity` object and the hash partition is not listed as a
+  // filesystem (alic-reference §3.1).
+  struct Verity {
+    int hash_partition = 0;  // == the data partition: inline
+    std::string root_hash;   // hex
+    std::uint64_t hash_offset = 0;  // bytes; inline only (ALIC's hashOffset, omitted when 0)
+  };
+  std::map<int, Verity> verity;
 };
 
 struct Options {
@@ -62,9 +73,15 @@ struct Region {
   std::string type;  // "primary-gpt" or "partition"
   int number = 0;    // partition number; 0 for the GPT region (no "number" field)
 };
+struct VerityImage {
+  ImageFile image;  // the hash partition's (inline: the data partition's own)
+  std::string root_hash;
+  std::uint64_t hash_offset = 0;  // written as hashOffset when not 0
+};
 struct Filesystem {
   ImageFile image;
   std::string mount_point, fs_type, fs_uuid, part_type;
+  std::optional<VerityImage> verity;  // null when absent
 };
 struct Metadata {
   std::string version = "1.2";
@@ -99,7 +116,10 @@ struct Shrunk {
 // With `only_filling`, only filesystems whose size is exactly their
 // partition's (ALIC's convert: an image made elsewhere may leave a gap on
 // purpose); the others are logged and kept.
-std::vector<Shrunk> shrink_ext_filesystems(const std::string& disk, bool only_filling = false);
+// Partitions in `skip` are left as they are (dm-verity data and hash
+// partitions: their hash tree covers the filesystem as it is).
+std::vector<Shrunk> shrink_ext_filesystems(const std::string& disk, bool only_filling = false,
+                                           const std::set<int>& skip = {});
 
 // Writes the COSI file `out` from the GPT disk image `disk` (never
 // modified), atomically: a temporary file beside `out`, fsynced and renamed

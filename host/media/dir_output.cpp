@@ -47,7 +47,7 @@ void check_dir_output(const std::string& out) {
   if (!S_ISDIR(st.st_mode)) throw_usage(fmt::format("output {} exists and is not a directory", out));
   std::error_code ec;
   if (!fs::is_empty(target, ec) || ec)
-    throw_usage(fmt::format("output directory {} exists and is not empty: the PXE tree replaces the directory "
+    throw_usage(fmt::format("output directory {} exists and is not empty: the output tree replaces the directory "
                             "atomically and never merges into one; remove it or choose another path",
                             out));
 }

@@ -239,8 +239,34 @@ end
 ---@field arch? string "x86_64" or "arm64" (default: from the image's programs)
 ---@field image_uuid? string default: IMAGE_UUID of /etc/image-customizer-release, else random
 
+-- The dm-verity devices `verity.format` made on a Disk, as COSI lists them:
+-- {{data=, hash=, root_hash=, hash_offset=}, ...} (hash_offset: inline only).
+local function verity_of(target)
+  local out = {}
+  if not is_disk(target) then return out end
+  for dn, info in pairs(target._verity or {}) do
+    out[#out + 1] = { data = dn, hash = info.hash, root_hash = info.root_hash,
+                      hash_offset = info.inline and info.hash_offset or 0 }
+  end
+  table.sort(out, function(a, b) return a.data < b.data end)
+  return out
+end
+
+-- The partitions of `raw` whose content is a dm-verity hash superblock
+-- (blkid's DM_verity_hash), as "3, 5", or nil.
+local function verity_hash_partitions(raw)
+  local list = {}
+  for _, p in ipairs(require("imgrecipe.host.disk").partitions(raw).partitions) do
+    if p.fstype == "DM_verity_hash" then list[#list + 1] = tostring(p.number) end
+  end
+  return #list > 0 and table.concat(list, ", ") or nil
+end
+
 --- What describes the OS in the COSI metadata, read from the mounted image:
---- `{os_arch=, os_release=, image_uuid=, bootloader=, packages=, mounts=}`.
+--- `{os_arch=, os_release=, image_uuid=, bootloader=, packages=, mounts=, verity=}`;
+--- `verity` lists the hash trees `imgrecipe.verity.format` made on a Disk
+--- (the data filesystem's entry gets the `verity` object, the hash partition
+--- is not listed as a filesystem).
 ---@param target imgrecipe.Image|imgrecipe.Disk mounted
 ---@param opts? imgrecipe.CosiOpts
 ---@return table
@@ -259,6 +285,7 @@ function M.gather(target, opts)
     bootloader = M.bootloader(root, installed),
     packages = packages,
     mounts = mounts_of(target),
+    verity = verity_of(target),
   }
 end
 
@@ -266,7 +293,8 @@ end
 --- read from its mounts (the Image is mounted first if it is not mounted; a
 --- Disk must be mounted), then everything is unmounted (staged
 --- FAT written back), ext2/3/4 filesystems are shrunk with their partitions
---- on the working copy, every filesystem is checked read-only, and the
+--- on the working copy (not dm-verity data and hash partitions: the hash
+--- tree covers them as they are), every filesystem is checked read-only, and the
 --- partitions are compressed in process (zstd, long window, multithreaded).
 --- With `opts.format = "baremetal-image"` the tar is then padded with zeros
 --- to a whole MiB and a fixed-VHD footer is appended in place (before the
@@ -313,8 +341,12 @@ function M.write(target, path, opts)
   image.check_output(path, format, { input = disk_mode and target.path or target.input })
   local raw = disk_mode and target.path or target.raw
   local work_dir = target.work_dir
-  -- Read-write: `rpm -qa` runs in the image, and the sandbox needs a writable root.
-  if not disk_mode and not target._mnt then target:mount() end
+  -- An image with dm-verity hash partitions (made elsewhere) is mounted
+  -- read-only: a read-write mount alone changes the hashed filesystems.
+  -- Otherwise read-write: `rpm -qa` runs in the image, and the sandbox
+  -- needs a writable root.
+  local hashes = not disk_mode and verity_hash_partitions(raw)
+  if not disk_mode and not target._mnt then target:mount(hashes and { read_only = true } or nil) end
   local inputs = M.gather(target, opts)
   if disk_mode then
     target:unmount()
@@ -323,7 +355,18 @@ function M.write(target, path, opts)
     target:unmount()
   end
   if opts.shrink ~= false then
-    for _, s in ipairs(host.shrink(raw, { only_filling = opts.shrink == "filling" })) do
+    -- A hash tree covers its data partition as it is: verity data and hash
+    -- partitions are never shrunk here (ALIC shrinks before hashing).
+    local skip = {}
+    for _, v in ipairs(inputs.verity) do skip[#skip + 1] = v.data; skip[#skip + 1] = v.hash end
+    -- An image made elsewhere with verity (a hash partition, but no tree
+    -- made here): which filesystems its trees cover is not known here, so
+    -- none is shrunk rather than one broken.
+    local foreign_verity = #inputs.verity == 0 and (hashes or verity_hash_partitions(raw))
+    if foreign_verity then
+      log.info(string.format("partition(s) %s hold dm-verity hash trees: no filesystem is shrunk", foreign_verity))
+    end
+    for _, s in ipairs(foreign_verity and {} or host.shrink(raw, { only_filling = opts.shrink == "filling", skip = skip })) do
       log.info(string.format("partition %d shrunk from %d to %d bytes", s.number, s.old_size, s.new_size))
     end
   end

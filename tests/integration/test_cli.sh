@@ -7,6 +7,8 @@ image_env tiny
 
 check_contains "--version" "$("$IMGRECIPE" --version)" "imgrecipe "
 check_contains "--help lists build" "$("$IMGRECIPE" --help)" "imgrecipe build CONFIG.yaml"
+check_contains "--help lists inject-files" "$("$IMGRECIPE" --help)" "imgrecipe inject-files --config-file"
+check_contains "inject-files --help" "$("$IMGRECIPE" inject-files --help)" "--output-image-file F         the output file (required"
 
 # ALIC spelling: no subcommand, --config-file and friends; CLI wins over the config.
 cat > "$T_TMP/alic.yaml" <<YAML

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "host/config/config.hpp"
+#include "host/config/inject_files.hpp"
 #include "host/config/paths.hpp"
 #include "host/config/suggest.hpp"
 #include "host/config/typing.hpp"
@@ -427,4 +428,52 @@ TEST_CASE("config: YAML integers and Go path semantics") {
   CHECK(config::is_local_path("a/../b.sh"));
   CHECK_FALSE(config::is_local_path("a/../../b.sh"));
   CHECK_FALSE(config::is_local_path("/a.sh"));
+}
+
+TEST_CASE("config: inject-files.yaml loaded strictly, ALIC's gate and checks") {
+  TempDir d;
+  const auto file = (std::filesystem::path(d.path) / "inject-files.yaml").string();
+  auto load_inject = [&](const std::string& text) {
+    write_file(file, text);
+    try {
+      config::load_inject_files(file);
+      return std::string("OK");
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::Config);
+      return std::string(e.what());
+    }
+  };
+  const std::string good =
+      "injectFiles:\n"
+      "    - partition:\n"
+      "        idType: part-uuid\n"
+      "        id: 9216e49d-f26f-453b-89cb-c6bf5b7e5394\n"
+      "      destination: /EFI/BOOT/bootx64.efi\n"
+      "      source: ./shim/bootx64.efi\n"
+      "      type: shim\n"
+      "previewFeatures:\n"
+      "    - inject-files\n";
+  CHECK(load_inject(good) == "OK");
+  write_file(file, good);
+  Node n = config::load_inject_files(file);
+  CHECK(get(n, {"injectFiles"}).items.size() == 1);
+  CHECK(get(n.find("injectFiles")->items[0], {"partition", "id"}).str == "9216e49d-f26f-453b-89cb-c6bf5b7e5394");
+  // ALIC's defaults: idType may be left out (part-uuid), type is informational.
+  CHECK(load_inject("injectFiles:\n- partition: {id: x}\n  destination: /a\n  source: b\n"
+                    "previewFeatures: [inject-files]\n") == "OK");
+  CHECK(load_inject("injectFiles: []\n") ==
+        file + ":1:1: previewFeatures: the 'inject-files' feature is currently in preview; please add "
+               "'inject-files' to 'previewFeatures' to enable it");
+  CHECK(load_inject("injectFiles:\n- partition: {id: x, idType: label}\n  destination: /a\n  source: b\n"
+                    "previewFeatures: [inject-files]\n")
+            .find(file + ":2:30: injectFiles[0].partition.idType: invalid value 'label'") == 0);
+  CHECK(load_inject("injectFiles:\n- partition: {id: x}\n  destination: a\n  source: b\n"
+                    "previewFeatures: [inject-files]\n") ==
+        file + ":3:16: injectFiles[0].destination: invalid path 'a': must be absolute");
+  CHECK(load_inject("injectFiles:\n- partition: {id: x}\n  source: b\n  type: uki-addons\n"
+                    "previewFeatures: [inject-files]\n")
+            == file + ":2:3: injectFiles[0]: missing required key 'destination'");
+  CHECK(load_inject("injectFiles:\n- partition: {id: x}\n  destination: /a\n  source: b\n  extra: 1\n"
+                    "previewFeatures: [inject-files]\n")
+            .find(file + ":5:3: injectFiles[0]") == 0);
 }

@@ -216,7 +216,7 @@ TEST_CASE("cosi: metadata.json has ALIC's fields in ALIC's order, indented as Ma
   cosi::ImageFile gpt{"images/out_gpt.raw.zst", 100, 17408, std::string(96, 'a')};
   cosi::ImageFile p1{"images/out_1.raw.zst", 200, 1048576, std::string(96, 'b')};
   m.regions = {{gpt, "primary-gpt", 0}, {p1, "partition", 1}};
-  m.images = {{p1, "/", "ext4", "0b0e-uuid", "4f68bce3-e8cd-4db1-96e7-fbcaf984b709"}};
+  m.images = {{p1, "/", "ext4", "0b0e-uuid", "4f68bce3-e8cd-4db1-96e7-fbcaf984b709", std::nullopt}};
   m.os_release = "NAME=\"Debian\"\nID=debian\n";
   m.id = "00112233-4455-6677-8899-aabbccddeeff";
   m.bootloader.type = "grub";
@@ -303,6 +303,38 @@ TEST_CASE("cosi: metadata.json has ALIC's fields in ALIC's order, indented as Ma
       ]
     }
   },)") != std::string::npos);
+}
+
+TEST_CASE("cosi: the verity object of a data filesystem, as ALIC's VerityConfig") {
+  cosi::Metadata m;
+  m.os_arch = "x86_64";
+  m.bootloader.type = "grub";
+  cosi::ImageFile data{"images/o_3.raw.zst", 10, 4096, std::string(96, 'c')};
+  cosi::ImageFile hash{"images/o_4.raw.zst", 20, 8192, std::string(96, 'd')};
+  cosi::Filesystem fs{data, "/", "ext4", "u", "4f68bce3-e8cd-4db1-96e7-fbcaf984b709", std::nullopt};
+  fs.verity = cosi::VerityImage{hash, std::string(64, 'e'), 0};
+  m.images = {fs};
+  const std::string separate = R"("partType": "4f68bce3-e8cd-4db1-96e7-fbcaf984b709",
+      "verity": {
+        "image": {
+          "path": "images/o_4.raw.zst",
+          "compressedSize": 20,
+          "uncompressedSize": 8192,
+          "sha384": ")" + std::string(96, 'd') + R"("
+        },
+        "roothash": ")" + std::string(64, 'e') + R"("
+      }
+    }
+  ],)";
+  CHECK(cosi::metadata_json(m).find(separate) != std::string::npos);
+  // Inline: the data image itself, and hashOffset (omitted when 0, as Go's omitempty).
+  m.images[0].verity = cosi::VerityImage{data, std::string(64, 'f'), 1069547520};
+  const std::string inline_tree = R"(        "roothash": ")" + std::string(64, 'f') + R"(",
+        "hashOffset": 1069547520
+      }
+    }
+  ],)";
+  CHECK(cosi::metadata_json(m).find(inline_tree) != std::string::npos);
 }
 
 TEST_CASE("cosi: a GPT disk written as COSI reads back with tar and zstd") {

@@ -9,6 +9,7 @@ Prints one line per check failure ("bad: ...") and facts for the caller:
   keys <top-level keys in order>
   region <type> <number|-> <outfile> <uncompressed size>
   image <mountPoint> <fsType> <fsUuid> <partType> <outfile>
+  verity <mountPoint> <roothash> <hash outfile> <hashOffset|->
   meta <key>=<value>
   window <path> <window bytes of its zstd frame>
 Images are decompressed with the window metadata's compression.maxWindowLog
@@ -122,4 +123,23 @@ with tarfile.open(path, "r:") as tar:
         print(f"image {fs['mountPoint']} {fs['fsType']} {fs['fsUuid']} {fs['partType']} {out}")
         if list(fs.keys()) != ["image", "mountPoint", "fsType", "fsUuid", "partType", "verity"]:
             fail(f"{fs['mountPoint']}: fields {list(fs.keys())}")
+        v = fs.get("verity")
+        if v is None:
+            continue
+        # COSI spec: {image: ImageFile, roothash}; ALIC adds hashOffset (inline).
+        vkeys = list(v.keys())
+        if vkeys not in (["image", "roothash"], ["image", "roothash", "hashOffset"]):
+            fail(f"{fs['mountPoint']}: verity fields {vkeys}")
+        hmatch = [r for r in regions if r["image"] == v["image"]]
+        if len(hmatch) != 1:
+            fail(f"{fs['mountPoint']}: its verity image is not one of the gptRegions")
+            continue
+        if len(v["roothash"]) != 64 or any(c not in "0123456789abcdef" for c in v["roothash"]):
+            fail(f"{fs['mountPoint']}: roothash {v['roothash']!r} is not sha256 hex")
+        hout = f"{outdir}/p{hmatch[0]['number']}.raw"
+        if hmatch[0]["number"] != match[0]["number"] and "hashOffset" in v:
+            fail(f"{fs['mountPoint']}: hashOffset with a separate hash partition")
+        if any(i["image"] == v["image"] for i in meta["images"]) and hmatch[0]["number"] != match[0]["number"]:
+            fail(f"{fs['mountPoint']}: its verity hash partition is also listed as a filesystem")
+        print(f"verity {fs['mountPoint']} {v['roothash']} {hout} {v.get('hashOffset', '-')}")
 sys.exit(1 if bad else 0)
