@@ -130,6 +130,7 @@ end
 --- enclosing step puts back in front of both).
 ---@param what string
 ---@param fn function
+---@param ... any the arguments of `fn`
 function M.annotate(what, fn, ...)
   local ok, res = pcall(fn, ...)
   if ok then return res end
@@ -158,6 +159,9 @@ function M.find_program(root, names)
   end
 end
 
+--- The directory part of a path: "." without a slash, "/" for "/x".
+---@param path string
+---@return string
 function M.dirname(path)
   local d = path:match("^(.*)/[^/]*$")
   if d == nil then return "." end

@@ -9,11 +9,6 @@ local ROOT = HERE:match("^(.*)/tests/lua/[^/]*$") or "."
 local STDLIB = ROOT .. "/stdlib/imgrecipe"
 local DOC = ROOT .. "/docs/lua-api.md"
 
--- Modules that are not recipe API: the host's entry points.
-local INTERNAL = {
-  ["imgrecipe.runner"] = "runs recipe files for `imgrecipe run` (host/cli)",
-}
-
 -- How lua-api.md names an object of each public class: `img:mount(...)`.
 local CLASS_PREFIX = {
   ["imgrecipe.Image"] = "img", ["imgrecipe.Disk"] = "d", ["imgrecipe.DiskRoot"] = "root",
@@ -116,7 +111,15 @@ local function collect_stdlib()
       -- `M.x = other.y`: an alias, annotated where it is defined
       local an, other = l:match("^" .. (ret or "M") .. "%.([%a_][%w_]*)%s*=%s*([%a_][%w_]*%.[%a_][%w_]*)%s*$")
       if an and not an:match("^_") and not fns[mod .. "." .. an] then
-        add(mod .. "." .. an, { name = an, line = i, params = {}, alias = other, lines = lines })
+        add(mod .. "." .. an, { name = an, line = i, params = {}, alias = other })
+      end
+      -- `M.x = name` of a local function: annotated at its definition
+      local ln_, lname = l:match("^" .. (ret or "M") .. "%.([%a_][%w_]*)%s*=%s*([%a_][%w_]*)%s*$")
+      if ln_ and not ln_:match("^_") and not fns[mod .. "." .. ln_] then
+        for j, d in ipairs(lines) do
+          local args_ = d:match("^local%s+function%s+" .. lname .. "%s*%(([^)]*)%)")
+          if args_ then add(mod .. "." .. ln_, { name = ln_, line = j, params = params_of(args_) }) end
+        end
       end
       fns.__lines = fns.__lines or {}
       fns.__lines[rel] = lines
@@ -271,7 +274,7 @@ local function problems()
   table.sort(keys)
   for _, key in ipairs(keys) do
     local f = fns[key]
-    if not INTERNAL[f.module] and (not f.class or CLASS_PREFIX[f.class]) then
+    if not f.class or CLASS_PREFIX[f.class] then
       local where = string.format("%s:%d", f.file, f.line)
       local desc, params = annotation(lines_by_file[f.file], f.line)
       if desc == 0 then
@@ -296,7 +299,7 @@ local function problems()
   for _, r in ipairs(refs) do
     local key = classes[r.owner] and (r.owner .. ":" .. r.name) or (r.owner .. "." .. r.name)
     local exists = fns[key] or (CLASS_FALLBACK[r.owner] and fns[CLASS_FALLBACK[r.owner] .. ":" .. r.name])
-    if not exists and not seen[key] and not INTERNAL[r.owner] then
+    if not exists and not seen[key] then
       seen[key] = true
       out[#out + 1] = string.format("docs/lua-api.md:%d names %s, which is not a public function of %s: remove it or fix the name",
         r.line, key, r.owner)
