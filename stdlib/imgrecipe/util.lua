@@ -140,9 +140,6 @@ function M.annotate(what, fn, ...)
   error(res, 0)
 end
 
---- Directory part of a path ("." when none).
----@param path string
----@return string
 local BIN_DIRS = { "/usr/bin", "/usr/sbin", "/bin", "/sbin" }
 
 --- The path of the first of `names` found in the image's program
