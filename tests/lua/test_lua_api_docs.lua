@@ -4,8 +4,9 @@
 -- each parameter) and is named in docs/lua-api.md; every stdlib function the
 -- page names exists; every function of the host bindings the page documents
 -- is named there. Reads the source tree next to this file.
-local HERE = debug.getinfo(1, "S").short_src
-local ROOT = HERE:match("^(.*)/tests/lua/[^/]*$") or "."
+-- `source` is "@" .. the full path (short_src is cut to 60 characters)
+local HERE = debug.getinfo(1, "S").source:gsub("^@", "")
+local ROOT = (HERE:match("^(.*)/[^/]*$") or ".") .. "/../.."
 local STDLIB = ROOT .. "/stdlib/imgrecipe"
 local DOC = ROOT .. "/docs/lua-api.md"
 
@@ -90,8 +91,25 @@ local function collect_stdlib()
       end
     end
     modules[mod] = { file = rel, ret = ret }
+    if not ret then
+      fns["!" .. mod] = { problem = string.format("%s: no `return M` line: the checker cannot find the module table "
+        .. "(tests/lua/test_lua_api_docs.lua expects `local M = {}` ... `return M`)", rel) }
+    end
+    for var, cls in pairs(class_of) do
+      if not CLASS_PREFIX[cls] then
+        for _, l in ipairs(lines) do
+          if l:match("^function%s+" .. var .. ":[%a][%w_]*%s*%(") then
+            fns["!" .. cls] = { problem = string.format("%s (%s): a class with public methods: add [\"%s\"] = \"<name>\" "
+              .. "to CLASS_PREFIX in tests/lua/test_lua_api_docs.lua (how docs/lua-api.md names its objects, "
+              .. "as `img:` for imgrecipe.Image)", cls, rel, cls) }
+            break
+          end
+        end
+      end
+    end
     local function add(key, t)
       t.file, t.module = rel, mod
+      t.def = lines[t.line]:gsub("%s*$", ""):sub(1, 60)
       fns[key] = t
     end
     for i, l in ipairs(lines) do
@@ -129,7 +147,7 @@ local function collect_stdlib()
   fns.__lines = nil
   -- keep aliases that really are functions (not values such as api_version)
   for key, f in pairs(fns) do
-    if f.alias then
+    if f.alias and not f.problem then
       local ok, m = pcall(require, f.module)
       if not ok or type(m[f.name]) ~= "function" then fns[key] = nil end
     end
@@ -274,23 +292,27 @@ local function problems()
   table.sort(keys)
   for _, key in ipairs(keys) do
     local f = fns[key]
-    if not f.class or CLASS_PREFIX[f.class] then
+    if f.problem then
+      out[#out + 1] = f.problem
+    elseif not f.class or CLASS_PREFIX[f.class] then
       local where = string.format("%s:%d", f.file, f.line)
       local desc, params = annotation(lines_by_file[f.file], f.line)
       if desc == 0 then
-        out[#out + 1] = string.format("%s (%s): no LuaCATS description: add a `--- what it does` line above it", key, where)
+        out[#out + 1] = string.format("%s (%s): no LuaCATS description: add a `--- <what it does>` line right above `%s`",
+          key, where, f.def)
       end
       if not f.alias then
         for _, p in ipairs(f.params) do
           if p ~= "self" and not params[p] then
-            out[#out + 1] = string.format("%s (%s): no `---@param %s <type>` above it", key, where, p)
+            out[#out + 1] = string.format("%s (%s): add `---@param %s <type> <what it is>` to the block above `%s`",
+              key, where, p, f.def)
           end
         end
       end
       local fallback = f.class and CLASS_FALLBACK[f.class]
       if not documented[key] and not (fallback and fns[fallback .. ":" .. f.name]) then
-        out[#out + 1] = string.format("%s (%s): not in docs/lua-api.md: document `%s` in the section of %s",
-          key, where, signature(f), f.class or f.module)
+        out[#out + 1] = string.format("%s (%s): not in docs/lua-api.md: add a row \"| `%s` | <what it does> |\" "
+          .. "to the function table of the %s section (start one if there is none)", key, where, signature(f), f.class or f.module)
       end
     end
   end
