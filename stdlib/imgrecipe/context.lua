@@ -16,6 +16,10 @@ Context.__index = Context
 
 local M = {}
 
+--- Makes the recipe's `ctx` (called by imgrecipe.runner) from its fields
+--- (`params`, `build_dir`, `work_dir`, `recipe_dir`, `api_version`).
+---@param fields table
+---@return imgrecipe.Context
 function M.new(fields)
   local ctx = setmetatable(fields, Context)
   ctx._images = {}

@@ -312,6 +312,8 @@ function DiskRoot:mount() return self end
 --- Unmounts the disk's layout (staged FAT written back).
 function DiskRoot:unmount() return self._disk:unmount() end
 --- Saves the disk (see Disk:save).
+---@param path string
+---@param format string
 function DiskRoot:save(path, format) return self._disk:save(path, format) end
 --- Releases the disk (see Disk:release).
 function DiskRoot:close() return self._disk:release() end

@@ -373,12 +373,17 @@ end
 --- Puts the host's resolv.conf in place for the whole customization (see imgrecipe.resolv).
 function Image:override_resolv_conf() return resolv.override(self) end
 --- Restores what override_resolv_conf saved (see imgrecipe.resolv).
+---@param saved table what override_resolv_conf returned
 function Image:restore_resolv_conf(saved) return resolv.restore(self, saved) end
 --- Writes /etc/image-customizer-release (see imgrecipe.history).
+---@param info imgrecipe.BuildInfo
 function Image:write_release_file(info) return history.write_release(self, info) end
 --- Appends an entry to /usr/share/image-customizer/history.json (see imgrecipe.history).
+---@param info imgrecipe.BuildInfo
+---@param config_record table the config as history.config_record returns it
 function Image:append_history(info, config_record) return history.append(self, info, config_record) end
 --- Regenerates /etc/default/grub and grub.cfg from scratch (see imgrecipe.bootloader).
+---@param opts? imgrecipe.HardResetOpts
 function Image:reset_bootloader(opts)
   util.check_options("img:reset_bootloader", opts, { "extra_args", "selinux_mode" })
   return bootloader.hard_reset(self, opts)
@@ -386,6 +391,8 @@ end
 --- The image's current SELinux mode (see imgrecipe.selinux).
 function Image:selinux_mode() return selinux.current_mode(self) end
 --- Sets the SELinux mode in the kernel arguments and /etc/selinux/config (see imgrecipe.selinux).
+---@param mode "disabled"|"permissive"|"enforcing"|"force-enforcing"
+---@param opts? {boot_args: boolean}
 function Image:set_selinux_mode(mode, opts)
   util.check_options("img:set_selinux_mode", opts, { "boot_args" })
   return selinux.set_mode(self, mode, opts)

@@ -11,15 +11,19 @@ end
 
 --- Logs at info level; extra arguments are string.format'ed.
 ---@param msg string
+---@param ... any string.format arguments
 function M.info(msg, ...) host.info(fmt(msg, ...)) end
 --- Logs at warn level.
 ---@param msg string
+---@param ... any string.format arguments
 function M.warn(msg, ...) host.warn(fmt(msg, ...)) end
 --- Logs at error level.
 ---@param msg string
+---@param ... any string.format arguments
 function M.error(msg, ...) host.error(fmt(msg, ...)) end
 --- Logs at debug level.
 ---@param msg string
+---@param ... any string.format arguments
 function M.debug(msg, ...) host.debug(fmt(msg, ...)) end
 
 return M

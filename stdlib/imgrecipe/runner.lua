@@ -12,6 +12,9 @@ local M = {}
 --- Compiles a recipe's source text; `path` names it in error messages.
 --- (load_recipe, check_recipe and resolve_params are separate so that the
 --- fuzz target tests/fuzz/fuzz_recipe.cpp runs the same code on any text.)
+---@param text string
+---@param path string
+---@return function chunk
 function M.compile(text, path)
   -- LuaJIT does not verify bytecode: a corrupted chunk crashes the process.
   if text:sub(1, 1) == "\27" then
@@ -62,6 +65,9 @@ local function unknown_fields(t, known, what)
 end
 
 --- Checks the recipe contract; errors name the file and the field.
+---@param recipe table what the recipe file returned
+---@param name string the recipe file, for messages
+---@param api_version integer the API version this imgrecipe provides
 local function check_recipe(recipe, name, api_version)
   if type(recipe) ~= "table" then
     util.raise("recipe", string.format("%s must return a table (got %s)", name, type(recipe)))
@@ -100,6 +106,13 @@ local function check_recipe(recipe, name, api_version)
   end
 end
 
+--- The recipe's parameters: `given` (--param values, strings or lists) checked
+--- against `recipe.params`, defaults applied; unknown, repeated or missing
+--- required parameters are usage errors naming them.
+---@param recipe table
+---@param given table<string, string|string[]>
+---@param name string the recipe file, for messages
+---@return table<string, string|string[]>
 local function resolve_params(recipe, given, name)
   local spec = recipe.params or {}
   local out = {}
@@ -140,6 +153,7 @@ M.resolve_params = resolve_params
 --- Entry point: req = {recipe=, build_dir=, work_dir=, params=, api_version=,
 --- library_path=}. The host creates work_dir and removes it after every mount
 --- is released; library_path starts with the recipe's directory.
+---@param req table
 function M.main(req)
   local build_dir = sys.set_build_dir(req.build_dir)
   modules.set_path(req.library_path)

@@ -23,6 +23,9 @@ local function show(v)
 end
 
 --- Fails unless `actual == expected`.
+---@param actual any
+---@param expected any
+---@param what? string names the value in the failure
 function T:eq(actual, expected, what)
   if actual ~= expected then
     error(string.format("%sexpected %s, got %s", what and (what .. ": ") or "", show(expected), show(actual)), 2)
@@ -30,11 +33,15 @@ function T:eq(actual, expected, what)
 end
 
 --- Fails unless `v` is truthy.
+---@param v any
+---@param what? string the failure message
 function T:ok(v, what)
   if not v then error((what or "expected a true value"), 2) end
 end
 
 --- Fails unless `fn` raises an error whose text contains `needle` (plain).
+---@param fn function
+---@param needle? string
 function T:raises(fn, needle)
   local ok, err = pcall(fn)
   if ok then error("expected an error", 2) end

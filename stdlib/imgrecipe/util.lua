@@ -130,6 +130,7 @@ end
 --- enclosing step puts back in front of both).
 ---@param what string
 ---@param fn function
+---@param ... any the arguments of `fn`
 function M.annotate(what, fn, ...)
   local ok, res = pcall(fn, ...)
   if ok then return res end
@@ -139,9 +140,6 @@ function M.annotate(what, fn, ...)
   error(res, 0)
 end
 
---- Directory part of a path ("." when none).
----@param path string
----@return string
 local BIN_DIRS = { "/usr/bin", "/usr/sbin", "/bin", "/sbin" }
 
 --- The path of the first of `names` found in the image's program
@@ -158,6 +156,9 @@ function M.find_program(root, names)
   end
 end
 
+--- The directory part of a path: "." without a slash, "/" for "/x".
+---@param path string
+---@return string
 function M.dirname(path)
   local d = path:match("^(.*)/[^/]*$")
   if d == nil then return "." end
