@@ -498,6 +498,13 @@ local function iso_input(ctx, cfg, input, output, format)
     -- ISO's unless the config sets one (ALIC's rule).
     local opts = pxe_options(cfg, format)
     pxe.check_output(output, format, input)
+    if opts.initramfs_type == nil then
+      local has_url = (opts.bootstrap_base_url or "") ~= "" or (opts.bootstrap_file_url or "") ~= ""
+      opts.initramfs_type = has_url and "bootstrap"
+          or liveos.read_saved(input, ctx.work_dir).initramfs_type
+    end
+    -- Before the root is rebuilt: a bootstrap tree needs its URL.
+    if opts.initramfs_type == "bootstrap" then pxe.bootstrap_url(opts.bootstrap_base_url, opts.bootstrap_file_url) end
     local live
     ctx:step("open iso", function() live = liveos.open_iso_root(input, ctx.work_dir .. "/iso-root") end)
     if os_changes(cfg) then customize_os(ctx, live.root, cfg) end
@@ -505,10 +512,6 @@ local function iso_input(ctx, cfg, input, output, format)
       opts.work_dir = ctx.work_dir .. "/pxe"
       opts.input = input
       opts.saved_args, opts.image_args = live.saved.extra_args, live.image_args
-      if opts.initramfs_type == nil then
-        local has_url = (opts.bootstrap_base_url or "") ~= "" or (opts.bootstrap_file_url or "") ~= ""
-        opts.initramfs_type = has_url and "bootstrap" or live.saved.initramfs_type
-      end
       if opts.initramfs_type == "full-os" then
         -- No ISO: the media's own files go into the tree (a new one at the same path wins).
         local files, new = {}, {}

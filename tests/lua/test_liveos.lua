@@ -86,8 +86,8 @@ return {
   test_build_argument_errors = function(t)
     local root = fake_root({})
     t:raises(function() liveos.build(root, "/tmp/x.iso", {}) end, "opts.work_dir")
-    t:raises(function() liveos.build(root, "/tmp/x.iso", { work_dir = "/tmp/w", initramfs_type = "full-os" }) end,
-      "full-os is not supported yet")
+    t:raises(function() liveos.build(root, "/tmp/x.iso", { work_dir = "/tmp/w", kdump_boot_files = "yes" }) end,
+      "kdump_boot_files: expected keep or none")
     t:raises(function() liveos.build(root, "/tmp/x.iso", { work_dir = "/tmp/w", initramfs_type = "cpio" }) end,
       "expected bootstrap or full-os")
     t:raises(function() liveos.build(root, "/tmp/x.iso", { work_dir = "/tmp/w", volume_id = "NO SPACE" }) end,
