@@ -225,6 +225,13 @@ int do_mkdir(lua_State* L) {
   return 0;
 }
 
+// chmod(rel, mode): permission bits of a file inside the temporary tree.
+int do_chmod(lua_State* L) {
+  check_handle<DirOutput>(L, 1, kDirOutputMeta)
+      ->chmod(arg_string(L, 2, "path"), static_cast<unsigned>(arg_whole(L, 3, "mode", 0, 07777)));
+  return 0;
+}
+
 // check_dir_output(path): missing or an empty directory, else a usage error.
 int l_check_dir_output(lua_State* L) {
   check_dir_output(arg_string(L, 1, "path"));
@@ -240,6 +247,7 @@ int l_tar_gz(lua_State* L) {
 const luaL_Reg kDirOutputMethods[] = {IMGRECIPE_FN("tmp", do_tmp),         IMGRECIPE_FN("path", do_path),
                                       IMGRECIPE_FN("commit", do_commit),   IMGRECIPE_FN("release", do_release),
                                       IMGRECIPE_FN("mkdir", do_mkdir),
+                                      IMGRECIPE_FN("chmod", do_chmod),
                                       IMGRECIPE_FN("__gc", do_release),    {nullptr, nullptr}};
 
 const luaL_Reg kFns[] = {IMGRECIPE_FN("write", l_write),

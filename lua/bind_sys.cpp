@@ -82,6 +82,14 @@ int l_mkdir(lua_State* L) {
   return 0;
 }
 
+// chmod(path, mode): a file of the build directory (staged media files).
+int l_chmod(lua_State* L) {
+  fs::path p = confined(check_string(L, 1));
+  auto mode = static_cast<mode_t>(luaL_checkinteger(L, 2)) & 07777;
+  if (::chmod(p.c_str(), mode) != 0) throw_errno("chmod", p.string());
+  return 0;
+}
+
 int l_check_interrupted(lua_State* L) {
   signals::check();
   return 0;
@@ -122,6 +130,7 @@ const luaL_Reg kFns[] = {IMGRECIPE_FN("realpath", l_realpath),
                          IMGRECIPE_FN("mode", l_mode),
                          IMGRECIPE_FN("set_build_dir", l_set_build_dir),
                          IMGRECIPE_FN("mkdir", l_mkdir),
+                         IMGRECIPE_FN("chmod", l_chmod),
                          IMGRECIPE_FN("check_interrupted", l_check_interrupted),
                          IMGRECIPE_FN("getenv", l_getenv),
                          IMGRECIPE_FN("pid", l_pid),

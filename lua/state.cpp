@@ -170,6 +170,7 @@ struct State {
     preload(L, "imgrecipe.host.iso", open_iso);
     preload(L, "imgrecipe.host.verity", open_verity);
     preload(L, "imgrecipe.host.recipe", open_recipe);
+    preload(L, "imgrecipe.host.cpio", open_cpio);
     install_library_searcher(L);
   }
   ~State() { lua_close(L); }

@@ -413,26 +413,19 @@ end
 -- merged fields; additionalFiles per config, relative to its directory).
 local function iso_options(cfg)
   local iso = cfg.data.iso or {}
-  if iso.initramfsType == "full-os" then
-    util.raise("unsupported", "iso.initramfsType: full-os is not supported yet (use bootstrap, the default)")
-  end
-  if iso.kdumpBootFiles == "keep" then
-    util.raise("unsupported", "iso.kdumpBootFiles: keep is not supported yet")
-  end
   liveos.check_selinux_request((os_of(cfg).selinux or {}).mode)
   local files = {}
   for _, c in ipairs(cfg.chain) do
     for _, f in ipairs(((c.data or {}).iso or {}).additionalFiles or {}) do
-      if f.permissions then
-        log.warn("iso.additionalFiles %s: permissions are not applied on the ISO yet (files are 0644)", f.destination)
-      end
-      files[#files + 1] = { source = resolve(c.dir, f.source), content = f.content, path = f.destination }
+      files[#files + 1] = { source = resolve(c.dir, f.source), content = f.content, path = f.destination,
+                            permissions = f.permissions }
     end
   end
   return {
     extra_args = (iso.kernelCommandLine or {}).extraCommandLine or {},
     files = files,
     initramfs_type = iso.initramfsType,
+    kdump_boot_files = iso.kdumpBootFiles,
     selinux_mode = (os_of(cfg).selinux or {}).mode,
   }
 end
@@ -472,6 +465,36 @@ local function os_changes(cfg)
   return false
 end
 
+-- The `pxe` section for the PXE build (same merging as iso_options).
+-- initramfsType: full-os is ALIC's PXE default; without an explicit type,
+-- a bootstrap URL selects bootstrap (imgrecipe.pxe).
+local function pxe_options(cfg, format)
+  local p = cfg.data.pxe or {}
+  liveos.check_selinux_request((os_of(cfg).selinux or {}).mode)
+  local files = {}
+  for _, c in ipairs(cfg.chain) do
+    for _, f in ipairs(((c.data or {}).pxe or {}).additionalFiles or {}) do
+      files[#files + 1] = { source = resolve(c.dir, f.source), content = f.content, path = f.destination,
+                            permissions = f.permissions }
+    end
+  end
+  -- Checked now, not after the customization.
+  local has_url = (p.bootstrapBaseUrl or "") ~= "" or (p.bootstrapFileUrl or "") ~= ""
+  if p.initramfsType == "bootstrap" or (p.initramfsType == nil and has_url) then
+    pxe.bootstrap_url(p.bootstrapBaseUrl, p.bootstrapFileUrl)
+  end
+  return {
+    format = format,
+    extra_args = (p.kernelCommandLine or {}).extraCommandLine or {},
+    files = files,
+    initramfs_type = p.initramfsType,
+    kdump_boot_files = p.kdumpBootFiles,
+    bootstrap_base_url = p.bootstrapBaseUrl,
+    bootstrap_file_url = p.bootstrapFileUrl,
+    selinux_mode = (os_of(cfg).selinux or {}).mode,
+  }
+end
+
 -- ISO input (alic-reference §4.11 "ISO input", §5.5): a LiveOS ISO made by
 -- imgrecipe, re-customized into an ISO. With only iso.kernelCommandLine and
 -- iso.additionalFiles, the media is re-packaged: its root is not rebuilt.
@@ -484,11 +507,48 @@ local function iso_input(ctx, cfg, input, output, format)
   if cfg.data.storage and next(cfg.data.storage) ~= nil then
     util.raise("usage", "cannot customize partitions when input is ISO (remove the storage section)")
   end
+  check_remove_package_manager(cfg, format)
   if format ~= "iso" then
-    util.raise("unsupported", string.format("ISO input: the %s output is not supported yet (use iso)", format))
+    -- PXE from a LiveOS ISO: the root is rebuilt from the media and the
+    -- PXE build runs on it (its initramfs is made again, with livenet for
+    -- bootstrap), with the media's arguments and files kept; the config's OS
+    -- changes, if any, are applied first. initramfsType follows the input
+    -- ISO's unless the config sets one (ALIC's rule).
+    local opts = pxe_options(cfg, format)
+    pxe.check_output(output, format, input)
+    if opts.initramfs_type == nil then
+      local has_url = (opts.bootstrap_base_url or "") ~= "" or (opts.bootstrap_file_url or "") ~= ""
+      opts.initramfs_type = has_url and "bootstrap"
+          or liveos.read_saved(input, ctx.work_dir).initramfs_type
+    end
+    -- Before the root is rebuilt: a bootstrap tree needs its URL.
+    if opts.initramfs_type == "bootstrap" then pxe.bootstrap_url(opts.bootstrap_base_url, opts.bootstrap_file_url) end
+    local live
+    ctx:step("open iso", function() live = liveos.open_iso_root(input, ctx.work_dir .. "/iso-root") end)
+    if os_changes(cfg) then customize_os(ctx, live.root, cfg) end
+    ctx:step("liveos pxe", function()
+      opts.work_dir = ctx.work_dir .. "/pxe"
+      opts.input = input
+      opts.saved_args, opts.image_args = live.saved.extra_args, live.image_args
+      if opts.initramfs_type == "full-os" then
+        -- No ISO: the media's own files go into the tree (a new one at the same path wins).
+        local files, new = {}, {}
+        for _, f in ipairs(opts.files) do new[f.path] = true end
+        for _, f in ipairs(live.files) do
+          if not new[f.path] then files[#files + 1] = f end
+        end
+        for _, f in ipairs(opts.files) do files[#files + 1] = f end
+        opts.files = files
+      else
+        opts.iso_files = live.files
+      end
+      pxe.build(live.root, output, opts)
+      live.disk:release()
+    end)
+    log.info("output written to %s (%s)", output, format)
+    return
   end
   local opts = iso_options(cfg)
-  check_remove_package_manager(cfg, format)
   image.check_output(output, "raw", { input = input })
   if os_changes(cfg) then
     -- The root rebuilt from the squashfs on a working disk, customized, and
@@ -518,39 +578,6 @@ local function iso_input(ctx, cfg, input, output, format)
                                       files = opts.files })
   end)
   log.info("output written to %s (%s)", output, format)
-end
-
--- The `pxe` section for the PXE build (same merging as iso_options; ALIC's
--- PXE default initramfsType is full-os, not implemented: bootstrap is used).
-local function pxe_options(cfg, format)
-  local p = cfg.data.pxe or {}
-  if p.initramfsType == "full-os" then
-    util.raise("unsupported", "pxe.initramfsType: full-os is not supported yet (use bootstrap, the default here)")
-  end
-  if p.kdumpBootFiles == "keep" then
-    util.raise("unsupported", "pxe.kdumpBootFiles: keep is not supported yet")
-  end
-  liveos.check_selinux_request((os_of(cfg).selinux or {}).mode)
-  local files = {}
-  for _, c in ipairs(cfg.chain) do
-    for _, f in ipairs(((c.data or {}).pxe or {}).additionalFiles or {}) do
-      if f.permissions then
-        log.warn("pxe.additionalFiles %s: permissions are not applied yet (files are 0644)", f.destination)
-      end
-      files[#files + 1] = { source = resolve(c.dir, f.source), content = f.content, path = f.destination }
-    end
-  end
-  -- Checked now, not after the customization.
-  pxe.bootstrap_url(p.bootstrapBaseUrl, p.bootstrapFileUrl)
-  return {
-    format = format,
-    extra_args = (p.kernelCommandLine or {}).extraCommandLine or {},
-    files = files,
-    initramfs_type = p.initramfsType or "bootstrap",
-    bootstrap_base_url = p.bootstrapBaseUrl,
-    bootstrap_file_url = p.bootstrapFileUrl,
-    selinux_mode = (os_of(cfg).selinux or {}).mode,
-  }
 end
 
 return {

@@ -76,6 +76,22 @@ void DirOutput::mkdir(const std::string& rel) {
   if (ec) throw_system("create directory", (fs::path(tmp_) / r).string(), ec.value());
 }
 
+void DirOutput::chmod(const std::string& rel, unsigned mode) {
+  fs::path r = fs::path(rel).lexically_normal();
+  if (rel.empty() || r.is_absolute() || *r.begin() == "..")
+    throw_usage(fmt::format("output directory: '{}' is not a relative path inside the tree", rel));
+  if (done_) throw_usage("output directory: already committed or discarded");
+  std::string p = (fs::path(tmp_) / r).string();
+  fault::point("chmod", p);
+  // The tree is ours, but a symbolic link in it must not redirect the chmod.
+  if (::fchmodat(AT_FDCWD, p.c_str(), mode & 07777, AT_SYMLINK_NOFOLLOW) != 0) {
+    struct stat st {};
+    if (::lstat(p.c_str(), &st) == 0 && S_ISLNK(st.st_mode))
+      throw_usage(fmt::format("output directory: {} is a symbolic link", rel));
+    if (::chmod(p.c_str(), mode & 07777) != 0) throw_errno("chmod", p);
+  }
+}
+
 void DirOutput::commit() {
   fault::point("commit output", out_);
   check_dir_output(out_);

@@ -25,6 +25,8 @@ class DirOutput {
   // Makes `rel` (and its parents) inside the temporary tree; `rel` is
   // relative, without "..".
   void mkdir(const std::string& rel);
+  // Gives the tree's file `rel` the permission bits `mode` (07777).
+  void chmod(const std::string& rel, unsigned mode);
   // fsyncs every file of the tree, renames it to the destination and fsyncs
   // the parent directory.
   void commit();

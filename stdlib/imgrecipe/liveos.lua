@@ -22,6 +22,7 @@ local selinux = require "imgrecipe.selinux"
 local osrelease = require "imgrecipe.osrelease"
 local diskboot = require "imgrecipe.diskboot"
 local json = require "imgrecipe.json"
+local fullos = require "imgrecipe.fullos"
 local sys = require "imgrecipe.host.sys"
 local util = require "imgrecipe.util"
 local log = require "imgrecipe.log"
@@ -57,6 +58,21 @@ local function write_host(path, text)
   if not f then util.raise("system", "cannot write " .. path .. ": " .. tostring(err)) end
   f:write(text)
   f:close()
+end
+
+local function copy_host(from, to)
+  local src, rerr = io.open(from, "rb")
+  if not src then util.raise("usage", "cannot read " .. from .. ": " .. tostring(rerr)) end
+  local dst, err = io.open(to, "wb")
+  if not dst then src:close(); util.raise("system", "cannot write " .. to .. ": " .. tostring(err)) end
+  while true do
+    local chunk = src:read(1048576)
+    if not chunk then break end
+    dst:write(chunk)
+  end
+  src:close()
+  local ok, cerr = dst:close()
+  if not ok then util.raise("system", "cannot write " .. to .. ": " .. tostring(cerr)) end
 end
 
 local function rename_host(from, to)
@@ -182,6 +198,7 @@ end
 ---@field initrd string path of the initramfs on the media
 ---@field args string[] every kernel argument after the live ones
 ---@field title? string menu entry title
+---@field initramfs_type? string "full-os": no live arguments (the initramfs is the root)
 
 --- The media's grub.cfg: one entry that finds the media by its label and
 --- boots the live root.
@@ -190,7 +207,7 @@ end
 function M.grub_config(spec)
   util.check_options("liveos.grub_config", spec, { "volume_id", "kernel", "initrd", "args", "title" })
   validate("spec", spec, "table")
-  local args = M.live_args(spec.volume_id)
+  local args = spec.initramfs_type == "full-os" and {} or M.live_args(spec.volume_id)
   for _, a in ipairs(spec.args or {}) do args[#args + 1] = a end
   grub.check_kernel_args(args)
   local title = (spec.title or "Live system"):gsub("[\"\\$`]", "")
@@ -217,7 +234,7 @@ end
 
 --- The saved-configs file (YAML; written as JSON, which YAML reads): the
 --- `iso.kernelCommandLine` arguments a later ISO → ISO run keeps.
----@param spec {extra_args: string[], initramfs_type: string, kernel_version: string}
+---@param spec {extra_args: string[], initramfs_type: string, kernel_version: string, kdump_boot_files?: string}
 ---@return string
 function M.saved_configs(spec)
   util.check_options("liveos.saved_configs", spec, { "extra_args", "initramfs_type", "kernel_version" })
@@ -228,7 +245,8 @@ function M.saved_configs(spec)
       kernelCommandLine = json.ordered({ extraCommandLine = args },
         { "extraCommandLine" }),
       initramfsType = spec.initramfs_type,
-    }, { "kernelCommandLine", "initramfsType" }),
+      kdumpBootFiles = spec.kdump_boot_files,
+    }, { "kernelCommandLine", "initramfsType", "kdumpBootFiles" }),
     os = json.ordered({ kernelVersion = spec.kernel_version }, { "kernelVersion" }),
   }, { "iso", "os" })
   return "# imgrecipe LiveOS saved configuration (YAML)\n" .. json.encode(doc) .. "\n"
@@ -258,7 +276,46 @@ function M.initramfs(root, version, kernel_path, dir, name, modules)
     "--add-drivers", "overlay squashfs loop iso9660 sr_mod virtio_scsi",
     "--filesystems", "squashfs iso9660", BIND .. "/" .. name,
   }, "dracut")
-  run_bound(root, dir, { "/bin/cp", "-L", "--", kernel_path, BIND .. "/vmlinuz" }, "kernel")
+  M.copy_out(root, kernel_path, dir, "vmlinuz")
+end
+
+--- Copies the image's file `path` (symbolic links resolved inside the
+--- image: `cp -L` run in the image) to the host file `dir`/`name`.
+---@param root imgrecipe.Image|imgrecipe.DiskRoot
+---@param path string
+---@param dir string host directory
+---@param name string
+function M.copy_out(root, path, dir, name)
+  run_bound(root, dir, { "/bin/cp", "-L", "--", path, BIND .. "/" .. name }, "copy " .. path)
+end
+
+--- The kdump boot files of the image (ALIC's rule): the initramfs files
+--- directly under /boot whose name holds an installed kernel's version and
+--- "kdump.img" (`initramfs-<v>kdump.img`), each with that kernel
+--- (`/boot/vmlinuz-<v>`, when present). `{ {version=, initrd=, kernel=}, ... }`.
+---@param root imgrecipe.Image|imgrecipe.DiskRoot
+---@return table[]
+function M.kdump_files(root)
+  if not root:exists("/boot") then return {} end
+  local names = root:list_dir("/boot")
+  table.sort(names)
+  local versions = {}
+  for _, n in ipairs(names) do
+    local v = n:match("^vmlinuz%-(.+)$")
+    if v then versions[#versions + 1] = v end
+  end
+  local out = {}
+  for _, n in ipairs(names) do
+    if n:find("kdump.img", 1, true) and (n:sub(1, 9) == "initramfs" or n:sub(1, 6) == "initrd") then
+      for _, v in ipairs(versions) do
+        if n:find(v, 1, true) then
+          out[#out + 1] = { version = v, initrd = "/boot/" .. n, kernel = "/boot/vmlinuz-" .. v }
+          break
+        end
+      end
+    end
+  end
+  return out
 end
 
 ---@class imgrecipe.EfiLoaderOpts
@@ -322,7 +379,9 @@ end
 ---@field extra_args? string[] kernel arguments (iso.kernelCommandLine.extraCommandLine), also saved on the media
 ---@field saved_args? string[] arguments kept from an earlier ISO (before extra_args)
 ---@field files? imgrecipe.LiveFile[] more files on the media (iso.additionalFiles)
----@field initramfs_type? string "bootstrap" (default); "full-os" is not supported yet
+---@field initramfs_type? string "bootstrap" (default: dracut live initramfs + squashfs) or "full-os" (the whole OS as the initramfs, imgrecipe.fullos)
+---@field kdump_boot_files? string "keep": the kdump kernel and initramfs stay in the live root's /boot; "none": they go to the media's /boot; nil: left out (ALIC's three cases)
+---@field iso? boolean false: build the media tree (kernel, initramfs, live root, grub.cfg) but no boot loaders and no ISO (imgrecipe.pxe full-os)
 ---@field selinux_mode? string the SELinux mode the config asked for: an enabled one is an error
 ---@field bios? boolean also boot on BIOS (CD and disk) with the host's GRUB i386-pc (default: when the host has it)
 ---@field compression_level? integer zstd level of the squashfs (default mksquashfs's)
@@ -354,10 +413,13 @@ function M.build(root, output, opts)
   validate("opts.files", opts.files, "table", true)
   validate("opts.image_args", opts.image_args, "table", true)
   local initramfs_type = opts.initramfs_type or "bootstrap"
-  if initramfs_type == "full-os" then
-    util.raise("unsupported", "LiveOS ISO: initramfsType full-os is not supported yet (use bootstrap)")
-  elseif initramfs_type ~= "bootstrap" then
+  if initramfs_type ~= "bootstrap" and initramfs_type ~= "full-os" then
     util.raise("usage", string.format("initramfs_type: expected bootstrap or full-os, got '%s'", tostring(initramfs_type)))
+  end
+  local full = initramfs_type == "full-os"
+  local kdump = opts.kdump_boot_files
+  if kdump ~= nil and kdump ~= "keep" and kdump ~= "none" then
+    util.raise("usage", string.format("kdump_boot_files: expected keep or none, got '%s'", tostring(kdump)))
   end
   local volume_id = opts.volume_id or M.VOLUME_ID
   if not volume_id:match("^[A-Za-z0-9_%-]+$") or #volume_id > 32 then
@@ -369,31 +431,73 @@ function M.build(root, output, opts)
   grub.check_kernel_args(extra)
   -- Fail before the long steps: the image must be able to boot live.
   local k = M.kernel(root)
-  M.check_dracut(root)
+  if not full then M.check_dracut(root) end
 
   -- SELinux: the live root is not labelled for it (alic-reference §4.11 step 5).
   M.check_selinux_request(opts.selinux_mode)
   local selinux_on = selinux.current_mode(root) ~= "disabled"
+  if selinux_on and full then
+    -- ALIC's rule: a full-os root has no labels at all (cpio keeps no xattrs).
+    util.raise("config", "LiveOS: SELinux is not supported with initramfsType full-os (the image's SELinux mode is "
+      .. selinux.current_mode(root) .. "): set os.selinux.mode to disabled or use initramfsType bootstrap")
+  end
   if selinux_on then log.warn("LiveOS ISO: SELinux is disabled on the live media (selinux=0)") end
   local args = M.boot_args(opts.image_args or M.image_args(root), selinux_on, extra)
 
   local w = opts.work_dir
   local media, esp = w .. "/media", w .. "/esp"
   for _, d in ipairs({ w, media, media .. "/boot", media .. M.GRUB_DIR, esp }) do mkdir_host(d) end
-  local initrd_name = "initrd.img"
-  M.initramfs(root, k.version, k.path, media .. "/boot", initrd_name, opts.dracut_modules)
+  -- bootstrap: a dracut live initramfs per kernel; full-os: one initramfs
+  -- that is the whole OS (ALIC's /boot/initrd.img), made last.
+  local initrd = full and "/boot/initrd.img" or "/boot/initrd.img-" .. k.version
+  if full then
+    M.copy_out(root, k.path, media .. "/boot", "vmlinuz")
+  else
+    M.initramfs(root, k.version, k.path, media .. "/boot", "initrd.img", opts.dracut_modules)
+    rename_host(media .. "/boot/initrd.img", media .. initrd)
+  end
   rename_host(media .. "/boot/vmlinuz", media .. "/boot/vmlinuz-" .. k.version)
-  rename_host(media .. "/boot/" .. initrd_name, media .. "/boot/initrd.img-" .. k.version)
+
+  -- kdump boot files (preview kdump-boot-files): kept in the live root, on
+  -- the media, or left out (alic-reference §2.5).
+  local keep_boot, media_boot_files = {}, {}
+  for _, f in ipairs(M.kdump_files(root)) do
+    if kdump == "keep" then
+      keep_boot[#keep_boot + 1] = f.initrd
+      if root:exists(f.kernel) then keep_boot[#keep_boot + 1] = f.kernel end
+    elseif kdump == "none" then
+      M.copy_out(root, f.initrd, media .. "/boot", f.initrd:match("[^/]+$"))
+      media_boot_files[#media_boot_files + 1] = f.initrd:match("[^/]+$")
+      if root:exists(f.kernel) and sys.kind(media .. f.kernel) ~= "file" then
+        M.copy_out(root, f.kernel, media .. "/boot", f.kernel:match("[^/]+$"))
+        media_boot_files[#media_boot_files + 1] = f.kernel:match("[^/]+$")
+      end
+    end
+    log.info("kdump boot files %s (kernel %s): %s", f.initrd, f.version,
+      kdump == "keep" and "kept in the live root's /boot" or kdump == "none" and "on the media's /boot" or "left out")
+  end
 
   local vars = osrelease.read(root)
   write_host(media .. M.GRUB_DIR .. "/grub.cfg", M.grub_config({
-    volume_id = volume_id, kernel = "/boot/vmlinuz-" .. k.version, initrd = "/boot/initrd.img-" .. k.version,
+    volume_id = volume_id, kernel = "/boot/vmlinuz-" .. k.version, initrd = initrd, initramfs_type = initramfs_type,
     args = args, title = (vars.PRETTY_NAME or vars.NAME or "Linux") .. " (live)",
   }))
   local saved = media .. M.SAVED_CONFIGS
   mkdir_host(util.dirname(saved))
   write_host(saved, M.saved_configs({ extra_args = extra, initramfs_type = initramfs_type,
-                                      kernel_version = k.version }))
+                                      kernel_version = k.version, kdump_boot_files = kdump }))
+  local result = { kernel = k.version, volume_id = volume_id, args = args, media = media,
+                   initramfs_type = initramfs_type, kernel_file = media .. "/boot/vmlinuz-" .. k.version,
+                   initrd_file = media .. initrd, initrd_path = initrd, media_boot_files = media_boot_files }
+  local live_root_exclude = { "/proc/*", "/sys/*", "/dev/*", "/run/*", "/tmp/*", "/var/tmp/*", BIND }
+  if opts.iso == false then
+    -- No media: the tree's pieces only (PXE full-os).
+    root:write_file("/etc/fstab", M.LIVE_FSTAB, { mode = "0644" })
+    if full then
+      fullos.initrd(root, media .. initrd, { keep_boot = keep_boot, exclude = { BIND }, timestamp = opts.timestamp })
+    end
+    return result
+  end
 
   -- Boot loaders: UEFI through the FAT image, BIOS through GRUB's El Torito image.
   local early = w .. "/early.cfg"
@@ -410,31 +514,78 @@ function M.build(root, output, opts)
   end
 
   -- The live root: the image itself with the live fstab, /boot left empty
-  -- (kernel and initramfs are on the media).
+  -- but for kept kdump files (kernel and initramfs are on the media):
+  -- bootstrap, the squashfs LiveOS/rootfs.img; full-os, the initramfs.
   root:write_file("/etc/fstab", M.LIVE_FSTAB, { mode = "0644" })
-  squashfs.create(root, w .. "/" .. M.ROOTFS_NAME, {
-    exclude = { "/boot/*", "/proc/*", "/sys/*", "/dev/*", "/run/*", "/tmp/*", "/var/tmp/*", BIND },
-    level = opts.compression_level, timestamp = opts.timestamp,
-  })
-
-  local files = { { source = w .. "/" .. M.ROOTFS_NAME, path = "/" .. M.LIVE_DIR .. "/" .. M.ROOTFS_NAME } }
-  for i, f in ipairs(opts.files or {}) do
-    validate(string.format("opts.files[%d].path", i), f.path, "string")
-    local source = f.source
-    if f.content ~= nil then
-      source = string.format("%s/file-%d", w, i)
-      write_host(source, f.content)
-    end
-    validate(string.format("opts.files[%d].source", i), source, "string")
-    files[#files + 1] = { source = source, path = f.path }
+  local files = {}
+  if full then
+    fullos.initrd(root, media .. initrd, { keep_boot = keep_boot, exclude = { BIND }, timestamp = opts.timestamp })
+  else
+    local exclude = fullos.boot_exclusions(root, keep_boot)
+    for _, p in ipairs(live_root_exclude) do exclude[#exclude + 1] = p end
+    squashfs.create(root, w .. "/" .. M.ROOTFS_NAME, {
+      exclude = exclude, level = opts.compression_level, timestamp = opts.timestamp,
+    })
+    files[1] = { source = w .. "/" .. M.ROOTFS_NAME, path = "/" .. M.LIVE_DIR .. "/" .. M.ROOTFS_NAME }
   end
+
+  for _, f in ipairs(M.stage_files(opts.files, w .. "/files")) do files[#files + 1] = f end
   iso.write(output, {
     volume_id = volume_id, tree = media, files = files,
     efi_boot_image = w .. "/efiboot.img", bios = bios, timestamp = opts.timestamp,
   })
-  log.info("LiveOS ISO %s: kernel %s, label %s, arguments: %s", output, k.version, volume_id, table.concat(args, " "))
-  return { kernel = k.version, volume_id = volume_id, args = args, media = media,
-           kernel_file = media .. "/boot/vmlinuz-" .. k.version, initrd_file = media .. "/boot/initrd.img-" .. k.version }
+  log.info("LiveOS ISO %s: kernel %s, %s initramfs, label %s, arguments: %s", output, k.version, initramfs_type,
+    volume_id, table.concat(args, " "))
+  return result
+end
+
+--- The host files of `files` (iso.additionalFiles, pxe.additionalFiles)
+--- as ISO grafts `{source=, path=}`: a `content` is written to a file in
+--- `dir`, and a `permissions` mode (octal string "0755" or a number) is
+--- given to that file or to a copy of the `source` made in `dir`, since the
+--- ISO's Rock Ridge records (and a tree) keep the mode of the file they come
+--- from. Without permissions, a content file is 0644 and a source keeps
+--- its own mode (ALIC's rule).
+---@param files? imgrecipe.LiveFile[]
+---@param dir string host directory (created when needed)
+---@return {source: string, path: string}[]
+function M.stage_files(files, dir)
+  local out = {}
+  for i, f in ipairs(files or {}) do
+    validate(string.format("opts.files[%d].path", i), f.path, "string")
+    local mode = M.file_mode(f.permissions, string.format("opts.files[%d].permissions", i))
+    local source = f.source
+    if f.content ~= nil or mode then
+      mkdir_host(dir)
+      local staged = string.format("%s/file-%d", dir, i)
+      if f.content ~= nil then
+        validate(string.format("opts.files[%d].content", i), f.content, "string")
+        write_host(staged, f.content)
+      else
+        validate(string.format("opts.files[%d].source", i), source, "string")
+        copy_host(source, staged)
+      end
+      sys.chmod(staged, mode or tonumber("644", 8))
+      source = staged
+    end
+    validate(string.format("opts.files[%d].source", i), source, "string")
+    out[#out + 1] = { source = source, path = f.path }
+  end
+  return out
+end
+
+--- A file mode from an additionalFiles `permissions` value: an octal string
+--- ("0755", "644") or a number; nil when absent.
+---@param v any
+---@param name string the field, for the error
+---@return integer|nil
+function M.file_mode(v, name)
+  if v == nil then return nil end
+  local n
+  if type(v) == "string" and v:match("^[0-7]+$") and #v <= 4 then n = tonumber(v, 8)
+  elseif type(v) == "number" and v >= 0 and v <= 4095 and v % 1 == 0 then n = v end
+  if not n then util.raise("usage", string.format("%s '%s': expected an octal mode such as \"0755\"", name, tostring(v))) end
+  return n
 end
 
 ---@class imgrecipe.LiveSaved
@@ -464,7 +615,7 @@ function M.read_saved(path, work_dir)
     util.raise("config", string.format("ISO input %s: %s: iso.kernelCommandLine.extraCommandLine is not a list", path,
       M.SAVED_CONFIGS))
   end
-  return { extra_args = args, initramfs_type = i.initramfsType or "bootstrap",
+  return { extra_args = args, initramfs_type = i.initramfsType or "bootstrap", kdump_boot_files = i.kdumpBootFiles,
            kernel_version = type(doc.os) == "table" and doc.os.kernelVersion or nil }
 end
 
@@ -512,7 +663,9 @@ function M.repackage(input, output, opts)
   local media = w .. "/media"
   iso.extract(input, "/", media)
   local grub_cfg = media .. M.GRUB_DIR .. "/grub.cfg"
-  if sys.kind(grub_cfg) ~= "file" or sys.kind(media .. "/" .. M.LIVE_DIR .. "/" .. M.ROOTFS_NAME) ~= "file" then
+  local live_root = saved.initramfs_type == "full-os" and media .. "/boot/initrd.img"
+      or media .. "/" .. M.LIVE_DIR .. "/" .. M.ROOTFS_NAME
+  if sys.kind(grub_cfg) ~= "file" or sys.kind(live_root) ~= "file" then
     util.raise("config", string.format("ISO input %s: no %s/grub.cfg or /%s/%s: not a LiveOS ISO made by imgrecipe",
       input, M.GRUB_DIR, M.LIVE_DIR, M.ROOTFS_NAME))
   end
@@ -528,7 +681,8 @@ function M.repackage(input, output, opts)
   for _, a in ipairs(new_args) do all[#all + 1] = a end
   os.remove(media .. M.SAVED_CONFIGS)
   write_host(media .. M.SAVED_CONFIGS, M.saved_configs({ extra_args = all, initramfs_type = saved.initramfs_type,
-                                                         kernel_version = saved.kernel_version }))
+                                                         kernel_version = saved.kernel_version,
+                                                         kdump_boot_files = saved.kdump_boot_files }))
 
   -- The boot setup as it was: the same EFI FAT image, the same GRUB El
   -- Torito image (taken out of the tree: iso.write places it), a fresh catalog.
@@ -547,18 +701,10 @@ function M.repackage(input, output, opts)
   end
   if report.catalog_path and report.catalog_path ~= "" then os.remove(media .. report.catalog_path) end
 
-  local files = {}
-  for i, file in ipairs(opts.files or {}) do
-    validate(string.format("opts.files[%d].path", i), file.path, "string")
-    local source = file.source
-    if file.content ~= nil then
-      source = string.format("%s/file-%d", w, i)
-      write_host(source, file.content)
-    end
-    validate(string.format("opts.files[%d].source", i), source, "string")
+  local files = M.stage_files(opts.files, w .. "/files")
+  for _, file in ipairs(files) do
     -- A new file replaces the media's own at that path.
     if sys.kind(media .. file.path) == "file" then os.remove(media .. file.path) end
-    files[#files + 1] = { source = source, path = file.path }
   end
   iso.write(output, { volume_id = volume_id, tree = media, files = files, efi_boot_image = efi_image, bios = bios,
                       timestamp = opts.timestamp })
@@ -615,6 +761,11 @@ function M.open_iso_root(input, work_dir)
   local volume_id = iso.volume_id(input)
   local kver = saved.kernel_version
   if not kver then util.raise("config", string.format("ISO input %s: %s has no os.kernelVersion", input, M.SAVED_CONFIGS)) end
+  if saved.initramfs_type == "full-os" then
+    util.raise("unsupported", string.format("ISO input %s has a full-os initramfs: rebuilding its root (OS changes, "
+      .. "PXE output) is not supported yet; arguments and media files can be changed (iso output without os changes)",
+      input))
+  end
   local media = w .. "/media"
   mkdir_host(media)
   local sq = media .. "/" .. M.ROOTFS_NAME

@@ -1,16 +1,20 @@
 --- PXE output (alic-reference §4.12): the files a TFTP/HTTP server needs to
---- network-boot a customized image. Bootstrap (the only initramfs type so
---- far): the LiveOS ISO (imgrecipe.liveos) is built as `image.iso` in the
---- tree, and the kernel boots a dracut initramfs with `livenet`, which
---- downloads that ISO (`root=live:<url>`) and boots its live root.
+--- network-boot a customized image, with either initramfs type:
+---
+--- - full-os (ALIC's default for PXE): the initramfs is the whole OS
+---   (imgrecipe.fullos); the kernel unpacks it into memory and boots it. No
+---   ISO, no URL, no dracut in the image.
+--- - bootstrap: the LiveOS ISO (imgrecipe.liveos) is built as `image.iso` in
+---   the tree, and the kernel boots a dracut initramfs with `livenet`, which
+---   downloads that ISO (`root=live:<url>`) and boots its live root.
 ---
 --- The tree (ALIC's names):
 ---
----     bootx64.efi            the TFTP boot file: GRUB with its network modules, prefix /boot/grub2
----     grubx64.efi            the same GRUB (ALIC's tree has shim as bootx64.efi and GRUB here)
----     boot/grub2/grub.cfg    the menu entry: kernel, initrd, root=live:<url> ip=dhcp
----     boot/vmlinuz-<v>, boot/initrd.img-<v>
----     image.iso              the LiveOS ISO (or the basename of bootstrap_file_url)
+---     bootx64.efi            the TFTP boot file: the image's shim when it has one, else GRUB
+---     grubx64.efi            GRUB with its network modules, prefix /boot/grub2 (shim loads it)
+---     boot/grub2/grub.cfg    the menu entry: kernel, initrd (bootstrap: root=live:<url> ip=dhcp)
+---     boot/vmlinuz-<v>, boot/initrd.img (full-os) or boot/initrd.img-<v> (bootstrap)
+---     image.iso              bootstrap: the LiveOS ISO (or the basename of bootstrap_file_url)
 ---     <additional files>
 ---
 --- The image is changed on the way (as imgrecipe.liveos): do not save it.
@@ -137,6 +141,31 @@ local NEEDS = {
 --- The dracut modules the PXE initramfs adds to the live one.
 M.DRACUT_MODULES = { "livenet", "network-legacy" }
 
+--- Where images keep shim, the first-stage loader that is signed for
+--- Secure Boot and loads grubx64.efi from its own directory (over the
+--- network: from the TFTP server). Debian/Ubuntu: shim-signed, shim-unsigned;
+--- Fedora/Azure Linux: the shim package's ESP copies.
+M.SHIM_PATHS = { "/usr/lib/shim/shimx64.efi.signed", "/usr/lib/shim/shimx64.efi", "/boot/efi/EFI/BOOT/shimx64.efi" }
+
+--- The image's shim (x86_64), or nil: the paths of M.SHIM_PATHS, then
+--- `/boot/efi/EFI/<vendor>/shimx64.efi`.
+---@param root imgrecipe.Image|imgrecipe.DiskRoot
+---@return string|nil
+function M.find_shim(root)
+  for _, p in ipairs(M.SHIM_PATHS) do
+    if root:exists(p) then return p end
+  end
+  if root:exists("/boot/efi/EFI") then
+    local vendors = root:list_dir("/boot/efi/EFI")
+    table.sort(vendors)
+    for _, v in ipairs(vendors) do
+      local p = "/boot/efi/EFI/" .. v .. "/shimx64.efi"
+      if root:exists(p) then return p end
+    end
+  end
+  return nil
+end
+
 local function has_tool(root, names)
   for _, name in ipairs(names) do
     for _, d in ipairs({ "/usr/bin", "/usr/sbin", "/bin", "/sbin" }) do
@@ -223,7 +252,10 @@ end
 ---@field extra_args? string[] kernel arguments (pxe.kernelCommandLine.extraCommandLine)
 ---@field files? imgrecipe.LiveFile[] more files in the tree (pxe.additionalFiles; `path` relative to its root)
 ---@field iso_files? imgrecipe.LiveFile[] more files on the ISO
----@field initramfs_type? string "bootstrap" (default); "full-os" is not supported yet
+---@field saved_args? string[] arguments kept from an earlier ISO (ISO input), before extra_args
+---@field image_args? string[] the image's own kernel arguments (default: from its grub.cfg)
+---@field initramfs_type? string "full-os" (the default without a URL, as ALIC's) or "bootstrap" (the default with one)
+---@field kdump_boot_files? string "keep" or "none" (liveos.build)
 ---@field selinux_mode? string the SELinux mode the config asked for: an enabled one is an error
 ---@field compression_level? integer zstd level of the squashfs
 ---@field timestamp? integer reproducible dates in the squashfs and the ISO
@@ -253,13 +285,18 @@ function M.build(root, output, opts)
   if format ~= "pxe-dir" and format ~= "pxe-tar" then
     util.raise("usage", string.format("format: expected pxe-dir or pxe-tar, got '%s'", tostring(format)))
   end
-  local initramfs_type = opts.initramfs_type or "bootstrap"
-  if initramfs_type == "full-os" then
-    util.raise("unsupported", "PXE: initramfsType full-os is not supported yet (use bootstrap)")
-  elseif initramfs_type ~= "bootstrap" then
+  local has_url = (opts.bootstrap_base_url or "") ~= "" or (opts.bootstrap_file_url or "") ~= ""
+  local initramfs_type = opts.initramfs_type or (has_url and "bootstrap" or "full-os")
+  if initramfs_type ~= "bootstrap" and initramfs_type ~= "full-os" then
     util.raise("usage", string.format("initramfs_type: expected bootstrap or full-os, got '%s'", tostring(initramfs_type)))
   end
-  local url, iso_name = M.bootstrap_url(opts.bootstrap_base_url, opts.bootstrap_file_url)
+  local full = initramfs_type == "full-os"
+  if full and has_url then
+    util.raise("usage", "pxe: 'bootstrapBaseUrl' and 'bootstrapFileUrl' cannot be used with initramfsType 'full-os' "
+      .. "(the full-os initramfs is the whole OS: nothing is downloaded)")
+  end
+  local url, iso_name
+  if not full then url, iso_name = M.bootstrap_url(opts.bootstrap_base_url, opts.bootstrap_file_url) end
   for i, f in ipairs(opts.files or {}) do
     validate(string.format("opts.files[%d].path", i), f.path, "string")
     local rel = f.path:gsub("^/+", "")
@@ -268,15 +305,15 @@ function M.build(root, output, opts)
         util.raise("usage", string.format("PXE additional file %s: '.' and '..' are not allowed", f.path))
       end
     end
-    if rel == "" or rel == iso_name or rel == "bootx64.efi" or rel == "grubx64.efi" or rel:match("^boot/") then
+    if rel == "" or rel == (iso_name or M.ISO_NAME) or rel == "bootx64.efi" or rel == "grubx64.efi" or rel:match("^boot/") then
       util.raise("usage", string.format("PXE additional file %s: the path is one of the tree's own (%s, bootx64.efi, "
-        .. "grubx64.efi, boot/)", f.path, iso_name))
+        .. "grubx64.efi, boot/)", f.path, iso_name or M.ISO_NAME))
     end
   end
   M.check_output(output, format, opts.input)
   -- Fail before the long steps.
   liveos.kernel(root)
-  M.check_dracut(root)
+  if not full then M.check_dracut(root) end
 
   local w = opts.work_dir
   sys.mkdir(w)
@@ -289,22 +326,29 @@ function M.build(root, output, opts)
   end
   if not staged then sys.mkdir(tree) end
 
-  -- The LiveOS ISO, straight into the tree; its initramfs also has livenet,
-  -- so the same kernel and initramfs boot over the network.
-  local live = liveos.build(root, tree .. "/" .. iso_name, {
-    work_dir = w .. "/liveos", extra_args = opts.extra_args, files = opts.iso_files,
-    initramfs_type = initramfs_type, selinux_mode = opts.selinux_mode, dracut_modules = M.DRACUT_MODULES,
+  -- bootstrap: the LiveOS ISO, straight into the tree; its initramfs also
+  -- has livenet, so the same kernel and initramfs boot over the network.
+  -- full-os: the media's pieces only (kernel, whole-OS initramfs).
+  local live = liveos.build(root, full and w .. "/unused.iso" or tree .. "/" .. iso_name, {
+    work_dir = w .. "/liveos", extra_args = opts.extra_args, files = opts.iso_files, iso = not full,
+    saved_args = opts.saved_args, image_args = opts.image_args,
+    initramfs_type = initramfs_type, selinux_mode = opts.selinux_mode,
+    dracut_modules = not full and M.DRACUT_MODULES or nil, kdump_boot_files = opts.kdump_boot_files,
     compression_level = opts.compression_level, timestamp = opts.timestamp,
   })
   mkdir_tree(M.GRUB_DIR:sub(2))
   local kernel = "/boot/vmlinuz-" .. live.kernel
-  local initrd = "/boot/initrd.img-" .. live.kernel
+  local initrd = live.initrd_path
   move_host(live.kernel_file, tree .. kernel)
   -- A new file, not a rename: dracut makes the initramfs 0600, and TFTP
   -- servers do not read it as root.
   copy_host(live.initrd_file, tree .. initrd)
   os.remove(live.initrd_file)
-  local args = M.boot_args(url, live.args)
+  -- kdumpBootFiles none: the kdump files the media would carry.
+  for _, name in ipairs(live.media_boot_files or {}) do
+    copy_host(live.media .. "/boot/" .. name, tree .. "/boot/" .. name)
+  end
+  local args = full and live.args or M.boot_args(url, live.args)
   local vars = osrelease.read(root)
   write_host(tree .. M.GRUB_DIR .. "/grub.cfg", M.grub_config({
     kernel = kernel, initrd = initrd, args = args,
@@ -316,19 +360,26 @@ function M.build(root, output, opts)
   log.info("PXE EFI loader built by %s", liveos.efi_loader(root, w .. "/efi", nil, {
     path = w .. "/efi/bootx64.efi", prefix = M.GRUB_DIR, modules = NET_MODULES,
   }))
-  copy_host(w .. "/efi/bootx64.efi", tree .. "/bootx64.efi")
+  -- ALIC's tree: bootx64.efi is the image's shim (which loads grubx64.efi
+  -- from beside it) when the image has one, else the same GRUB.
+  local shim = M.find_shim(root)
+  if shim then
+    liveos.copy_out(root, shim, w .. "/efi", "shim.efi")
+    copy_host(w .. "/efi/shim.efi", tree .. "/bootx64.efi")
+    log.info("PXE bootx64.efi: the image's shim %s (it loads grubx64.efi)", shim)
+  else
+    copy_host(w .. "/efi/bootx64.efi", tree .. "/bootx64.efi")
+  end
   copy_host(w .. "/efi/bootx64.efi", tree .. "/grubx64.efi")
 
-  for i, f in ipairs(opts.files or {}) do
+  -- pxe.additionalFiles, with their modes (liveos.stage_files).
+  local staged_files = liveos.stage_files(opts.files, w .. "/files")
+  for _, f in ipairs(staged_files) do
     local rel = f.path:gsub("^/+", "")
-    local dest = tree .. "/" .. rel
     if rel:find("/") then mkdir_tree(util.dirname(rel)) end
-    if f.content ~= nil then
-      write_host(dest, f.content)
-    else
-      validate(string.format("opts.files[%d].source", i), f.source, "string")
-      copy_host(f.source, dest)
-    end
+    copy_host(f.source, tree .. "/" .. rel)
+    local mode = sys.mode(f.source)
+    if staged then staged:chmod(rel, mode) else sys.chmod(tree .. "/" .. rel, mode) end
   end
 
   if staged then
@@ -337,8 +388,14 @@ function M.build(root, output, opts)
   else
     host_iso.tar_gz(tree, output)
   end
-  log.info("PXE %s %s: kernel %s, ISO %s at %s, arguments: %s", format, output, live.kernel, iso_name, url,
-    table.concat(args, " "))
+  if full then
+    log.info("PXE %s %s: kernel %s, full-os initramfs, arguments: %s", format, output, live.kernel,
+      table.concat(args, " "))
+  else
+    log.info("PXE %s %s: kernel %s, ISO %s at %s, arguments: %s", format, output, live.kernel, iso_name, url,
+      table.concat(args, " "))
+  end
+  live.shim = shim
   live.url = url
   live.args = args
   live.iso_name = iso_name

@@ -7,8 +7,9 @@
 # saved-configs file, the initramfs (dmsquash-live inside), the EFI loader in
 # the FAT image, and LiveOS/rootfs.img (unsquashfs: the live fstab, /boot
 # empty, the customization present). Error paths: an image without dracut
-# names the packages to install, full-os / kdumpBootFiles keep are "not
-# supported yet", an enabled SELinux mode is refused; none leaves an output.
+# names the packages to install, kdumpBootFiles without its preview feature
+# and an enabled SELinux mode are refused; none leaves an output (full-os and
+# kdumpBootFiles are tests/integration/test_liveos_fullos.sh).
 set -euo pipefail
 source "$(dirname "$0")/../lib/testlib.sh"
 image_env debian-base
@@ -144,11 +145,8 @@ fail() {
 }
 fail no-dracut "os:
   hostname: live" "the image has no dracut and its dmsquash-live module, which builds the live initramfs: install them in the image (os.packages.install; Debian/Ubuntu: dracut and dracut-live"
-fail full-os "iso:
-  initramfsType: full-os" "iso.initramfsType: full-os is not supported yet"
-fail kdump-keep "previewFeatures: [kdump-boot-files]
-iso:
-  kdumpBootFiles: keep" "iso.kdumpBootFiles: keep is not supported yet"
+fail kdump-keep "iso:
+  kdumpBootFiles: keep" "kdump-boot-files"
 fail selinux "os:
   selinux:
     mode: enforcing" "LiveOS ISO: SELinux mode 'enforcing' cannot be used on live media"

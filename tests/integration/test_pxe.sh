@@ -8,7 +8,7 @@
 # the kernel, the initramfs (livenet inside), the ISO (the LiveOS ISO) and a
 # pxe.additionalFiles file. pxe-tar (with bootstrapFileUrl) holds the same
 # tree with the ISO named after the URL. Error paths: a non-empty output
-# directory, an output that is a file, no URL, both URLs, full-os, an image
+# directory, an output that is a file, bootstrap without a URL, both URLs, an image
 # without livenet's packages; none leaves an output or a temporary.
 set -euo pipefail
 source "$(dirname "$0")/../lib/testlib.sh"
@@ -151,15 +151,13 @@ fail non-empty "$url" "output directory $T_TMP/fail/full exists and is not empty
 check_eq "non-empty: the directory is untouched" "keep" "$(cat "$T_TMP/fail/full/old")"
 echo file > "$T_TMP/fail/afile"
 fail is-file "$url" "exists and is not a directory" "$T_TMP/fail/afile"
-fail no-url "os:
-  hostname: pxe" "bootstrap PXE needs pxe.bootstrapBaseUrl or pxe.bootstrapFileUrl"
+fail no-url "pxe:
+  initramfsType: bootstrap" "bootstrap PXE needs pxe.bootstrapBaseUrl or pxe.bootstrapFileUrl"
 fail both-urls "pxe:
   bootstrapBaseUrl: http://a.invalid/
   bootstrapFileUrl: http://a.invalid/x.iso" "bootstrapFileUrl"
 fail bad-scheme "pxe:
   bootstrapBaseUrl: file:///srv" "bootstrapBaseUrl"
-fail full-os "pxe:
-  initramfsType: full-os" "full-os"
 fail tar-dir "$url" "is a directory" "$T_TMP/fail" pxe-tar
 fail no-livenet "os:
   packages:

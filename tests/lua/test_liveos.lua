@@ -2,12 +2,21 @@
 -- the media's grub.cfg, the early GRUB config, the saved-configs file, the
 -- disk arguments dropped from the image's own entry, and argument errors.
 local liveos = require "imgrecipe.liveos"
+local fullos = require "imgrecipe.fullos"
 
 -- A fake mounted image: only the file methods image_args uses.
 local function fake_root(files)
   return {
     exists = function(_, p) return files[p] ~= nil end,
     read_file = function(_, p) return files[p] end,
+    list_dir = function(_, d)
+      local out = {}
+      for p in pairs(files) do
+        local name = p:sub(#d + 2)
+        if p:sub(1, #d + 1) == d .. "/" and name ~= "" and not name:find("/") then out[#out + 1] = name end
+      end
+      return out
+    end,
   }
 end
 
@@ -29,6 +38,36 @@ return {
     t:raises(function()
       liveos.grub_config({ volume_id = "L", kernel = "/k", initrd = "/i", args = { "a\nlinux /evil" } })
     end, "invalid kernel argument")
+  end,
+
+  test_full_os_grub_config = function(t)
+    local text = liveos.grub_config({ volume_id = "CDROM", kernel = "/boot/vmlinuz-6.1", initrd = "/boot/initrd.img",
+                                      args = { "quiet" }, initramfs_type = "full-os" })
+    t:ok(text:find("\tlinux\t/boot/vmlinuz-6.1 quiet\n", 1, true), "no root=, no live arguments")
+    t:ok(text:find("\tinitrd\t/boot/initrd.img\n", 1, true), "ALIC's full-os initrd path")
+  end,
+
+  test_kdump_files_and_boot_exclusions = function(t)
+    local root = fake_root({ ["/boot"] = "", ["/boot/vmlinuz-6.1"] = "k", ["/boot/initramfs-6.1kdump.img"] = "d",
+                             ["/boot/initrd.img-6.1"] = "i", ["/boot/initramfs-9.9kdump.img"] = "other",
+                             ["/boot/grub"] = "" })
+    local k = liveos.kdump_files(root)
+    t:eq(#k, 1, "only the kdump initramfs of an installed kernel")
+    t:eq(k[1].initrd, "/boot/initramfs-6.1kdump.img")
+    t:eq(k[1].kernel, "/boot/vmlinuz-6.1")
+    t:eq(table.concat(fullos.boot_exclusions(root), " "), "/boot/*", "nothing kept: all of /boot")
+    local ex = fullos.boot_exclusions(root, { k[1].initrd, k[1].kernel })
+    table.sort(ex)
+    t:eq(table.concat(ex, " "), "/boot/grub /boot/initramfs-9.9kdump.img /boot/initrd.img-6.1", "the rest of /boot")
+    t:raises(function() fullos.boot_exclusions(root, { "/etc/x" }) end, "directly under /boot")
+  end,
+
+  test_file_mode = function(t)
+    t:eq(liveos.file_mode(nil, "p"), nil)
+    t:eq(liveos.file_mode("0750", "p"), 488)
+    t:eq(liveos.file_mode("644", "p"), 420)
+    t:raises(function() liveos.file_mode("0999", "files[1].permissions") end, "files[1].permissions '0999'")
+    t:raises(function() liveos.file_mode("rwx", "p") end, "expected an octal mode")
   end,
 
   test_early_config = function(t)
@@ -86,8 +125,8 @@ return {
   test_build_argument_errors = function(t)
     local root = fake_root({})
     t:raises(function() liveos.build(root, "/tmp/x.iso", {}) end, "opts.work_dir")
-    t:raises(function() liveos.build(root, "/tmp/x.iso", { work_dir = "/tmp/w", initramfs_type = "full-os" }) end,
-      "full-os is not supported yet")
+    t:raises(function() liveos.build(root, "/tmp/x.iso", { work_dir = "/tmp/w", kdump_boot_files = "yes" }) end,
+      "kdump_boot_files: expected keep or none")
     t:raises(function() liveos.build(root, "/tmp/x.iso", { work_dir = "/tmp/w", initramfs_type = "cpio" }) end,
       "expected bootstrap or full-os")
     t:raises(function() liveos.build(root, "/tmp/x.iso", { work_dir = "/tmp/w", volume_id = "NO SPACE" }) end,
