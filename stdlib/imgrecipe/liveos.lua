@@ -205,7 +205,7 @@ end
 ---@param spec imgrecipe.LiveGrubSpec
 ---@return string
 function M.grub_config(spec)
-  util.check_options("liveos.grub_config", spec, { "volume_id", "kernel", "initrd", "args", "title" })
+  util.check_options("liveos.grub_config", spec, { "volume_id", "kernel", "initrd", "args", "title", "initramfs_type" })
   validate("spec", spec, "table")
   local args = spec.initramfs_type == "full-os" and {} or M.live_args(spec.volume_id)
   for _, a in ipairs(spec.args or {}) do args[#args + 1] = a end
@@ -237,7 +237,7 @@ end
 ---@param spec {extra_args: string[], initramfs_type: string, kernel_version: string, kdump_boot_files?: string}
 ---@return string
 function M.saved_configs(spec)
-  util.check_options("liveos.saved_configs", spec, { "extra_args", "initramfs_type", "kernel_version" })
+  util.check_options("liveos.saved_configs", spec, { "extra_args", "initramfs_type", "kernel_version", "kdump_boot_files" })
   local args = {}
   for i, a in ipairs(spec.extra_args or {}) do args[i] = a end
   local doc = json.ordered({
@@ -401,8 +401,8 @@ end
 ---@return table
 function M.build(root, output, opts)
   util.check_options("liveos.build", opts,
-    { "work_dir", "volume_id", "extra_args", "saved_args", "files", "initramfs_type", "selinux_mode", "bios", "compression_level", "timestamp", "image_args", "dracut_modules" })
-  util.check_option_list("liveos.build", "files", opts and opts.files, { "source", "content", "path" })
+    { "work_dir", "volume_id", "extra_args", "saved_args", "files", "initramfs_type", "selinux_mode", "bios", "compression_level", "timestamp", "image_args", "dracut_modules", "kdump_boot_files", "iso" })
+  util.check_option_list("liveos.build", "files", opts and opts.files, { "source", "content", "path", "permissions" })
   validate("root", root, "table")
   validate("output", output, "string")
   validate("opts", opts, "table")
@@ -645,7 +645,7 @@ end
 ---@return table
 function M.repackage(input, output, opts)
   util.check_options("liveos.repackage", opts, { "work_dir", "extra_args", "files", "timestamp" })
-  util.check_option_list("liveos.repackage", "files", opts and opts.files, { "source", "content", "path" })
+  util.check_option_list("liveos.repackage", "files", opts and opts.files, { "source", "content", "path", "permissions" })
   validate("input", input, "string")
   validate("output", output, "string")
   validate("opts", opts, "table")

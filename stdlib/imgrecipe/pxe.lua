@@ -272,9 +272,9 @@ end
 ---@return table
 function M.build(root, output, opts)
   util.check_options("pxe.build", opts,
-    { "work_dir", "format", "bootstrap_base_url", "bootstrap_file_url", "extra_args", "files", "iso_files", "initramfs_type", "selinux_mode", "compression_level", "timestamp", "input" })
-  util.check_option_list("pxe.build", "files", opts and opts.files, { "source", "content", "path" })
-  util.check_option_list("pxe.build", "iso_files", opts and opts.iso_files, { "source", "content", "path" })
+    { "work_dir", "format", "bootstrap_base_url", "bootstrap_file_url", "extra_args", "files", "iso_files", "initramfs_type", "selinux_mode", "compression_level", "timestamp", "input", "image_args", "saved_args", "kdump_boot_files" })
+  util.check_option_list("pxe.build", "files", opts and opts.files, { "source", "content", "path", "permissions" })
+  util.check_option_list("pxe.build", "iso_files", opts and opts.iso_files, { "source", "content", "path", "permissions" })
   validate("root", root, "table")
   validate("output", output, "string")
   validate("opts", opts, "table")
