@@ -1,8 +1,10 @@
 // imgrecipe command line: `build` (YAML config, also ALIC's `customize`
-// spelling), `convert` (ALIC's), `run` (Lua recipe) and `validate`.
+// spelling), `convert` (ALIC's), `run` (Lua recipe), `validate` and
+// `translate` (host/cli/translate.cpp). Usage of each: host/cli/help.cpp.
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -12,6 +14,8 @@
 
 #include <fmt/format.h>
 
+#include "host/cli/help.hpp"
+#include "host/cli/translate.hpp"
 #include "host/config/config.hpp"
 #include "host/config/resources.hpp"
 #include "host/fs/mount.hpp"
@@ -40,6 +44,9 @@ Usage:
   imgrecipe validate CONFIG.yaml              check a config and its baseConfigs (no root needed)
   imgrecipe validate-config --config-file F   the same, ALIC's spelling
   imgrecipe test FILE.lua...                  run Lua tests of recipes and libraries
+  imgrecipe translate CONFIG.yaml [-o F.lua]  print the Lua recipe doing what build does (no root)
+  imgrecipe COMMAND --help                    the options of one command; run RECIPE --help lists
+                                              the recipe's parameters
 
 Build options:
   --config-file F               the YAML (or JSON) config (ALIC spelling)
@@ -77,29 +84,6 @@ Global options:
   --version, --help
 )";
 
-constexpr const char* kConvertUsage = R"(imgrecipe convert — convert a disk image to another format (ALIC's convert)
-
-Usage:
-  imgrecipe convert --image-file IN --output-image-file OUT --output-image-format FMT [options]
-
-The input (vhd, vhd-fixed, vhdx, qcow2 or raw, detected from its content; ISO
-images are refused) is never written; the output appears atomically.
-
-Options:
-  --image-file F                the input image (required)
-  --output-image-file F         the output file (required; alias --output-path)
-  --output-image-format FMT     raw, qcow2, vhd, vhd-fixed, vhdx: converted in one qemu-img pass;
-                                cosi, baremetal-image: the OS is read from the image, ext2/3/4
-                                filesystems that exactly fill their partition are shrunk, the
-                                partitions compressed (docs/cosi.md) (required)
-  --cosi-compression-level N    zstd level 1..22 for cosi (default 9) and baremetal-image
-                                (default 22)
-  --build-dir D                 scratch directory (default /var/tmp/imgrecipe); cosi and
-                                baremetal-image need room there for a raw copy of the image
-  --keep-build-dir              keep this run's working files for debugging
-  --log-level L, --log-format text|json, --log-file F
-)";
-
 struct Args {
   std::string command;
   std::vector<std::string> positional;
@@ -119,7 +103,8 @@ const std::vector<std::string> kValueFlags = {"config-file",   "image-file",  "o
                                               // ALIC's, accepted for its command lines (see main()).
                                               "log-color", "timestamp-file", "setfiles-context", "tools-dir",
                                               "image", "image-cache-dir", "package-snapshot-time",
-                                              "output-selinux-policy-path"};
+                                              "output-selinux-policy-path",
+                                              "output"};
 const std::vector<std::string> kListFlags = {"rpm-source", "deb-source"};
 const std::vector<std::string> kBoolFlags = {"disable-base-image-rpm-repos", "disable-base-image-deb-repos",
                                              "disable-telemetry"};
@@ -129,9 +114,10 @@ Args parse(int argc, char** argv) {
   std::vector<std::string> in(argv + 1, argv + argc);
   size_t i = 0;
   static const std::vector<std::string> commands = {"build", "customize", "convert", "run", "validate",
-                                                    "validate-config", "test", "help", "version"};
+                                                    "validate-config", "test", "help", "version",
+                                                    "translate"};
   for (; i < in.size(); ++i) {
-    const std::string& s = in[i];
+    const std::string& s = in[i] == "-o" ? "--output" : in[i];
     if (s.rfind("--", 0) == 0) {
       std::string name = s.substr(2), value;
       auto eq = name.find('=');
@@ -169,7 +155,7 @@ Args parse(int argc, char** argv) {
       a.positional.push_back(s);
     }
   }
-  if (a.help && a.command != "convert") a.command = "help";
+  if (a.help && a.command.empty()) a.command = "help";
   if (a.command.empty()) a.command = a.flags.count("config-file") ? "customize" : "help";
   if (a.command == "customize") a.command = "build";
   if (a.command == "validate-config") a.command = "validate";
@@ -194,6 +180,32 @@ void require_root(const std::string& what) {
   }
 }
 
+// "done: OUT (qcow2, 1.2 GiB) in 34.5 s": the last output written (a pxe-dir
+// is measured as its whole tree).
+std::string summary_line(const std::vector<lua::RecipeOutput>& outputs, double seconds) {
+  if (outputs.empty()) return fmt::format("done in {:.1f} s (no output written)", seconds);
+  const auto& o = outputs.back();
+  std::error_code ec;
+  uintmax_t size = 0;
+  if (std::filesystem::is_directory(o.path, ec)) {
+    for (auto it = std::filesystem::recursive_directory_iterator(o.path, ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+      if (it->is_regular_file(ec)) size += it->file_size(ec);
+    }
+  } else {
+    size = std::filesystem::file_size(o.path, ec);
+  }
+  static const char* const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(size);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  std::string human = u == 0 ? fmt::format("{} B", size) : fmt::format("{:.1f} {}", v, units[u]);
+  return fmt::format("done: {} ({}, {}) in {:.1f} s", o.path, o.format, human, seconds);
+}
+
 int run_with_recipe(const Args& a, lua::RecipeRun run) {
   require_root(a.command);
   signals::install();
@@ -212,11 +224,15 @@ int run_with_recipe(const Args& a, lua::RecipeRun run) {
   run.build_dir = ws.build_dir();
   run.work_dir = ws.path();
   space::set_build_dir(ws.build_dir());
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<lua::RecipeOutput> outputs;
   try {
-    lua::run_recipe(run);
+    outputs = lua::run_recipe(run);
   } catch (const Error& e) {
     throw space::explain(e);  // checked before the run directory (and the working copy) goes
   }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  log::info("{}", summary_line(outputs, seconds));
   return 0;
 }
 
@@ -379,8 +395,16 @@ int main(int argc, char** argv) {
       std::fputs(kUsage, stdout);
       return 0;
     }
-    if (a.command == "convert" && a.help) {
-      std::fputs(kConvertUsage, stdout);
+    if (a.help && a.command == "run" && !a.positional.empty()) {
+      std::fputs(cli::command_usage("run"), stdout);
+      std::fputs("\n", stdout);
+      std::fputs(lua::call_string("imgrecipe.runner", "help", {a.positional[0], std::to_string(lua::kApiVersion)}).c_str(),
+                 stdout);
+      return 0;
+    }
+    if (a.help) {
+      const char* usage = cli::command_usage(a.command);
+      std::fputs(usage != nullptr ? usage : kUsage, stdout);
       return 0;
     }
     if (a.command == "version") {
@@ -391,6 +415,7 @@ int main(int argc, char** argv) {
     if (a.command == "convert") return cmd_convert(a);
     if (a.command == "run") return cmd_run(a);
     if (a.command == "validate") return cmd_validate(a);
+    if (a.command == "translate") return cli::translate(config_path(a), flag(a, "output"));
     if (a.command == "test") {
       if (a.positional.empty()) throw_usage("imgrecipe test needs Lua test files");
       return lua::run_tests(a.positional) == 0 ? 0 : 1;

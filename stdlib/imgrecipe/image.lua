@@ -410,6 +410,7 @@ function Image:save(path, format, opts)
     host_image.write(self.raw, path, format, last and self._own_dir and self.work_dir or nil)
   end
   if opts and opts.last then self._discarded = true end
+  require("imgrecipe.outputs").record(path, format)
 end
 
 --- Releases the image without writing anything (mounts, loop devices).

@@ -427,6 +427,7 @@ function M.build(root, output, opts)
     efi_boot_image = w .. "/efiboot.img", bios = bios, timestamp = opts.timestamp,
   })
   log.info("LiveOS ISO %s: kernel %s, label %s, arguments: %s", output, k.version, volume_id, table.concat(args, " "))
+  require("imgrecipe.outputs").record(output, "iso")
   return { kernel = k.version, volume_id = volume_id, args = args, media = media,
            kernel_file = media .. "/boot/vmlinuz-" .. k.version, initrd_file = media .. "/boot/initrd.img-" .. k.version }
 end
@@ -556,6 +557,7 @@ function M.repackage(input, output, opts)
                       timestamp = opts.timestamp })
   log.info("LiveOS ISO %s re-packaged from %s (root unchanged): saved arguments %s, added %s", output, input,
     table.concat(saved.extra_args, " "), table.concat(new_args, " "))
+  require("imgrecipe.outputs").record(output, "iso")
   return { volume_id = volume_id, args = all }
 end
 
