@@ -484,6 +484,13 @@ function M.plan(cfg, load_list)
       cosi_level = ((out_image.cosi or {}).compression or {}).level,
     },
   }
+  -- Where the job options come from, for the translation's comment.
+  plan.job_from = {}
+  for _, k in ipairs({ "storage", "iso", "pxe", "os.selinux.mode", "output.image.cosi" }) do
+    for _, c in ipairs(cfg.chain) do
+      if c.lines and c.lines[k] then plan.job_from[#plan.job_from + 1] = where(c, k) end
+    end
+  end
   local steps = plan.steps
   local function add(step, from, calls) steps[#steps + 1] = { step = step, from = from, calls = calls } end
   local hard_reset = (os_top.bootloader or {}).resetType == "hard-reset"

@@ -102,6 +102,7 @@ function M.convert(input, output, format, opts)
   end
   local fmt = detect_input(input)
   host_image.convert(input, fmt, output, format, opts.scratch_dir or "")
+  require("imgrecipe.outputs").record(output, format)
 end
 
 ---@class imgrecipe.CheckOutputOpts

@@ -51,11 +51,13 @@ end
 local WIDTH = 100
 
 --- A Lua literal of `v` (nil, booleans, numbers, strings, tables of them),
---- indented by `indent` spaces when it spans several lines.
+--- indented by `indent` spaces when it spans several lines; `lead`: the
+--- columns already used on its first line.
 ---@param v any
 ---@param indent? integer
+---@param lead? integer
 ---@return string
-function M.literal(v, indent)
+function M.literal(v, indent, lead)
   indent = indent or 0
   local t = type(v)
   if t == "nil" or t == "boolean" then return tostring(v) end
@@ -76,7 +78,7 @@ function M.literal(v, indent)
     end
   end
   local one = "{ " .. table.concat(items, ", ") .. " }"
-  if not one:find("\n", 1, true) and #one + indent <= WIDTH then return one end
+  if not one:find("\n", 1, true) and #one + (lead or indent) <= WIDTH then return one end
   local pad = string.rep(" ", indent + 2)
   return "{\n" .. pad .. table.concat(items, ",\n" .. pad) .. ",\n" .. string.rep(" ", indent) .. "}"
 end
@@ -183,7 +185,8 @@ function M.render(path)
   add("  run = function(ctx)")
   local job = { input = "\0input", output = "\0output", format = "\0format" }
   for k, v in pairs(plan.job) do job[k] = v end
-  local jobtext = M.literal(job, 4):gsub('"\\0(%a+)"', "ctx.params.%1")
+  local jobtext = M.literal(job, 4, #"    local job = alic.job(ctx, "):gsub('"\\0(%a+)"', "ctx.params.%1")
+  if #plan.job_from > 0 then add("    -- " .. table.concat(plan.job_from, ", ")) end
   add("    local job = alic.job(ctx, " .. jobtext .. ")")
   local indent = 4
   if plan.os_changes then

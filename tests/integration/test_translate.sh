@@ -88,6 +88,7 @@ same() {
         t_fail "$name: build"
         return
     fi
+    check_contains "$name: build summary line" "$(tail -1 "$d/build.log")" "done: $d/built.raw (raw, "
     "$IMGRECIPE" translate "$cfg" -o "$d/recipe.lua" || { t_fail "$name: translate"; return; }
     local params=()
     [[ " $* " == *" --deb-source "* ]] && params+=(--param "deb_sources=$DEBS")

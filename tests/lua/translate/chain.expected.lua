@@ -28,7 +28,12 @@ return {
     rpm_sources = { description = "tdnf/dnf sources: RPM directories or .repo files", list = true },
   },
   run = function(ctx)
-    local job = alic.job(ctx, { input = ctx.params.input, output = ctx.params.output, format = ctx.params.format, remove_package_manager = true })
+    local job = alic.job(ctx, {
+      input = ctx.params.input,
+      output = ctx.params.output,
+      format = ctx.params.format,
+      remove_package_manager = true,
+    })
     local img = job:open()
     -- ALIC step 1: the build host's resolv.conf while customizing
     job:override_resolv_conf()

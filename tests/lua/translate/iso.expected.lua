@@ -37,6 +37,7 @@ return {
     rpm_sources = { description = "tdnf/dnf sources: RPM directories or .repo files", list = true },
   },
   run = function(ctx)
+    -- iso (iso.yaml:5)
     local job = alic.job(ctx, {
       input = ctx.params.input,
       output = ctx.params.output,

@@ -54,6 +54,7 @@ return {
     rpm_sources = { description = "tdnf/dnf sources: RPM directories or .repo files", list = true },
   },
   run = function(ctx)
+    -- storage (storage.yaml:2), os.selinux.mode (storage.yaml:21), output.image.cosi (storage.yaml:26)
     local job = alic.job(ctx, {
       input = ctx.params.input,
       output = ctx.params.output,
