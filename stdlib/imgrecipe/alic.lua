@@ -391,6 +391,15 @@ local function where(c, key)
   return key
 end
 
+-- The same for a last-wins key: the last config of the chain that sets it.
+local function where_last(cfg, key)
+  for i = #cfg.chain, 1, -1 do
+    local c = cfg.chain[i]
+    if c.lines and c.lines[key] then return where(c, key) end
+  end
+  return key
+end
+
 local function call(on, fn, from, ...)
   return { on = on, fn = fn, args = { ... }, n = select("#", ...), from = from }
 end
@@ -518,7 +527,7 @@ function M.plan(cfg, load_list)
     end
   end
   if os_top.hostname then
-    add("hostname", nil, { call("img", "set_hostname", where(top, "os.hostname"), os_top.hostname) })
+    add("hostname", nil, { call("img", "set_hostname", where_last(cfg, "os.hostname"), os_top.hostname) })
   end
   -- [os] step 6: groups then users, per config.
   for _, c in ipairs(cfg.chain) do
@@ -604,13 +613,13 @@ function M.plan(cfg, load_list)
   end
   -- step 13: boot loader.
   local kcl = os_top.kernelCommandLine
-  add(nil, "ALIC step 13: boot loader (" .. where(top, "os.kernelCommandLine") .. ", os.bootloader)", {
+  add(nil, "ALIC step 13: boot loader (" .. where_last(cfg, "os.kernelCommandLine") .. ", os.bootloader)", {
     call("job", "bootloader", nil, { extra_args = kcl and kcl.extraCommandLine or {},
                                      selinux_mode = (os_top.selinux or {}).mode, hard_reset = hard_reset or nil }) })
   -- [os] step 14: SELinux mode.
   local sel = (os_top.selinux or {}).mode
   if sel == "" then sel = nil end
-  add(nil, sel and where(top, "os.selinux.mode") or "os.selinux.mode (unset: the image's mode)",
+  add(nil, sel and where_last(cfg, "os.selinux.mode") or "os.selinux.mode (unset: the image's mode)",
     { call("job", "selinux", nil, sel, sel and { boot_args = not hard_reset } or nil) })
   -- [os] steps 15, 17: overlays of every config, then the initramfs once.
   local any_overlay = false

@@ -135,6 +135,8 @@ tests.test_comments_name_key_and_line = function(t)
   t:ok(text:find("-- os.additionalFiles[1] (basic.yaml:29)", 1, true), "file line")
   local chain = render("chain")
   t:ok(chain:find("-- os.packages (base.yaml:3)", 1, true), "base config's own file and line")
+  -- a last-wins key set only in the base config
+  t:ok(chain:find("(os.kernelCommandLine (base.yaml:9), os.bootloader)", 1, true), "last-wins key in the base")
 end
 
 tests.test_unsupported_keys_fail = function(t)
