@@ -27,18 +27,49 @@ cleanup_loop() {
 trap 'cleanup_loop; t_cleanup' EXIT
 
 # manifest DIR: every entry (path, type, mode, owner), content hashes of
-# the files, symlink targets; timestamps left out.
+# the files, symlink targets; timestamps left out. Files that name the
+# disk's ids (fstab, grub.cfg, ...) are hashed with the ids replaced by
+# their position ($IDSED); $APART lists more paths compared by presence.
+export ID_FILES='EFI/[^/]*/[^/]*\.(EFI|efi)|etc/fstab|etc/default/grub|etc/kernel/cmdline|boot/grub2?/grub\.cfg|EFI/[^/]*/grub\.cfg|boot/efi/EFI/[^/]*/grub\.cfg'
 manifest() {
     (cd "$1" && find . -mindepth 1 \( -path ./lost+found -prune \) -o -printf '%p %y %m %U:%G\n' | LC_ALL=C sort)
     (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum |
-        awk '$2 ~ /^\.\/(etc\/image-customizer-release|usr\/share\/image-customizer\/.*history.*|etc\/imgrecipe\/built-at|etc\/shadow-?)$/ {
-                 print $2 " (content compared apart)"; next }
+        awk -v apart="^\\./(etc/image-customizer-release|usr/share/image-customizer/.*history.*|etc/imgrecipe/built-at|etc/shadow-?${APART:+|$APART})$" \
+            -v idf="^\\./($ID_FILES)$" '
+             $2 ~ apart { print $2 " (content compared apart)"; next }
+             $2 ~ idf { print $2 " (ids normalized below)"; next }
              { print $2 " " substr($1, 1, 16) }')
     # Password hashes have a random salt: compared without them.
     for f in etc/shadow etc/shadow-; do
-        [[ -f "$1/$f" ]] && echo "$f without hashes: $(cut -d: -f1,4- "$1/$f" | sha256sum | cut -c1-16)"
+        if [[ -f "$1/$f" ]]; then echo "$f without hashes: $(cut -d: -f1,4- "$1/$f" | sha256sum | cut -c1-16)"; fi
     done
+    (cd "$1" && find . -type f | LC_ALL=C sort | { grep -E "^\./($ID_FILES)$" || true; } | while read -r f; do
+        echo "$f with ids normalized: $(sed -f "$IDSED" "$f" | sha256sum | cut -c1-16)"
+    done)
     (cd "$1" && find . -type l -printf '%p -> %l\n' | LC_ALL=C sort)
+}
+
+# ids IMG SEDFILE: a sed script replacing the disk's random ids (disk and
+# partition GUIDs, filesystem UUIDs) by their position, in both cases.
+ids() {
+    local img=$1 n=0 start size id
+    : > "$2"
+    { sfdisk -J "$1" | python3 -c 'import json,sys
+t = json.load(sys.stdin)["partitiontable"]
+print(t.get("id", ""))
+for p in t["partitions"]: print(p.get("uuid", ""))'
+      while read -r start size; do
+          blkid --probe --offset $((start * 512)) --size $((size * 512)) -s UUID -o value "$img" 2>/dev/null || echo
+      done < <(partitions "$img"); } | while read -r id; do
+        n=$((n + 1))
+        [[ -n "$id" ]] || continue
+        echo "s/${id,,}/@ID$n@/g; s/${id^^}/@ID$n@/g" >> "$2"
+    done
+}
+
+partitions() {
+    sfdisk -J "$1" | python3 -c 'import json,sys
+for p in json.load(sys.stdin)["partitiontable"]["partitions"]: print(p["start"], p["size"])'
 }
 
 # tree IMG OUT: the partition table (device names left out) and the
@@ -46,7 +77,9 @@ manifest() {
 tree() {
     local img=$1 out=$2 n=0 start size type
     : > "$out"
-    sfdisk -J "$img" | grep -v -e '"device"' -e '"node"' >> "$out"
+    export IDSED=$out.ids.sed APART
+    ids "$img" "$IDSED"
+    sfdisk -J "$img" | grep -v -e '"device"' -e '"node"' | sed -f "$IDSED" >> "$out"
     while read -r start size; do
         n=$((n + 1))
         type=$(blkid --probe --offset $((start * 512)) --size $((size * 512)) -s TYPE -o value "$img" 2>/dev/null || true)
@@ -56,7 +89,7 @@ tree() {
         vfat)  # no vfat mounts here: copied out with mtools
             rm -rf "$T_TMP/esp" && mkdir -p "$T_TMP/esp"
             MTOOLS_SKIP_CHECK=1 mcopy -s -n -i "$img@@$((start * 512))" '::*' "$T_TMP/esp/"
-            (cd "$T_TMP/esp" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum) >> "$out"
+            manifest "$T_TMP/esp" | grep -v -E '^\S+ [dfl] ' >> "$out"  # FAT has no modes or owners
             rm -rf "$T_TMP/esp"
             ;;
         *)
@@ -72,9 +105,10 @@ tree() {
             cleanup_loop
             ;;
         esac
-    done < <(sfdisk -J "$img" | python3 -c 'import json,sys
-for p in json.load(sys.stdin)["partitiontable"]["partitions"]: print(p["start"], p["size"])')
+    done < <(partitions "$img")
 }
+
+compared=0 expected=2  # the layout and the example config, plus the testdata configs below
 
 # same NAME CONFIG [build options]: build vs translate + run, compared.
 same() {
@@ -102,6 +136,7 @@ same() {
     tree "$d/built.raw" "$d/built.tree"
     tree "$d/run.raw" "$d/run.tree"
     check "$name: manifest has files" test "$(wc -l < "$d/built.tree")" -gt 100
+    compared=$((compared + 1))
     if diff -u "$d/built.tree" "$d/run.tree" > "$d/diff"; then
         t_pass "$name: same partition table and file trees"
     else
@@ -110,6 +145,30 @@ same() {
     fi
     rm -f "$d/built.raw" "$d/run.raw"
 }
+
+# A new partition layout (storage.disks): random disk, partition and
+# filesystem ids are compared by position; the regenerated initramfs
+# (timestamps inside) by presence.
+mkdir -p "$T_TMP/layout"
+cat > "$T_TMP/layout/config.yaml" <<'YAML'
+storage:
+  bootType: efi
+  disks:
+  - partitionTableType: gpt
+    maxSize: 2G
+    partitions:
+    - {id: esp, type: esp, start: 1M, size: 64M}
+    - {id: root, type: root, size: grow}
+  filesystems:
+  - {deviceId: esp, type: fat32, mountPoint: {path: /boot/efi, options: umask=0077}}
+  - {deviceId: root, type: ext4, mountPoint: /}
+os:
+  bootloader: {resetType: hard-reset}
+  hostname: layout
+  kernelCommandLine: {extraCommandLine: [console=ttyS0]}
+output: {image: {path: out.raw, format: raw}}
+YAML
+APART='boot/initrd\.img-.*' same layout "$T_TMP/layout/config.yaml"
 
 # The comparison can fail: two different configs give different trees.
 differ() {
@@ -127,6 +186,7 @@ if [[ -d "$DATA" ]]; then
     for c in add-user-files.yaml extracommandline-config.yaml modules-config.yaml user-group-new.yaml \
         services-config.yaml; do
         if [[ -f "$DATA/$c" ]]; then
+            expected=$((expected + 1))
             same "alic-${c%.yaml}" "$DATA/$c"
         else
             t_fail "testdata config $c missing"
@@ -137,6 +197,7 @@ else
 fi
 
 [[ -d "$DATA" ]] && differ quickstart alic-add-user-files
+check_eq "every config was compared" "$expected" "$compared"
 check_eq "no loop device left" 0 "$(all_loops)"
 check_eq "no mount left" 0 "$(mounts_under "$T_TMP")"
 t_done
