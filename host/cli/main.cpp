@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "host/cli/help.hpp"
+#include "host/cli/summary.hpp"
 #include "host/cli/translate.hpp"
 #include "host/config/config.hpp"
 #include "host/config/resources.hpp"
@@ -180,32 +181,6 @@ void require_root(const std::string& what) {
   }
 }
 
-// "done: OUT (qcow2, 1.2 GiB) in 34.5 s": the last output written (a pxe-dir
-// is measured as its whole tree).
-std::string summary_line(const std::vector<lua::RecipeOutput>& outputs, double seconds) {
-  if (outputs.empty()) return fmt::format("done in {:.1f} s (no output written)", seconds);
-  const auto& o = outputs.back();
-  std::error_code ec;
-  uintmax_t size = 0;
-  if (std::filesystem::is_directory(o.path, ec)) {
-    for (auto it = std::filesystem::recursive_directory_iterator(o.path, ec);
-         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-      if (it->is_regular_file(ec)) size += it->file_size(ec);
-    }
-  } else {
-    size = std::filesystem::file_size(o.path, ec);
-  }
-  static const char* const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(size);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  std::string human = u == 0 ? fmt::format("{} B", size) : fmt::format("{:.1f} {}", v, units[u]);
-  return fmt::format("done: {} ({}, {}) in {:.1f} s", o.path, o.format, human, seconds);
-}
-
 int run_with_recipe(const Args& a, lua::RecipeRun run) {
   require_root(a.command);
   signals::install();
@@ -232,7 +207,7 @@ int run_with_recipe(const Args& a, lua::RecipeRun run) {
     throw space::explain(e);  // checked before the run directory (and the working copy) goes
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  log::info("{}", summary_line(outputs, seconds));
+  log::info("{}", cli::summary_line(outputs, seconds));
   return 0;
 }
 
