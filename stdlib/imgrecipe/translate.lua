@@ -5,6 +5,7 @@
 -- @module imgrecipe.translate
 local config = require "imgrecipe.host.config"
 local alic = require "imgrecipe.alic"
+local log = require "imgrecipe.log"
 
 local M = {}
 
@@ -130,6 +131,7 @@ end
 ---@return string
 function M.render(path)
   local cfg = config.load(path)
+  for _, w in ipairs(cfg.warnings or {}) do log.warn("%s", w) end
   cfg.chain = cfg.chain or { cfg }
   alic.check_supported(cfg)
   local plan = alic.plan(cfg)
