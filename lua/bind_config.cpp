@@ -41,7 +41,26 @@ void push_tree(lua_State* L, const config::Node& root) {
   }
 }
 
-// config.load(path) -> {path=, dir=, data=<merged view>, chain={{path=, dir=, data=}, ...},
+// Sets t[path] = line for every key and item below `n` ("os.users[0].name" = 12),
+// so a translation can name the line of each config item.
+void set_lines(lua_State* L, const config::Node& n, const std::string& path) {
+  using K = config::Node::Kind;
+  if (n.kind == K::Map) {
+    for (const auto& [k, v] : n.fields) {
+      std::string p = path.empty() ? k : path + "." + k;
+      set_field(L, p.c_str(), static_cast<long long>(v.key_mark.line != 0 ? v.key_mark.line : v.mark.line));
+      set_lines(L, v, p);
+    }
+  } else if (n.kind == K::Sequence) {
+    for (size_t i = 0; i < n.items.size(); ++i) {
+      std::string p = path + "[" + std::to_string(i) + "]";
+      set_field(L, p.c_str(), static_cast<long long>(n.items[i].mark.line));
+      set_lines(L, n.items[i], p);
+    }
+  }
+}
+
+// config.load(path) -> {path=, dir=, data=<merged view>, chain={{path=, dir=, data=, lines=}, ...},
 //   unsupported={{key=, line=, column=, path=}}, warnings={"..."}}
 int l_load(lua_State* L) {
   auto chain = config::load_chain(check_string(L, 1));
@@ -58,6 +77,9 @@ int l_load(lua_State* L) {
     set_field(L, "dir", chain.configs[i].dir);
     push_tree(L, chain.configs[i].root);
     lua_setfield(L, -2, "data");
+    lua_newtable(L);
+    set_lines(L, chain.configs[i].root, "");
+    lua_setfield(L, -2, "lines");
     lua_rawseti(L, -2, static_cast<int>(i + 1));
   }
   lua_setfield(L, -2, "chain");

@@ -22,8 +22,15 @@ struct RecipeRun {
 // The API version recipes can require (`api = N` in the recipe table).
 constexpr int kApiVersion = 1;
 
-// Runs the recipe to completion. Throws imgrecipe::Error on failure.
-void run_recipe(const RecipeRun& run);
+// An output the recipe wrote (for the CLI's summary line).
+struct RecipeOutput {
+  std::string path;
+  std::string format;
+};
+
+// Runs the recipe to completion and returns the outputs it wrote, in order.
+// Throws imgrecipe::Error on failure.
+std::vector<RecipeOutput> run_recipe(const RecipeRun& run);
 
 }  // namespace imgrecipe::lua
 
@@ -34,5 +41,15 @@ namespace imgrecipe::lua {
 // Returns the number of failures. Needs no root.
 // `lib_paths`: the --lib-path directories (see host/system/library_path.hpp).
 int run_tests(const std::vector<std::string>& files, const std::vector<std::string>& lib_paths = {});
+
+}  // namespace imgrecipe::lua
+
+namespace imgrecipe::lua {
+
+// Calls require(module)[function](args...) in a fresh state and returns its
+// string result (for commands that print what Lua computes: translate,
+// run --help). Needs no root. Throws imgrecipe::Error on failure.
+std::string call_string(const std::string& module, const std::string& function,
+                        const std::vector<std::string>& args);
 
 }  // namespace imgrecipe::lua

@@ -186,7 +186,7 @@ LuaState::LuaState() : impl_(std::make_unique<Impl>()) {}
 LuaState::~LuaState() = default;
 lua_State* LuaState::get() const { return impl_->state.L; }
 
-void run_recipe(const RecipeRun& run) {
+std::vector<RecipeOutput> run_recipe(const RecipeRun& run) {
   State s;
   lua_State* L = s.L;
   require_with_traceback(L, "imgrecipe.runner");  // [tb, runner]
@@ -205,7 +205,24 @@ void run_recipe(const RecipeRun& run) {
   lua_setfield(L, -2, "params");
   push_library_path(L, library_path(file_dir(run.recipe), run.lib_paths, library_env()));
   lua_setfield(L, -2, "library_path");
-  if (lua_pcall(L, 1, 0, 1) != 0) throw to_error(L, -1);
+  if (lua_pcall(L, 1, 1, 1) != 0) throw to_error(L, -1);  // [tb, runner, outputs]
+  std::vector<RecipeOutput> outputs;
+  if (lua_istable(L, -1)) {
+    for (int i = 1;; ++i) {
+      lua_rawgeti(L, -1, i);
+      if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        break;
+      }
+      lua_getfield(L, -1, "path");
+      lua_getfield(L, -2, "format");
+      const char* path = lua_tostring(L, -2);
+      const char* format = lua_tostring(L, -1);
+      outputs.push_back({path ? path : "", format ? format : ""});
+      lua_pop(L, 3);
+    }
+  }
+  return outputs;
 }
 
 int run_tests(const std::vector<std::string>& files, const std::vector<std::string>& lib_paths) {
@@ -223,6 +240,20 @@ int run_tests(const std::vector<std::string>& files, const std::vector<std::stri
   }
   if (lua_pcall(L, 2, 1, 1) != 0) throw to_error(L, -1);  // [tb, testing, failures]
   return static_cast<int>(lua_tointeger(L, -1));
+}
+
+std::string call_string(const std::string& module, const std::string& function,
+                        const std::vector<std::string>& args) {
+  State s;
+  lua_State* L = s.L;
+  require_with_traceback(L, module.c_str());  // [tb, module]
+  lua_getfield(L, -1, function.c_str());      // [tb, module, fn]
+  for (const auto& a : args) lua_pushlstring(L, a.data(), a.size());
+  if (lua_pcall(L, static_cast<int>(args.size()), 1, 1) != 0) throw to_error(L, -1);
+  size_t n = 0;
+  const char* text = lua_tolstring(L, -1, &n);
+  if (text == nullptr) throw Error(ErrorKind::Internal, fmt::format("{}.{} did not return a string", module, function));
+  return std::string(text, n);
 }
 
 }  // namespace imgrecipe::lua

@@ -1,8 +1,10 @@
 // imgrecipe command line: `build` (YAML config, also ALIC's `customize`
-// spelling), `convert` (ALIC's), `run` (Lua recipe) and `validate`.
+// spelling), `convert` (ALIC's), `run` (Lua recipe), `validate` and
+// `translate` (host/cli/translate.cpp). Usage of each: host/cli/help.cpp.
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -15,6 +17,9 @@
 #include "host/cli/inspect.hpp"
 #include "host/cli/schema.hpp"
 #include "host/cli/inject_files.hpp"
+#include "host/cli/help.hpp"
+#include "host/cli/summary.hpp"
+#include "host/cli/translate.hpp"
 #include "host/config/config.hpp"
 #include "host/config/resources.hpp"
 #include "host/fs/mount.hpp"
@@ -48,6 +53,9 @@ Usage:
   imgrecipe inspect IMAGE [--json]            describe an image: partitions, filesystems, OS,
                                               packages, users (read-only; docs/inspect.md)
   imgrecipe schema                            print the JSON Schema of the YAML config
+  imgrecipe translate CONFIG.yaml [-o F.lua]  print the Lua recipe doing what build does (no root)
+  imgrecipe COMMAND --help                    the options of one command; run RECIPE --help lists
+                                              the recipe's parameters
 
 Recipe options (run, test):
   --lib-path DIR                search DIR for `require`d libraries (repeatable); the library
@@ -92,29 +100,6 @@ Global options:
   --version, --help
 )";
 
-constexpr const char* kConvertUsage = R"(imgrecipe convert — convert a disk image to another format (ALIC's convert)
-
-Usage:
-  imgrecipe convert --image-file IN --output-image-file OUT --output-image-format FMT [options]
-
-The input (vhd, vhd-fixed, vhdx, qcow2 or raw, detected from its content; ISO
-images are refused) is never written; the output appears atomically.
-
-Options:
-  --image-file F                the input image (required)
-  --output-image-file F         the output file (required; alias --output-path)
-  --output-image-format FMT     raw, qcow2, vhd, vhd-fixed, vhdx: converted in one qemu-img pass;
-                                cosi, baremetal-image: the OS is read from the image, ext2/3/4
-                                filesystems that exactly fill their partition are shrunk, the
-                                partitions compressed (docs/cosi.md) (required)
-  --cosi-compression-level N    zstd level 1..22 for cosi (default 9) and baremetal-image
-                                (default 22)
-  --build-dir D                 scratch directory (default /var/tmp/imgrecipe); cosi and
-                                baremetal-image need room there for a raw copy of the image
-  --keep-build-dir              keep this run's working files for debugging
-  --log-level L, --log-format text|json, --log-file F
-)";
-
 struct Args {
   std::string command;
   std::vector<std::string> positional;
@@ -135,7 +120,7 @@ const std::vector<std::string> kValueFlags = {"config-file",   "image-file",  "o
                                               "log-color", "timestamp-file", "setfiles-context", "tools-dir",
                                               "image", "image-cache-dir", "package-snapshot-time",
                                               "output-selinux-policy-path",
-                                              "lib-path"};
+                                              "lib-path", "output"};
 const std::vector<std::string> kListFlags = {"rpm-source", "deb-source", "lib-path"};
 const std::vector<std::string> kBoolFlags = {"disable-base-image-rpm-repos", "disable-base-image-deb-repos",
                                              "disable-telemetry"};
@@ -146,9 +131,9 @@ Args parse(int argc, char** argv) {
   size_t i = 0;
   static const std::vector<std::string> commands = {"build", "customize", "convert", "run", "validate",
                                                     "validate-config", "test", "help", "version",
-                                                    "inspect", "schema", "inject-files"};
+                                                    "inspect", "schema", "inject-files", "translate"};
   for (; i < in.size(); ++i) {
-    const std::string& s = in[i];
+    const std::string& s = in[i] == "-o" ? "--output" : in[i];
     if (s.rfind("--", 0) == 0) {
       std::string name = s.substr(2), value;
       auto eq = name.find('=');
@@ -187,7 +172,7 @@ Args parse(int argc, char** argv) {
       a.positional.push_back(s);
     }
   }
-  if (a.help && a.command != "convert" && a.command != "inject-files") a.command = "help";
+  if (a.help && a.command.empty()) a.command = "help";
   if (a.command.empty()) a.command = a.flags.count("config-file") ? "customize" : "help";
   if (a.command == "customize") a.command = "build";
   if (a.command == "validate-config") a.command = "validate";
@@ -230,11 +215,15 @@ int run_with_recipe(const Args& a, lua::RecipeRun run) {
   run.build_dir = ws.build_dir();
   run.work_dir = ws.path();
   space::set_build_dir(ws.build_dir());
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<lua::RecipeOutput> outputs;
   try {
-    lua::run_recipe(run);
+    outputs = lua::run_recipe(run);
   } catch (const Error& e) {
     throw space::explain(e);  // checked before the run directory (and the working copy) goes
   }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  log::info("{}", cli::summary_line(outputs, seconds));
   return 0;
 }
 
@@ -412,12 +401,16 @@ int main(int argc, char** argv) {
       std::fputs(kUsage, stdout);
       return 0;
     }
-    if (a.command == "convert" && a.help) {
-      std::fputs(kConvertUsage, stdout);
+    if (a.help && a.command == "run" && !a.positional.empty()) {
+      std::fputs(cli::command_usage("run"), stdout);
+      std::fputs("\n", stdout);
+      std::fputs(lua::call_string("imgrecipe.runner", "help", {a.positional[0], std::to_string(lua::kApiVersion)}).c_str(),
+                 stdout);
       return 0;
     }
-    if (a.command == "inject-files" && a.help) {
-      std::fputs(cli::kInjectFilesUsage, stdout);
+    if (a.help) {
+      const char* usage = cli::command_usage(a.command);
+      std::fputs(usage != nullptr ? usage : kUsage, stdout);
       return 0;
     }
     if (a.command == "version") {
@@ -431,6 +424,7 @@ int main(int argc, char** argv) {
     if (a.command == "validate") return cmd_validate(a);
     if (a.command == "inspect") return cli::cmd_inspect(a.positional, !flag(a, "json").empty(), flag(a, "build-dir"));
     if (a.command == "schema") return cli::cmd_schema();
+    if (a.command == "translate") return cli::translate(config_path(a), flag(a, "output"));
     if (a.command == "test") {
       if (a.positional.empty()) throw_usage("imgrecipe test needs Lua test files");
       return lua::run_tests(a.positional, lib_paths(a)) == 0 ? 0 : 1;

@@ -370,10 +370,12 @@ function M.write(target, path, opts)
       log.info(string.format("partition %d shrunk from %d to %d bytes", s.number, s.old_size, s.new_size))
     end
   end
-  return host.write(raw, path, inputs, {
+  local result = host.write(raw, path, inputs, {
     level = opts.level or defaults.level, window_log = opts.window_log or defaults.window_log,
     workers = opts.workers, work_dir = work_dir, vhd_footer = format == "baremetal-image",
   })
+  require("imgrecipe.outputs").record(path, format)
+  return result
 end
 
 return M

@@ -484,6 +484,7 @@ function Disk:save(path, format)
   self:detach()
   log.debug(string.format("saving disk as %s", format))
   host_image.write(self.path, path, format)
+  require("imgrecipe.outputs").record(path, format)
 end
 
 --- Detaches the whole-disk device (after unmount).

@@ -104,6 +104,7 @@ function M.convert(input, output, format, opts)
   end
   local fmt = detect_input(input)
   host_image.convert(input, fmt, output, format, opts.scratch_dir or "")
+  require("imgrecipe.outputs").record(output, format)
 end
 
 ---@class imgrecipe.CheckOutputOpts
@@ -436,6 +437,7 @@ function Image:save(path, format, opts)
     host_image.write(self.raw, path, format, last and self._own_dir and self.work_dir or nil)
   end
   if opts and opts.last then self._discarded = true end
+  require("imgrecipe.outputs").record(path, format)
 end
 
 --- Releases the image without writing anything (mounts, loop devices).

@@ -536,6 +536,7 @@ function M.build(root, output, opts)
   })
   log.info("LiveOS ISO %s: kernel %s, %s initramfs, label %s, arguments: %s", output, k.version, initramfs_type,
     volume_id, table.concat(args, " "))
+  require("imgrecipe.outputs").record(output, "iso")
   return result
 end
 
@@ -710,6 +711,7 @@ function M.repackage(input, output, opts)
                       timestamp = opts.timestamp })
   log.info("LiveOS ISO %s re-packaged from %s (root unchanged): saved arguments %s, added %s", output, input,
     table.concat(saved.extra_args, " "), table.concat(new_args, " "))
+  require("imgrecipe.outputs").record(output, "iso")
   return { volume_id = volume_id, args = all }
 end
 

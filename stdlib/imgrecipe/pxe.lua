@@ -399,6 +399,7 @@ function M.build(root, output, opts)
   live.url = url
   live.args = args
   live.iso_name = iso_name
+  require("imgrecipe.outputs").record(output, format)
   return live
 end
 

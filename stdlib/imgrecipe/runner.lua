@@ -173,6 +173,46 @@ function M.main(req)
   local ok, err = pcall(recipe.run, ctx)
   ctx:close_all()
   if not ok then error(err, 0) end
+  -- For the CLI's summary line.
+  return require("imgrecipe.outputs").list()
+end
+
+--- `imgrecipe run RECIPE --help`: the recipe's name, description and
+--- parameters (required, defaults, list, descriptions). Runs no step.
+---@param spec string a recipe file or "builtin:NAME"
+---@param api_version string|number
+---@return string
+function M.help(spec, api_version)
+  local recipe, _, path = load_recipe(spec)
+  local name = path or spec
+  check_recipe(recipe, name, tonumber(api_version))
+  local lines = { string.format("Recipe %s (%s)", recipe.name, name) }
+  if recipe.description then lines[#lines + 1] = "  " .. recipe.description end
+  if recipe.api then lines[#lines + 1] = string.format("  needs recipe API %d", recipe.api) end
+  local keys = {}
+  for k in pairs(recipe.params or {}) do keys[#keys + 1] = k end
+  table.sort(keys)
+  lines[#lines + 1] = ""
+  if #keys == 0 then
+    lines[#lines + 1] = "Parameters: none"
+  else
+    lines[#lines + 1] = "Parameters (--param KEY=VALUE):"
+    for _, k in ipairs(keys) do
+      local s = recipe.params[k]
+      local how
+      if s.default ~= nil then
+        how = "default: " .. (type(s.default) == "table" and table.concat(s.default, ", ") or tostring(s.default))
+      elseif s.required then
+        how = "required"
+      else
+        how = "optional"
+      end
+      if s.list then how = how .. "; a list: repeat --param " .. k .. "=VALUE" end
+      lines[#lines + 1] = string.format("  %-28s %s", k, s.description or "")
+      lines[#lines + 1] = string.format("  %-28s (%s)", "", how)
+    end
+  end
+  return table.concat(lines, "\n") .. "\n"
 end
 
 return M

@@ -13,7 +13,7 @@ local DOC = ROOT .. "/docs/lua-api.md"
 -- How lua-api.md names an object of each public class: `img:mount(...)`.
 local CLASS_PREFIX = {
   ["imgrecipe.Image"] = "img", ["imgrecipe.Disk"] = "d", ["imgrecipe.DiskRoot"] = "root",
-  ["imgrecipe.Context"] = "ctx", ["imgrecipe.T"] = "t",
+  ["imgrecipe.Context"] = "ctx", ["imgrecipe.T"] = "t", ["imgrecipe.AlicJob"] = "job",
 }
 -- A DiskRoot method with an Image method's name is documented as that one.
 local CLASS_FALLBACK = { ["imgrecipe.DiskRoot"] = "imgrecipe.Image" }
