@@ -240,12 +240,27 @@ local function modules(ctx, img, cfg)
   end
 end
 
+-- Whether `path` is on a read-only mount of `img` (an existing verity
+-- filesystem): ALIC then skips the image history.
+local function read_only_path(img, path)
+  local best
+  for _, m in ipairs(img.mounts and img:mounts() or {}) do
+    local t = m.target
+    if (t == "/" or path == t or path:sub(1, #t + 1) == t .. "/") and (not best or #t > #best.target) then best = m end
+  end
+  if best and best.read_only then
+    log.info("image history not written: %s is on the read-only %s", path, best.verity and ("dm-verity '" .. best.verity .. "' filesystem") or best.target)
+    return true
+  end
+  return false
+end
+
 -- [os] §4.2 steps 11-12: /etc/image-customizer-release and image history
 -- (the top-level config, as ALIC records it; `imageHistory: none` skips it).
 local function release_and_history(ctx, img, cfg)
   local info = history.new_build()
   ctx:step("release file", function() img:write_release_file(info) end)
-  if os_of(cfg).imageHistory ~= "none" then
+  if os_of(cfg).imageHistory ~= "none" and not read_only_path(img, history.HISTORY_DIR) then
     ctx:step("image history", function()
       local top = cfg.chain[#cfg.chain]
       img:append_history(info, history.config_record(top.data, top.dir))
@@ -266,6 +281,36 @@ end
 -- storage.resetPartitionsUuidsType: reset-all is set.
 local function reset_all(cfg)
   return (cfg.data.storage or {}).resetPartitionsUuidsType == "reset-all"
+end
+
+-- storage.reinitializeVerity: all (preview reinitialize-verity).
+local function reinit_verity(cfg)
+  return (cfg.data.storage or {}).reinitializeVerity == "all"
+end
+
+-- An input that already uses dm-verity (alic-reference §4.7, §5.2): its
+-- data partitions are mounted directly, read-only unless reinitializeVerity
+-- is all. ALIC requires the reinitialize-verity preview feature for such an
+-- input; a read-only root cannot take the customization (/etc is written).
+local function check_existing_verity(img, cfg)
+  local devices = img:verity()
+  if #devices == 0 then return end
+  local names = {}
+  for i, v in ipairs(devices) do names[i] = "/dev/mapper/" .. v.name end
+  local enabled = false
+  for _, f in ipairs(cfg.data.previewFeatures or {}) do enabled = enabled or f == "reinitialize-verity" end
+  if not enabled then
+    util.raise("usage", string.format("preview feature 'reinitialize-verity' required to customize verity enabled "
+      .. "base image (the input opens %s with dm-verity): add it to previewFeatures", table.concat(names, ", ")))
+  end
+  for _, v in ipairs(devices) do
+    if v.name == "root" and not reinit_verity(cfg) then
+      util.raise("usage", "the input's root filesystem is dm-verity data (/dev/mapper/root): it stays read-only "
+        .. "without storage.reinitializeVerity: all, and the customization writes /etc (set "
+        .. "storage.reinitializeVerity: all to change it and make its hash tree again)")
+    end
+  end
+  cfg.existing_verity = true
 end
 
 -- §4.1 step 13 (customizePartitions): a new disk built from the config, the
@@ -300,7 +345,12 @@ local function bootloader(ctx, img, cfg)
         { extra_args = cmdline, selinux_mode = (os_of(cfg).selinux or {}).mode, initramfs = not with_verity })
     end)
     if with_verity then
-      ctx:step("verity initramfs", function() verityboot.prepare_initramfs(img) end)
+      ctx:step("verity initramfs", function()
+        verityboot.prepare_initramfs(img)
+        for _, v in ipairs(storage.verity_devices(new_layout(cfg))) do
+          if v.name == "root" then verityboot.set_grub_device(img) end
+        end
+      end)
     end
   elseif cfg.id_changes then
     ctx:step("bootloader", function()
@@ -310,6 +360,11 @@ local function bootloader(ctx, img, cfg)
   elseif hard_reset(cfg) then
     ctx:step("bootloader", function()
       img:reset_bootloader({ extra_args = cmdline, selinux_mode = (os_of(cfg).selinux or {}).mode })
+      -- An input with root verity: its template lost GRUB_DEVICE (the verity
+      -- step writes the arguments into grub.cfg afterwards).
+      for _, v in ipairs(cfg.existing_verity and img:verity() or {}) do
+        if v.name == "root" then verityboot.set_grub_device(img) end
+      end
     end)
   elseif #cmdline > 0 then
     ctx:step("kernel command line", function() img:append_kernel_args(cmdline) end)
@@ -600,11 +655,20 @@ return {
       -- working copy in the build directory (the only place the reset writes).
       local in_place = not new_layout(cfg) and not reset_all(cfg) and not is_cosi and not is_iso and not is_pxe
       img = ctx:open(input, in_place and { output = output, output_format = format } or nil)
-      if not reset_all(cfg) then img:mount(new_layout(cfg) and { read_only = true } or nil) end
+      if not reset_all(cfg) then
+        img:mount(new_layout(cfg) and { read_only = true } or { verity_writable = reinit_verity(cfg) })
+        if not new_layout(cfg) then check_existing_verity(img, cfg) end
+      end
     end)
     img = partitions(ctx, img, cfg)
     customize_os(ctx, img, cfg)
     local sealed = not is_iso and not is_pxe and verity_seal(ctx, img, cfg)
+    -- The trees made again (reinitializeVerity: all), or only the arguments
+    -- written back after a boot loader reset regenerated grub.cfg.
+    if cfg.existing_verity and (reinit_verity(cfg) or hard_reset(cfg)) then
+      ctx:step("verity", function() verityboot.reinitialize(img) end)
+    end
+    sealed = sealed or cfg.existing_verity
     if is_iso then
       ctx:step("liveos iso", function()
         iso_opts.work_dir = ctx.work_dir .. "/liveos"

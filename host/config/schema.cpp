@@ -213,7 +213,7 @@ constexpr Field kStorageFields[] = {
     {.name = "disks", .type = &kDiskList, .supported = true},
     {.name = "filesystems", .type = &kFilesystemList, .supported = true},
     {.name = "verity", .type = &kVerityList, .supported = true},
-    {.name = "reinitializeVerity", .type = &kReinitVerityType, .preview = "reinitialize-verity"},
+    {.name = "reinitializeVerity", .type = &kReinitVerityType, .supported = true, .preview = "reinitialize-verity"},
 };
 constexpr Type kStorage{.kind = Kind::Object, .fields = kStorageFields, .rule = c::storage};
 
