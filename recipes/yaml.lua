@@ -303,6 +303,10 @@ local function check_existing_verity(img, cfg)
     util.raise("usage", string.format("preview feature 'reinitialize-verity' required to customize verity enabled "
       .. "base image (the input opens %s with dm-verity): add it to previewFeatures", table.concat(names, ", ")))
   end
+  if hard_reset(cfg) and not reinit_verity(cfg) then
+    util.raise("usage", "os.bootloader.resetType: hard-reset regenerates grub.cfg, which holds the verity arguments of "
+      .. "the input (" .. table.concat(names, ", ") .. "): set storage.reinitializeVerity: all so they are written again")
+  end
   for _, v in ipairs(devices) do
     if v.name == "root" and not reinit_verity(cfg) then
       util.raise("usage", "the input's root filesystem is dm-verity data (/dev/mapper/root): it stays read-only "
@@ -653,7 +657,9 @@ return {
       -- A new layout only reads the input (ALIC mounts it read-only), so its
       -- working copy is never the output. Ids are reset before mounting, on a
       -- working copy in the build directory (the only place the reset writes).
+      -- reinitializeVerity re-hashes the working copy as a Disk, which must be in the build directory.
       local in_place = not new_layout(cfg) and not reset_all(cfg) and not is_cosi and not is_iso and not is_pxe
+          and not reinit_verity(cfg)
       img = ctx:open(input, in_place and { output = output, output_format = format } or nil)
       if not reset_all(cfg) then
         img:mount(new_layout(cfg) and { read_only = true } or { verity_writable = reinit_verity(cfg) })
@@ -663,10 +669,8 @@ return {
     img = partitions(ctx, img, cfg)
     customize_os(ctx, img, cfg)
     local sealed = not is_iso and not is_pxe and verity_seal(ctx, img, cfg)
-    -- The trees made again (reinitializeVerity: all), or only the arguments
-    -- written back after a boot loader reset regenerated grub.cfg.
-    if cfg.existing_verity and (reinit_verity(cfg) or hard_reset(cfg)) then
-      ctx:step("verity", function() verityboot.reinitialize(img) end)
+    if cfg.existing_verity and reinit_verity(cfg) then
+      ctx:step("verity", function() verityboot.reinitialize(img, { work_dir = ctx.work_dir .. "/verity-disk" }) end)
     end
     sealed = sealed or cfg.existing_verity
     if is_iso then

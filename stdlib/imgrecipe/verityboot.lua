@@ -221,10 +221,13 @@ end
 --- arguments are written again (after a boot loader reset regenerated
 --- grub.cfg). Returns the `verity.format` results by device name and the
 --- arguments written.
----@param img imgrecipe.Image mounted (with `{verity_writable = true}` to re-hash)
+---@param img imgrecipe.Image mounted (with `{verity_writable = true}` to re-hash); its working copy in the build directory
+---@param opts? {work_dir?: string} where the disk's mount points go (default `<img.work_dir>/verity-disk`)
 ---@return table<string, imgrecipe.VerityInfo> infos
 ---@return string[] args
-function M.reinitialize(img)
+function M.reinitialize(img, opts)
+  util.validate("opts", opts, "table", true)
+  opts = opts or {}
   local devices = img:verity()
   if #devices == 0 then return {}, {} end
   local mounts = img:mounts()
@@ -240,7 +243,7 @@ function M.reinitialize(img)
   local boot_part
   for _, m in ipairs(mounts) do if m.target == "/boot" then boot_part = m.partition end end
   img:unmount()
-  local d = disk.open(img.raw, { work_dir = img.work_dir .. "/verity-disk" })
+  local d = disk.open(img.raw, { work_dir = opts.work_dir or (img.work_dir .. "/verity-disk") })
   local ok, infos, args = pcall(function()
     local infos, specs, signed = {}, {}, false
     for i, v in ipairs(devices) do
