@@ -11,7 +11,9 @@ base=$(base_image debian-base)
 
 verity_usr_layout_config "$T_TMP/u.yaml" "$T_TMP/u.qcow2" qcow2
 # Inline: one partition holds the data and, after it, the tree.
-sed -i '/- {id: usrhash,/d; s/hashDeviceId: usrhash/hashDeviceId: usr/; /hashDeviceMountIdType: uuid/d' "$T_TMP/u.yaml"
+# Both referenced by the filesystem's UUID (the other id types are booted by
+# test_verity_layout.sh: data part-uuid, hash part-label).
+sed -i '/- {id: usrhash,/d; s/hashDeviceId: usrhash/hashDeviceId: usr/; s/dataDeviceMountIdType: part-label/dataDeviceMountIdType: uuid/' "$T_TMP/u.yaml"
 "$IMGRECIPE" build "$T_TMP/u.yaml" --image-file "$base" --build-dir "$T_TMP/build" 2> "$T_TMP/build.log" \
     || { tail -30 "$T_TMP/build.log"; t_fail "build"; t_done; }
 
@@ -29,5 +31,7 @@ check_eq "writing to /usr is refused" "refused" "$(fact root-write)"
 check_contains "/ is the writable root partition" "$(fact "mount /")" "/dev/vda2 ext4 rw"
 check_contains "command line: usrhash" "$(fact cmdline)" "usrhash="
 check_contains "command line: inline hash offset" "$(fact cmdline)" "systemd.verity_usr_options=panic-on-corruption,hash-offset="
-check_contains "command line: data by PARTLABEL" "$(fact cmdline)" "systemd.verity_usr_data=PARTLABEL=usr"
+uuid=$(grep -o 'systemd.verity_usr_data=UUID=[0-9a-f-]*' <<< "$(fact cmdline)" | cut -d= -f3)
+check_eq "command line: data by the filesystem UUID" 36 "${#uuid}"
+check_contains "command line: inline hash by the same UUID" "$(fact cmdline)" "systemd.verity_usr_hash=UUID=$uuid"
 t_done
