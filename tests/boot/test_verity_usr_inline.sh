@@ -5,6 +5,7 @@
 # with /usr on /dev/mapper/usr, read-only, `veritysetup status usr`
 # verified, the usrhash and the inline hash-offset on the command line.
 set -euo pipefail
+# IMGRECIPE_BOOT_LOCK=FILE: each boot holds flock FILE (one QEMU at a time on a shared machine).
 source "$(dirname "$0")/../lib/testlib.sh"
 source "$TESTS_DIR/lib/verity_layout.sh"
 base=$(base_image debian-base)
@@ -18,7 +19,7 @@ sed -i '/- {id: usrhash,/d; s/hashDeviceId: usrhash/hashDeviceId: usr/; s/dataDe
     || { tail -30 "$T_TMP/build.log"; t_fail "build"; t_done; }
 
 log=$T_TMP/serial.log
-if "$TESTS_DIR/lib/boot-check.sh" --image "$T_TMP/u.qcow2" --format qcow2 --timeout 400 \
+if ${IMGRECIPE_BOOT_LOCK:+flock "$IMGRECIPE_BOOT_LOCK"} "$TESTS_DIR/lib/boot-check.sh" --image "$T_TMP/u.qcow2" --format qcow2 --timeout 400 \
     --marker "IRCHECK-DONE" --log "$log"; then
     t_pass "inline /usr verity image boots and the check unit ran"
 else
