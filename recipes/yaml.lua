@@ -350,8 +350,10 @@ local function bootloader(ctx, img, cfg)
     end)
     if with_verity then
       ctx:step("verity initramfs", function()
-        verityboot.prepare_initramfs(img)
-        for _, v in ipairs(storage.verity_devices(new_layout(cfg))) do
+        local devices, inline = storage.verity_devices(new_layout(cfg)), false
+        for _, v in ipairs(devices) do inline = inline or v.hash == nil end
+        verityboot.prepare_initramfs(img, { inline = inline })
+        for _, v in ipairs(devices) do
           if v.name == "root" then verityboot.set_grub_device(img) end
         end
       end)

@@ -45,20 +45,32 @@ end
 --- adds the module and the `dm-verity` driver in dracut.conf.d, and
 --- regenerates every initramfs with dracut.
 ---@param root imgrecipe.Image|imgrecipe.DiskRoot mounted
+---@param opts? {inline?: boolean} inline: a device has its tree in its data partition
 ---@return string dracut the dracut used
-function M.prepare_initramfs(root)
+function M.prepare_initramfs(root, opts)
+  util.validate("opts", opts, "table", true)
+  opts = opts or {}
   local dracut = first_existing(root, DRACUT_BINS)
   if not dracut then
     util.raise("usage", "verity: the image has no dracut, which builds an initramfs that opens verity devices at boot: "
       .. "install the 'dracut' package (os.packages.install: [dracut]; Fedora/Azure Linux: dracut)")
   end
-  if not first_existing(root, VERITYSETUP) then
+  local veritysetup = first_existing(root, VERITYSETUP)
+  if not veritysetup then
     util.raise("usage", "verity: the image has no systemd-veritysetup (" .. VERITYSETUP[1] .. "): install the package "
       .. "that ships it ('systemd' up to Debian 12, 'systemd-cryptsetup' from Debian 13; 'systemd-udev' or 'systemd' on Fedora/Azure Linux)")
   end
   if not has_dracut_module(root, "systemd-veritysetup") then
     util.raise("usage", "verity: the image's dracut has no 'systemd-veritysetup' module (modules.d/*systemd-veritysetup): "
       .. "install a dracut that has it (Debian: 'dracut' >= 057; Fedora/Azure Linux: 'dracut')")
+  end
+  -- Inline verity passes hash-offset= in systemd.verity_*_options, which
+  -- systemd-veritysetup parses from systemd 254 (Debian 12 has 252: the
+  -- device fails to open at boot).
+  if opts.inline and not (root:read_file(veritysetup) or ""):find("hash-offset", 1, true) then
+    util.raise("usage", "verity: inline verity (the same partition for data and hash) needs systemd-veritysetup "
+      .. "with the hash-offset= option (systemd >= 254); the image's " .. veritysetup .. " does not have it "
+      .. "(Debian 12 has systemd 252): use a separate hash partition, or install a newer systemd")
   end
   root:write_file(DRACUT_CONF, "# imgrecipe: open dm-verity devices at boot\n"
     .. "add_dracutmodules+=\" systemd-veritysetup \"\nadd_drivers+=\" dm-verity \"\n", { mode = "0644" })
