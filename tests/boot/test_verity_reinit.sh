@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Existing-verity images, booted (issue 10 §2-3, alic-reference §4.7):
 # 1. the root-verity image of tests/lib/verity_layout.sh is customized again
-#    with storage.reinitializeVerity: all and an OS change in /etc (on the
-#    hashed root): it boots with / on /dev/mapper/root, verified, read-only,
+#    with storage.reinitializeVerity: all and OS changes on the hashed root
+#    (a file in /etc, cryptsetup-bin installed): it boots with / on /dev/mapper/root, verified, read-only,
 #    the change present, the new roothash on the command line; and
 #    /etc/default/grub makes a later grub-mkconfig write root=/dev/mapper/root;
 # 2. the same image with bytes of the check script's data blocks flipped in
@@ -25,6 +25,9 @@ previewFeatures: [reinitialize-verity]
 storage:
   reinitializeVerity: all
 os:
+  packages:
+    install:
+    - cryptsetup-bin
   additionalFiles:
   - destination: /etc/imgrecipe-reinit.txt
     content: "reinitialized"

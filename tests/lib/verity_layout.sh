@@ -85,8 +85,8 @@ YAML
 # verity_usr_layout_config FILE OUTPUT FORMAT -> a /usr verity layout (ALIC's
 # usr configs: grub.cfg stays on the writable root): ESP, root (ext4, rw,
 # holds /boot), /usr (ext4, ro, verity 'usr' with its hash partition
-# 'usrhash', corruption panic, data by part-label, hash by uuid), dracut
-# installed; the same check unit as verity_layout_config, for /usr.
+# 'usrhash', corruption panic, data by part-label, hash by uuid), dracut and
+# cryptsetup-bin installed; the same check unit as verity_layout_config, for /usr.
 verity_usr_layout_config() {
     local file=$1 output=$2 format=${3:-raw}
     verity_layout_config "$file" "$output" "$format"
@@ -127,6 +127,8 @@ s = s.replace("""  - deviceId: boot
 s = s.replace("for m in / /var /boot; do", "for m in / /usr; do")
 s = s.replace("veritysetup status root", "veritysetup status usr")
 s = s.replace("touch /imgrecipe-probe", "touch /usr/imgrecipe-probe")
+# veritysetup in the booted system, for `veritysetup status usr`.
+s = s.replace("    install:\n    - dracut\n", "    install:\n    - dracut\n    - cryptsetup-bin\n")
 open(p, "w").write(s)
 PY
 }
