@@ -20,6 +20,7 @@ int l_os(lua_State* L) {
     opts.stage_fat = opt_bool_field(L, 4, "stage_fat").value_or(false);
     opts.root_partition = static_cast<int>(opt_int_field(L, 4, "root_partition").value_or(0));
     opts.input_name = opt_string_field(L, 4, "input").value_or("");
+    opts.verity_writable = opt_bool_field(L, 4, "verity_writable").value_or(false);
   }
   push_handle(L, OsMount::mount(image, root_dir, work_dir, opts), kMeta);
   return 1;
@@ -37,6 +38,34 @@ int m_mounts(lua_State* L) {
     set_field(L, "fstype", list[i].fstype);
     set_field(L, "staged", list[i].staged);
     set_field(L, "options", list[i].options);
+    set_field(L, "read_only", list[i].read_only);
+    if (!list[i].verity.empty()) set_field(L, "verity", list[i].verity);
+    lua_rawseti(L, -2, static_cast<int>(i + 1));
+  }
+  return 1;
+}
+
+// The image's existing dm-verity devices (OsMount::verity).
+int m_verity(lua_State* L) {
+  auto* m = check_handle<OsMount>(L, 1, kMeta);
+  const auto& list = m->verity();
+  lua_createtable(L, static_cast<int>(list.size()), 0);
+  for (size_t i = 0; i < list.size(); ++i) {
+    const ExistingVerity& v = list[i];
+    lua_createtable(L, 0, 14);
+    set_field(L, "name", v.name);
+    set_field(L, "data", static_cast<long long>(v.data_partition));
+    set_field(L, "hash", static_cast<long long>(v.hash_partition));
+    set_field(L, "inline", v.data_partition == v.hash_partition);
+    set_field(L, "root_hash", v.root_hash);
+    set_field(L, "data_id_type", v.data_id_type);
+    set_field(L, "hash_id_type", v.hash_id_type);
+    set_field(L, "corruption", v.corruption);
+    if (!v.hash_signature_path.empty()) set_field(L, "hash_signature_path", v.hash_signature_path);
+    set_field(L, "hash_offset", static_cast<long long>(v.hash_offset));
+    set_field(L, "data_size", static_cast<long long>(v.data_size));
+    set_field(L, "hash_algorithm", v.hash_algorithm);
+    set_field(L, "cmdline_file", m->verity_cmdline_file());
     lua_rawseti(L, -2, static_cast<int>(i + 1));
   }
   return 1;
@@ -67,7 +96,7 @@ int m_tostring(lua_State* L) {
   return 1;
 }
 
-const luaL_Reg kMethods[] = {IMGRECIPE_FN("mounts", m_mounts),   IMGRECIPE_FN("root_path", m_root_path),
+const luaL_Reg kMethods[] = {IMGRECIPE_FN("mounts", m_mounts), IMGRECIPE_FN("verity", m_verity),   IMGRECIPE_FN("root_path", m_root_path),
                              IMGRECIPE_FN("release", m_release), IMGRECIPE_FN("__gc", m_gc),
                              IMGRECIPE_FN("__tostring", m_tostring), {nullptr, nullptr}};
 

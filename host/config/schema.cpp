@@ -267,7 +267,7 @@ constexpr Field kStorageFields[] = {
      .description = "Filesystems made on the new partitions."},
     {.name = "verity", .type = &kVerityList, .supported = true,
      .description = "dm-verity devices."},
-    {.name = "reinitializeVerity", .type = &kReinitVerityType, .preview = "reinitialize-verity",
+    {.name = "reinitializeVerity", .type = &kReinitVerityType, .supported = true, .preview = "reinitialize-verity",
      .description = "Recompute the hash trees of existing verity devices."},
 };
 constexpr Type kStorage{.kind = Kind::Object, .fields = kStorageFields, .rule = c::storage};

@@ -174,24 +174,54 @@ std::string OsMount::describe(const DiskPartition& p) {
 }
 
 void OsMount::mount_partition(const DiskPartition& p, const std::string& target, const std::string& fstype,
-                              const std::string& options, const std::string& source) {
+                              const std::string& options, const std::string& source, bool read_only,
+                              const std::string& verity) {
   signals::check();
+  const bool ro = opts_.read_only || read_only;
   std::string host_target = target == "/" ? root_dir_ : root_->resolve(target, !opts_.read_only);
   bool stage = is_fat(fstype) && (opts_.stage_fat || !kernel_supports_filesystem("vfat"));
   Held h;
   if (stage) {
     std::string dir = fmt::format("{}/fat-p{}", work_dir_, p.part.number);
-    h.stage = std::make_unique<FatStage>(image_, p.part.start, p.part.size, dir, opts_.read_only);
-    h.mount = Mount::mount(dir, host_target, "", opts_.read_only ? "bind,ro" : "bind");
+    h.stage = std::make_unique<FatStage>(image_, p.part.start, p.part.size, dir, ro);
+    h.mount = Mount::mount(dir, host_target, "", ro ? "bind,ro" : "bind");
   } else {
-    h.loop = LoopDevice::attach(image_, p.part.start, p.part.size, opts_.read_only);
-    h.mount = Mount::mount(h.loop->path(), host_target, fstype,
-                           working_copy_options(fstype, kept_options(options), opts_.read_only));
+    h.loop = LoopDevice::attach(image_, p.part.start, p.part.size, ro);
+    h.mount = Mount::mount(h.loop->path(), host_target, fstype, working_copy_options(fstype, kept_options(options), ro));
   }
   std::string device = h.loop ? h.loop->path() : "";
   held_.push_back(std::move(h));
-  info_.push_back({target, source, p.part.number, fstype, stage, device, kept_options(options)});
-  log::info("mounted partition {} ({}{}) at {}", p.part.number, fstype, stage ? ", staged" : "", target);
+  info_.push_back({target, source, p.part.number, fstype, stage, device, kept_options(options), ro, verity});
+  if (!verity.empty())
+    log::info("mounted partition {} ({}, dm-verity '{}' data{}) at {}", p.part.number, fstype, verity,
+              ro ? ", read-only" : ", writable: its hash tree is made again", target);
+  else
+    log::info("mounted partition {} ({}{}) at {}", p.part.number, fstype, stage ? ", staged" : "", target);
+}
+
+void OsMount::find_verity(const std::vector<std::string>& names) {
+  // ALIC reads the command line from the boot configuration (grub.cfg).
+  std::vector<std::string> args;
+  for (const char* path : {"/boot/grub/grub.cfg", "/boot/grub2/grub.cfg"}) {
+    auto text = root_->read_file(path);
+    if (!text) continue;
+    args = grub_cfg_kernel_args(*text);
+    if (!args.empty()) {
+      cmdline_file_ = path;
+      break;
+    }
+  }
+  if (cmdline_file_.empty())
+    fail(fmt::format("/etc/fstab mounts dm-verity device(s) /dev/mapper/{} but no grub.cfg with a kernel line was "
+                     "found (/boot/grub/grub.cfg, /boot/grub2/grub.cfg) to read their partitions from",
+                     fmt::join(names, ", /dev/mapper/")));
+  for (const auto& n : names) {
+    try {
+      verity_.push_back(find_existing_verity(n, args, parts_, image_));
+    } catch (const Error& e) {
+      fail(fmt::format("{} (read from {})", e.what(), cmdline_file_));
+    }
+  }
 }
 
 void OsMount::mount_all() {
@@ -231,7 +261,9 @@ void OsMount::mount_all() {
     auto loop = LoopDevice::attach(image_, c->part.start, c->part.size, opts_.read_only);
     std::unique_ptr<Mount> mnt;
     try {
-      mnt = Mount::mount(loop->path(), root_dir_, c->fs.type, working_copy_options(c->fs.type, "", opts_.read_only));
+      // Read-only until its fstab says whether it is dm-verity data: a
+      // writable mount would change the hashed superblock.
+      mnt = Mount::mount(loop->path(), root_dir_, c->fs.type, working_copy_options(c->fs.type, "", true));
     } catch (const Error& e) {
       auto why = corruption(e);
       if (!why) throw;
@@ -260,16 +292,34 @@ void OsMount::mount_all() {
     if (rejected.size() == 1 && rejected[0].find("cannot be mounted") != std::string::npos) fail(rejected[0]);
     fail(fmt::format("no partition holds a root filesystem with /etc/fstab ({})", fmt::join(rejected, "; ")));
   }
+  auto entries = parse_fstab(fstab);
+  auto mapper_name = [](const FstabEntry& e) {
+    const std::string prefix = "/dev/mapper/";
+    return e.source.rfind(prefix, 0) == 0 ? e.source.substr(prefix.size()) : std::string();
+  };
+  bool root_verity = false;
+  for (const auto& e : entries) {
+    if (e.target == "/" && mapper_name(e) == "root") root_verity = true;
+  }
+  const bool root_ro = opts_.read_only || (root_verity && !opts_.verity_writable);
+  if (!root_ro) {
+    held_.back().mount->unmount();
+    held_.back().mount =
+        Mount::mount(held_.back().loop->path(), root_dir_, root->fs.type, working_copy_options(root->fs.type, "", false));
+  }
   root_ = std::make_unique<RootDir>(root_dir_);
   info_.push_back({"/", fmt::format("partition {}", root->part.number), root->part.number, root->fs.type, false,
-                   held_.back().loop->path(), ""});
-  log::info("mounted partition {} ({}) at /", root->part.number, root->fs.type);
+                   held_.back().loop->path(), "", root_ro, root_verity ? "root" : ""});
+  if (root_verity)
+    log::info("mounted partition {} ({}, dm-verity 'root' data{}) at /", root->part.number, root->fs.type,
+              root_ro ? ", read-only" : ", writable: its hash tree is made again");
+  else
+    log::info("mounted partition {} ({}) at /", root->part.number, root->fs.type);
 
-  auto entries = parse_fstab(fstab);
   // The root was found by its content; an fstab root naming something else
   // will not boot as written: say so, naming the line.
   for (const auto& e : entries) {
-    if (e.target != "/") continue;
+    if (e.target != "/" || root_verity) continue;
     const DiskPartition* named = resolve_fstab_source(e.source, parts_);
     if (named == nullptr)
       log::warn("{}: {} names a root that matches no partition of the image; using {}, which holds this "
@@ -281,20 +331,46 @@ void OsMount::mount_all() {
   }
   std::stable_sort(entries.begin(), entries.end(),
                    [](const FstabEntry& a, const FstabEntry& b) { return depth(a.target) < depth(b.target); });
-  for (const auto& e : entries) {
-    if (e.target == "/" || e.target.empty() || e.target[0] != '/') continue;  // root done; swap is "none"
-    const DiskPartition* p = resolve_fstab_source(e.source, parts_);
+  // dm-verity devices (/dev/mapper/<name>) are mounted from their data
+  // partitions, which the kernel command line names: it is read once the
+  // other filesystems (/boot) are mounted. Anything under a verity mount
+  // waits for it.
+  std::vector<std::string> names;
+  if (root_verity) names.push_back("root");
+  std::vector<const FstabEntry*> deferred;
+  auto under = [](const std::string& path, const std::string& dir) {
+    return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/';
+  };
+  auto mount_entry = [&](const FstabEntry& e) {
+    std::string vname = mapper_name(e);
+    const DiskPartition* p = nullptr;
+    if (!vname.empty()) {
+      for (const auto& v : verity_) {
+        if (v.name != vname) continue;
+        for (const auto& q : parts_) {
+          if (q.part.number == v.data_partition) p = &q;
+        }
+      }
+      if (p == nullptr)
+        fail(fmt::format("/etc/fstab{}: '{} {}' is a dm-verity device that the kernel command line ({}) does not open "
+                         "(no systemd.verity_{}_data= argument)",
+                         e.line ? fmt::format(" line {}", e.line) : "", e.source, e.target, cmdline_file_, vname));
+      std::string fstype = (e.fstype.empty() || e.fstype == "auto") ? p->fs.type : e.fstype;
+      mount_partition(*p, e.target, fstype, e.options, e.source, !opts_.verity_writable, vname);
+      return;
+    }
+    p = resolve_fstab_source(e.source, parts_);
     if (p == nullptr) {
       static const char* pseudo[] = {"tmpfs", "proc", "sysfs", "devpts", "overlay", "none", "swap", "nfs", "cifs"};
       bool is_pseudo = std::find(std::begin(pseudo), std::end(pseudo), e.fstype) != std::end(pseudo);
       if (is_pseudo) {
         log::debug("fstab: skipping {} on {} ({})", e.source, e.target, e.fstype);
-        continue;
+        return;
       }
       if (has_option(e.options, "nofail") || has_option(e.options, "noauto")) {
         log::warn("fstab: skipping {} on {}: {} matches no partition of {} (it is nofail/noauto)", e.source,
                   e.target, where(e), subject());
-        continue;
+        return;
       }
       fail(fmt::format("/etc/fstab{}: '{} {}' refers to no partition of this image{}",
                        e.line ? fmt::format(" line {}", e.line) : "", e.source, e.target,
@@ -309,7 +385,26 @@ void OsMount::mount_all() {
       if (!why) throw;
       fail(fmt::format("{} for {} ({}) cannot be mounted: {}", describe(*p), e.target, where(e), *why));
     }
+  };
+  for (const auto& e : entries) {
+    if (e.target == "/" || e.target.empty() || e.target[0] != '/') continue;  // root done; swap is "none"
+    std::string vname = mapper_name(e);
+    bool after_verity = false;
+    for (const auto* d : deferred) after_verity = after_verity || under(e.target, d->target);
+    if (!vname.empty() || after_verity) {
+      if (!vname.empty() && std::find(names.begin(), names.end(), vname) == names.end()) names.push_back(vname);
+      deferred.push_back(&e);
+      continue;
+    }
+    mount_entry(e);
   }
+  if (names.empty()) return;
+  find_verity(names);
+  if (root_verity && verity_.front().data_partition != root->part.number)
+    fail(fmt::format("/etc/fstab mounts / from /dev/mapper/root, found on {}, but systemd.verity_root_data= in {} "
+                     "names partition {}",
+                     describe(*root), cmdline_file_, verity_.front().data_partition));
+  for (const auto* e : deferred) mount_entry(*e);
 }
 
 OsMount::~OsMount() {

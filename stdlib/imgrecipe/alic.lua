@@ -61,6 +61,9 @@ end
 ---@field remove_package_manager? boolean os.packages.removePackageManager (checked against the format)
 ---@field cosi_level? integer output.image.cosi.compression.level
 ---@field storage_changes? boolean a storage section is present (refused with an ISO input)
+---@field reinitialize_verity? boolean storage.reinitializeVerity: all (an input with verity is re-hashed)
+---@field hard_reset? boolean os.bootloader.resetType: hard-reset (refused on a read-only verity input)
+---@field preview_features? string[] previewFeatures (reinitialize-verity gates a verity input)
 ---@field artifacts? table output.artifacts: `{path=, items=}` (path absolute), exported after verity
 
 ---@class imgrecipe.AlicJob
@@ -203,9 +206,14 @@ function Job:open(os_changes)
     -- A new layout only reads the input (ALIC mounts it read-only), so its
     -- working copy is never the output. Ids are reset before mounting, on a
     -- working copy in the build directory (the only place the reset writes).
+    -- reinitializeVerity re-hashes the working copy as a Disk, which must be in the build directory.
     local in_place = not st and not opts.reset_uuids and not self.is_cosi and not self.is_iso and not self.is_pxe
+        and not opts.reinitialize_verity
     img = ctx:open(input, in_place and { output = output, output_format = format } or nil)
-    if not opts.reset_uuids then img:mount(st and { read_only = true } or nil) end
+    if not opts.reset_uuids then
+      img:mount(st and { read_only = true } or { verity_writable = opts.reinitialize_verity or nil })
+      if not st then self:_check_existing_verity(img) end
+    end
   end)
   -- §4.1 step 13 (customizePartitions).
   if opts.reset_uuids then
@@ -273,8 +281,55 @@ end
 ---@param data table the config as ALIC records it
 ---@param dir string the config's directory (relative sources)
 function Job:append_history(data, dir)
+  if self:_read_only_path(history.HISTORY_DIR) then return end
   self.build_info = self.build_info or history.new_build()
   self.img:append_history(self.build_info, history.config_record(data, dir))
+end
+
+-- Whether `path` is on a read-only mount of the image (an existing verity
+-- filesystem): ALIC then skips the image history.
+function Job:_read_only_path(path)
+  local best
+  for _, m in ipairs(self.img.mounts and self.img:mounts() or {}) do
+    local t = m.target
+    if (t == "/" or path == t or path:sub(1, #t + 1) == t .. "/") and (not best or #t > #best.target) then best = m end
+  end
+  if best and best.read_only then
+    log.info("image history not written: %s is on the read-only %s", path,
+      best.verity and ("dm-verity '" .. best.verity .. "' filesystem") or best.target)
+    return true
+  end
+  return false
+end
+
+-- An input that already uses dm-verity (alic-reference §4.7, §5.2): its
+-- data partitions are mounted directly, read-only unless reinitializeVerity
+-- is all. ALIC requires the reinitialize-verity preview feature for such an
+-- input; a read-only root cannot take the customization (/etc is written).
+function Job:_check_existing_verity(img)
+  local opts = self.opts
+  local devices = img:verity()
+  if #devices == 0 then return end
+  local names = {}
+  for i, v in ipairs(devices) do names[i] = "/dev/mapper/" .. v.name end
+  local enabled = false
+  for _, f in ipairs(opts.preview_features or {}) do enabled = enabled or f == "reinitialize-verity" end
+  if not enabled then
+    util.raise("usage", string.format("preview feature 'reinitialize-verity' required to customize verity enabled "
+      .. "base image (the input opens %s with dm-verity): add it to previewFeatures", table.concat(names, ", ")))
+  end
+  if opts.hard_reset and not opts.reinitialize_verity then
+    util.raise("usage", "os.bootloader.resetType: hard-reset regenerates grub.cfg, which holds the verity arguments of "
+      .. "the input (" .. table.concat(names, ", ") .. "): set storage.reinitializeVerity: all so they are written again")
+  end
+  for _, v in ipairs(devices) do
+    if v.name == "root" and not opts.reinitialize_verity then
+      util.raise("usage", "the input's root filesystem is dm-verity data (/dev/mapper/root): it stays read-only "
+        .. "without storage.reinitializeVerity: all, and the customization writes /etc (set "
+        .. "storage.reinitializeVerity: all to change it and make its hash tree again)")
+    end
+  end
+  self.existing_verity = true
 end
 
 --- §4.2 step 13: a new layout gets its boot loader installed, reset ids
@@ -291,7 +346,14 @@ function Job:bootloader(opts)
         { extra_args = cmdline, selinux_mode = opts.selinux_mode, initramfs = not with_verity })
     end)
     if with_verity then
-      ctx:step("verity initramfs", function() verityboot.prepare_initramfs(img) end)
+      ctx:step("verity initramfs", function()
+        local devices, inline = storage.verity_devices(self.layout), false
+        for _, v in ipairs(devices) do inline = inline or v.hash == nil end
+        verityboot.prepare_initramfs(img, { inline = inline })
+        for _, v in ipairs(devices) do
+          if v.name == "root" then verityboot.set_grub_device(img) end
+        end
+      end)
     end
   elseif self.id_changes then
     ctx:step("bootloader", function()
@@ -300,6 +362,11 @@ function Job:bootloader(opts)
   elseif opts.hard_reset then
     ctx:step("bootloader", function()
       img:reset_bootloader({ extra_args = cmdline, selinux_mode = opts.selinux_mode })
+      -- An input with root verity: its template lost GRUB_DEVICE (the verity
+      -- step writes the arguments into grub.cfg afterwards).
+      for _, v in ipairs(self.existing_verity and img:verity() or {}) do
+        if v.name == "root" then verityboot.set_grub_device(img) end
+      end
     end)
   elseif #cmdline > 0 then
     ctx:step("kernel command line", function() img:append_kernel_args(cmdline) end)
@@ -416,6 +483,9 @@ function Job:finish()
     local devices = self.layout and storage.verity_devices(self.layout) or {}
     if #devices > 0 then
       ctx:step("verity", function() self.verity_infos = verityboot.seal(self.new_disk, devices) end)
+    end
+    if self.existing_verity and self.opts.reinitialize_verity then
+      ctx:step("verity", function() verityboot.reinitialize(self.img, { work_dir = ctx.work_dir .. "/verity-disk" }) end)
     end
     self:_artifacts()
     ctx:step("write output", function()
@@ -546,6 +616,9 @@ function M.plan(cfg, load_list)
       selinux_mode = (os_top.selinux or {}).mode,
       remove_package_manager = last_wins_remove_pm(cfg) or nil,
       cosi_level = ((out_image.cosi or {}).compression or {}).level,
+      reinitialize_verity = (st or {}).reinitializeVerity == "all" or nil,
+      hard_reset = ((os_top.bootloader or {}).resetType == "hard-reset") or nil,
+      preview_features = data.previewFeatures,
       artifacts = (data.output or {}).artifacts and {
         path = resolve(cfg.dir, data.output.artifacts.path), items = data.output.artifacts.items,
       } or nil,

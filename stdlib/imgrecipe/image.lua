@@ -131,6 +131,7 @@ end
 ---@field read_only? boolean mount everything read-only (inspection)
 ---@field stage_fat? boolean stage FAT filesystems even where vfat can be mounted
 ---@field root_partition? integer root partition number (default: found from the image)
+---@field verity_writable? boolean mount existing dm-verity data partitions writable (default read-only)
 
 --- Mounts the image's OS: the root filesystem and everything its /etc/fstab
 --- lists, under one directory. FAT filesystems (the ESP) work even where the
@@ -153,10 +154,36 @@ function Image:mount(opts)
 end
 
 --- The mounted filesystems: `{target=, source=, partition=, fstype=, staged=,
---- options=}` (options: what selects the mounted content, btrfs `subvol=`, or "").
+--- options=, read_only=, verity=}` (options: what selects the mounted content, btrfs `subvol=`, or "";
+--- verity: the dm-verity device name when mounted from its data partition).
 ---@return table[]
 function Image:mounts()
   return self:_root():mounts()
+end
+
+---@class imgrecipe.ExistingVerity
+---@field name "root"|"usr" /dev/mapper/<name>
+---@field data integer data partition number
+---@field hash integer hash partition number (= data: inline)
+---@field inline boolean
+---@field root_hash string from roothash= / usrhash=
+---@field data_id_type "part-uuid"|"uuid"|"part-label"
+---@field hash_id_type "part-uuid"|"uuid"|"part-label"
+---@field corruption "io-error"|"ignore"|"panic"|"restart"
+---@field hash_signature_path? string
+---@field hash_offset integer inline: where the tree starts
+---@field data_size integer bytes hashed (from the superblock)
+---@field hash_algorithm string
+---@field cmdline_file string the grub.cfg the arguments were read from
+
+--- The dm-verity devices the image already uses (fstab mounts them from
+--- /dev/mapper/<name>; the kernel command line in grub.cfg names their
+--- partitions). Their data partitions are mounted directly: read-only,
+--- unless the image was mounted with `verity_writable` (then
+--- `imgrecipe.verityboot.reinitialize` must make their trees again).
+---@return imgrecipe.ExistingVerity[]
+function Image:verity()
+  return self:_root():verity()
 end
 
 function Image:_root()

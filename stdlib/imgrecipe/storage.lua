@@ -75,6 +75,7 @@ function M.verity_devices(st)
         hash = v.hashDeviceId ~= v.dataDeviceId and v.hashDeviceId or nil,
         data_id_type = v.dataDeviceMountIdType, hash_id_type = v.hashDeviceMountIdType,
         corruption = v.corruptionOption, mount_point = mount_point,
+        hash_signature_path = v.hashSignaturePath,
       }
     end
   end

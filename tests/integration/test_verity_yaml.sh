@@ -59,6 +59,10 @@ check "fstab: / from /dev/mapper/root, ro" grep -qE '^/dev/mapper/root\s+/\s+ext
 check "fstab: /boot by PARTUUID" grep -qE "^PARTUUID=${partuuid[boot]}\s+/boot\s" <<< "$fstab"
 check "fstab: /var by PARTUUID" grep -qE "^PARTUUID=${partuuid[var]}\s+/var\s" <<< "$fstab"
 check "root: e2fsck -fn clean" e2fsck -fn "$T_TMP/root.img"
+# ALIC: a later grub-mkconfig in the image must write root=/dev/mapper/root.
+defaults=$(fs_cat "$raw" "${off[root]}" /etc/default/grub)
+check_contains "/etc/default/grub: GRUB_DEVICE=/dev/mapper/root" "$defaults" "GRUB_DEVICE=/dev/mapper/root"
+check_contains "/etc/default/grub: GRUB_DISABLE_LINUX_UUID=true" "$defaults" "GRUB_DISABLE_LINUX_UUID=true"
 check_contains "dracut conf: systemd-veritysetup and dm-verity" \
     "$(fs_cat "$raw" "${off[root]}" /etc/dracut.conf.d/50-imgrecipe-verity.conf)" 'add_dracutmodules+=" systemd-veritysetup "'
 

@@ -81,3 +81,54 @@ output:
     format: $format
 YAML
 }
+
+# verity_usr_layout_config FILE OUTPUT FORMAT -> a /usr verity layout (ALIC's
+# usr configs: grub.cfg stays on the writable root): ESP, root (ext4, rw,
+# holds /boot), /usr (ext4, ro, verity 'usr' with its hash partition
+# 'usrhash', corruption panic, data by part-label, hash by uuid), dracut and
+# cryptsetup-bin installed; the same check unit as verity_layout_config, for /usr.
+verity_usr_layout_config() {
+    local file=$1 output=$2 format=${3:-raw}
+    verity_layout_config "$file" "$output" "$format"
+    python3 - "$file" <<'PY'
+import sys
+p = sys.argv[1]
+s = open(p).read()
+s = s.replace("""    - {id: boot, type: xbootldr, size: 256M, label: boot}
+    - {id: root, type: root, size: 2G, label: root}
+    - {id: roothash, type: root-verity, size: 64M, label: roothash}
+    - {id: var, type: var, size: grow, label: var}""", """    - {id: root, type: root, size: 1536M, label: root}
+    - {id: usr, type: usr, size: 2G, label: usr}
+    - {id: usrhash, type: usr-verity, size: 64M, label: usrhash}""")
+s = s.replace("""  - id: verityroot
+    name: root
+    dataDeviceId: root
+    hashDeviceId: roothash
+    hashDeviceMountIdType: part-label""", """  - id: verityusr
+    name: usr
+    dataDeviceId: usr
+    hashDeviceId: usrhash
+    dataDeviceMountIdType: part-label
+    hashDeviceMountIdType: uuid""")
+s = s.replace("""  - deviceId: boot
+    type: ext4
+    mountPoint: /boot
+  - deviceId: verityroot
+    type: ext4
+    mountPoint: {path: /, options: ro}
+  - deviceId: var
+    type: ext4
+    mountPoint: /var""", """  - deviceId: root
+    type: ext4
+    mountPoint: /
+  - deviceId: verityusr
+    type: ext4
+    mountPoint: {path: /usr, options: ro}""")
+s = s.replace("for m in / /var /boot; do", "for m in / /usr; do")
+s = s.replace("veritysetup status root", "veritysetup status usr")
+s = s.replace("touch /imgrecipe-probe", "touch /usr/imgrecipe-probe")
+# veritysetup in the booted system, for `veritysetup status usr`.
+s = s.replace("    install:\n    - dracut\n", "    install:\n    - dracut\n    - cryptsetup-bin\n")
+open(p, "w").write(s)
+PY
+}

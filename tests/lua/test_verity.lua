@@ -29,4 +29,23 @@ return {
     t:raises(function() verity.format(nil, "root") end, "argument 'disk': expected table")
     t:raises(function() host.format({}, 1, 2) end, "disk: expected an attached disk")
   end,
+  -- verityboot.set_grub_device on an in-memory root: the three variables
+  -- replace any earlier value, other lines are kept.
+  test_set_grub_device = function(t)
+    local verityboot = require "imgrecipe.verityboot"
+    local files = { ["/etc/default/grub"] = 'GRUB_DEFAULT=0\nGRUB_DEVICE=/dev/sda2\nGRUB_CMDLINE_LINUX="ro"\n' }
+    local root = {
+      read_file = function(_, p) return files[p] end,
+      write_file = function(_, p, text) files[p] = text end,
+    }
+    t:eq(verityboot.set_grub_device(root), true)
+    local text = files["/etc/default/grub"]
+    t:eq(select(2, text:gsub("GRUB_DEVICE=", "")), 1)
+    t:ok(text:find("GRUB_DEVICE=/dev/mapper/root\n", 1, true))
+    t:ok(text:find("GRUB_DISABLE_LINUX_UUID=true\n", 1, true))
+    t:ok(text:find("GRUB_DISABLE_UUID=true\n", 1, true))
+    t:ok(text:find('GRUB_CMDLINE_LINUX="ro"\n', 1, true))
+    files = {}
+    t:eq(verityboot.set_grub_device(root), false)
+  end,
 }

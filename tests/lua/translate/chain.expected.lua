@@ -32,6 +32,7 @@ return {
       input = ctx.params.input,
       output = ctx.params.output,
       format = ctx.params.format,
+      preview_features = { "base-configs", "remove-package-manager" },
       remove_package_manager = true,
     })
     local img = job:open()

@@ -60,6 +60,7 @@ return {
       output = ctx.params.output,
       format = ctx.params.format,
       cosi_level = 3,
+      hard_reset = true,
       selinux_mode = "disabled",
       storage = {
         bootType = "efi",
