@@ -141,6 +141,7 @@ struct State {
     preload(L, "imgrecipe.host.squashfs", open_squashfs);
     preload(L, "imgrecipe.host.iso", open_iso);
     preload(L, "imgrecipe.host.verity", open_verity);
+    preload(L, "imgrecipe.host.uki", open_uki);
   }
   ~State() { lua_close(L); }
 };

@@ -21,6 +21,7 @@ local overlays = require "imgrecipe.overlays"
 local diskboot = require "imgrecipe.diskboot"
 local iso = require "imgrecipe.iso"
 local verityboot = require "imgrecipe.verityboot"
+local uki = require "imgrecipe.uki"
 
 local function resolve(dir, path)
   if path == nil then return nil end
@@ -369,6 +370,31 @@ local function verity_seal(ctx, img, cfg)
   return true
 end
 
+-- The os.uki mode in effect (last config wins): nil without os.uki, ""
+-- when it has no mode.
+local function uki_mode(cfg)
+  local u = os_of(cfg).uki
+  if u == nil then return nil end
+  return u.mode or ""
+end
+
+-- §4.1 step 14 (validateUkiMode), on the mounted image before any change.
+local function uki_check(ctx, img, cfg)
+  ctx:step("uki check", function() uki.check_mode(img, uki_mode(cfg)) end)
+end
+
+-- §4.1 step 19: UKIs for the installed kernels with the command line of
+-- grub.cfg (the verity arguments included: after the seal) and systemd-boot
+-- as the boot loader; passthrough keeps the base image's UKIs.
+local function uki_create(ctx, img, cfg)
+  local mode = uki_mode(cfg)
+  if mode == nil or mode == "passthrough" then return end
+  if mode == "modify" then
+    util.raise("unsupported", "os.uki.mode: modify is not supported yet (use create)")
+  end
+  ctx:step("uki", function() uki.create(img, { work_dir = ctx.work_dir .. "/uki" }) end)
+end
+
 -- [os] §4.2 step 24: a kernel must remain installed.
 local function kernel_check(ctx, img, cfg)
   ctx:step("kernel check", function() img:check_kernel() end)
@@ -603,8 +629,10 @@ return {
       if not reset_all(cfg) then img:mount(new_layout(cfg) and { read_only = true } or nil) end
     end)
     img = partitions(ctx, img, cfg)
+    uki_check(ctx, img, cfg)
     customize_os(ctx, img, cfg)
     local sealed = not is_iso and not is_pxe and verity_seal(ctx, img, cfg)
+    if not is_iso and not is_pxe then uki_create(ctx, img, cfg) end
     if is_iso then
       ctx:step("liveos iso", function()
         iso_opts.work_dir = ctx.work_dir .. "/liveos"

@@ -335,7 +335,7 @@ constexpr Field kOsFields[] = {
     {.name = "modules", .type = &kModuleList, .supported = true},
     {.name = "overlays", .type = &kOverlayList, .supported = true},
     {.name = "bootloader", .type = &kBootloader, .supported = true},
-    {.name = "uki", .type = &kUki, .preview = "uki"},
+    {.name = "uki", .type = &kUki, .preview = "uki", .supported = true},
     {.name = "imageHistory", .type = &kImageHistoryType, .supported = true},
 };
 constexpr Type kOs{.kind = Kind::Object, .fields = kOsFields, .rule = c::os};
