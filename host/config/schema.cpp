@@ -317,7 +317,7 @@ constexpr Field kBootloaderFields[] = {
 constexpr Type kBootloader{.kind = Kind::Object, .fields = kBootloaderFields};
 
 constexpr Field kUkiFields[] = {
-    {.name = "mode", .type = &kUkiMode},
+    {.name = "mode", .type = &kUkiMode, .supported = true},
 };
 constexpr Type kUki{.kind = Kind::Object, .fields = kUkiFields};
 
@@ -335,7 +335,7 @@ constexpr Field kOsFields[] = {
     {.name = "modules", .type = &kModuleList, .supported = true},
     {.name = "overlays", .type = &kOverlayList, .supported = true},
     {.name = "bootloader", .type = &kBootloader, .supported = true},
-    {.name = "uki", .type = &kUki, .preview = "uki", .supported = true},
+    {.name = "uki", .type = &kUki, .supported = true, .preview = "uki"},
     {.name = "imageHistory", .type = &kImageHistoryType, .supported = true},
 };
 constexpr Type kOs{.kind = Kind::Object, .fields = kOsFields, .rule = c::os};

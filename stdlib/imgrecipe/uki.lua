@@ -273,9 +273,9 @@ function M.create(root, opts)
   util.validate("opts", opts, "table")
   util.validate("opts.work_dir", opts.work_dir, "string")
   local t = M.tools(root)
-  if not root:exists(M.ESP .. "/EFI") and not root:exists(M.ESP) then
-    util.raise("usage", "uki: no ESP mounted at " .. M.ESP)
-  end
+  local esp = false
+  for _, m in ipairs(root:mounts()) do esp = esp or m.target == M.ESP end
+  if not esp then util.raise("usage", "uki: no ESP mounted at " .. M.ESP .. " (the image's fstab has no /boot/efi)") end
   local kernels = M.kernels(root:list_dir("/boot") or {})
   if #kernels == 0 then util.raise("usage", "uki: no kernel images (vmlinuz-*) found in /boot") end
   local cmdlines = opts.cmdlines

@@ -25,6 +25,7 @@ local function fake(files)
     write_file = function(_, p, c) files[p] = c end,
     remove = function(_, p) files[p] = nil end,
     mkdir = function() end,
+    mounts = function() return files.__mounts or { { target = "/boot/efi" } } end,
     run = function(_, argv) runs[#runs + 1] = table.concat(argv, " ") end,
   }
   return root
@@ -123,6 +124,8 @@ return {
       .. "--stub=/usr/lib/systemd/boot/efi/addonx64.efi.stub "
       .. "--output=/boot/efi/EFI/Linux/vmlinuz-6.6.efi.extra.d/vmlinuz-6.6.addon.efi")
     t:eq(files["/tmp/imgrecipe-uki-cmdline"], nil)
+    files.__mounts = { { target = "/" } }
+    t:raises(function() uki.create(root, { work_dir = "/x", cmdlines = {} }) end, "uki: no ESP mounted at /boot/efi")
   end,
   -- ukify without an addon stub: the command line goes into the main UKI.
   test_create_ukify_no_addon = function(t)
