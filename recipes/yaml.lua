@@ -378,9 +378,21 @@ local function uki_mode(cfg)
   return u.mode or ""
 end
 
+-- Before the build: os.uki values imgrecipe does not implement, and ALIC's
+-- refusal of UKI images for the LiveOS outputs (§4.11).
+local function uki_supported(cfg, format)
+  local mode = uki_mode(cfg)
+  if mode == "modify" then util.raise("unsupported", "os.uki.mode: modify is not supported yet (use create)") end
+  if (mode == "create" or mode == "") and (format == "iso" or format == "pxe-dir" or format == "pxe-tar") then
+    util.raise("usage", string.format("os.uki: the %s output cannot be made from an image with UKIs", format))
+  end
+end
+
 -- §4.1 step 14 (validateUkiMode), on the mounted image before any change.
 local function uki_check(ctx, img, cfg)
-  ctx:step("uki check", function() uki.check_mode(img, uki_mode(cfg)) end)
+  local mode = uki_mode(cfg)
+  if mode == nil and not uki.has_ukis(img) then return end
+  ctx:step("uki check", function() uki.check_mode(img, mode) end)
 end
 
 -- §4.1 step 19: UKIs for the installed kernels with the command line of
@@ -389,9 +401,6 @@ end
 local function uki_create(ctx, img, cfg)
   local mode = uki_mode(cfg)
   if mode == nil or mode == "passthrough" then return end
-  if mode == "modify" then
-    util.raise("unsupported", "os.uki.mode: modify is not supported yet (use create)")
-  end
   ctx:step("uki", function() uki.create(img, { work_dir = ctx.work_dir .. "/uki" }) end)
 end
 
@@ -618,6 +627,7 @@ return {
     local level = cosi.parse_level(ctx.params.cosi_compression_level, "--cosi-compression-level")
         or ((out_image.cosi or {}).compression or {}).level
     check_remove_package_manager(cfg, format)
+    uki_supported(cfg, format)
 
     local img
     ctx:step("open", function()

@@ -84,6 +84,21 @@ set +e
 set -e
 check_contains "passthrough without UKIs" "$(cat "$T_TMP/pt.log")" "cannot passthrough UKIs when base image has no UKIs"
 
+# modify is refused before the build; UKI images cannot become an ISO (ALIC).
+sed -i 's/mode: passthrough/mode: modify/' "$T_TMP/t.yaml"
+set +e
+"$IMGRECIPE" build "$T_TMP/t.yaml" --image-file "$IMG_PATH" --output-image-file "$T_TMP/t.raw" \
+    --output-image-format raw --build-dir "$T_TMP/b" 2> "$T_TMP/mod.log"
+set -e
+check_contains "modify not supported yet" "$(cat "$T_TMP/mod.log")" "os.uki.mode: modify is not supported yet"
+check "modify refused before opening the image" bash -c "! grep -q '\[open\]' '$T_TMP/mod.log'"
+sed -i 's/mode: modify/mode: create/' "$T_TMP/t.yaml"
+set +e
+"$IMGRECIPE" build "$T_TMP/t.yaml" --image-file "$IMG_PATH" --output-image-file "$T_TMP/t.iso" \
+    --output-image-format iso --build-dir "$T_TMP/b" 2> "$T_TMP/iso.log"
+set -e
+check_contains "no ISO from a UKI image" "$(cat "$T_TMP/iso.log")" "os.uki: the iso output cannot be made from an image with UKIs"
+
 # Without the preview feature.
 printf 'os:\n  uki:\n    mode: create\n' > "$T_TMP/n.yaml"
 set +e
