@@ -45,6 +45,18 @@ check_eq "the 5 added sections are 4 KiB aligned" 5 "$aligned"
 for s in cmdline osrel uname linux initrd; do objcopy -O binary --only-section=".$s" "$T_TMP/uki.efi" "$T_TMP/s.$s"; done
 check_eq ".cmdline is grub.cfg's arguments and the extra one" \
     "root=UUID=$ROOT_UUID ro console=ttyS0,115200n8 imgrecipe.uki=1" "$(cat "$T_TMP/s.cmdline")"
+# imgrecipe.uki.inspect reads the same sections back (ukify inspect's view).
+cat > "$T_TMP/inspect.lua" <<'LUA'
+return { name = "inspect", params = { file = { required = true } }, run = function(ctx)
+  local s = require("imgrecipe.uki").inspect(ctx.params.file)
+  io.stderr:write("INSPECT cmdline=" .. s[".cmdline"].text .. "\n")
+  io.stderr:write("INSPECT linux=" .. s[".linux"].size .. " uname=" .. s[".uname"].text .. "\n")
+end }
+LUA
+"$IMGRECIPE" run "$T_TMP/inspect.lua" --param file="$T_TMP/uki.efi" --build-dir "$T_TMP/b" 2> "$T_TMP/inspect.log" || cat "$T_TMP/inspect.log"
+check_eq "uki.inspect: .cmdline" "INSPECT cmdline=$(cat "$T_TMP/s.cmdline")" "$(grep -a '^INSPECT cmdline=' "$T_TMP/inspect.log")"
+check_eq "uki.inspect: .linux size and .uname" "INSPECT linux=$(stat -c %s "$T_TMP/s.linux") uname=$KERNEL_VERSION" \
+    "$(grep -a '^INSPECT linux=' "$T_TMP/inspect.log")"
 check_eq ".uname is the kernel version" "$KERNEL_VERSION" "$(cat "$T_TMP/s.uname")"
 debugfs -R "dump /usr/lib/os-release $T_TMP/os-release" "$rootfs" 2>/dev/null
 check "osrel is the image's os-release" cmp "$T_TMP/s.osrel" "$T_TMP/os-release"
