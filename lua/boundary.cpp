@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "lua/call_site.hpp"
 #include "lua/util.hpp"
 
 namespace imgrecipe::lua {
@@ -28,7 +29,8 @@ void set_string(lua_State* L, const char* key, const std::string& value) {
 void push_error(lua_State* L, const Error& e) {
   lua_createtable(L, 0, 8);  // [err]
   set_string(L, "kind", to_string(e.kind()));
-  set_string(L, "message", e.what());
+  // A recipe's misuse is shown at the recipe's line, naming the function.
+  set_string(L, "message", with_call_site(L, e.what(), e.kind() == ErrorKind::Usage));
   set_string(L, "op", e.op);
   set_string(L, "target", e.target);
   if (e.sys_errno != 0) {

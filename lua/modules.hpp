@@ -29,6 +29,7 @@ int open_squashfs(lua_State* L);  // bind_squashfs.cpp
 int open_iso(lua_State* L);      // bind_iso.cpp
 int open_verity(lua_State* L);   // bind_verity.cpp
 int open_uki(lua_State* L);      // bind_uki.cpp
+int open_recipe(lua_State* L);   // bind_recipe.cpp
 
 // The `root` argument of file and exec functions: an os_mount handle, or a
 // host directory path (then a RootDir is opened into `holder`). Defined in

@@ -15,6 +15,8 @@ struct RecipeRun {
   std::map<std::string, std::vector<std::string>> list_params;
   std::string build_dir;  // absolute
   std::string work_dir;   // this run's directory inside build_dir
+  // --lib-path directories; the full library path is host/system/library_path.
+  std::vector<std::string> lib_paths;
 };
 
 // The API version recipes can require (`api = N` in the recipe table).
@@ -30,6 +32,7 @@ namespace imgrecipe::lua {
 // Runs Lua test files (each returns a table of test_* functions taking a
 // `t` with assertions). Prints one line per test and "N passed, N failed".
 // Returns the number of failures. Needs no root.
-int run_tests(const std::vector<std::string>& files);
+// `lib_paths`: the --lib-path directories (see host/system/library_path.hpp).
+int run_tests(const std::vector<std::string>& files, const std::vector<std::string>& lib_paths = {});
 
 }  // namespace imgrecipe::lua

@@ -3,12 +3,14 @@
 // development), and protected entry with a traceback.
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include <fmt/format.h>
 
 #include "host/system/error.hpp"
+#include "host/system/library_path.hpp"
 #include "host/system/log.hpp"
 #include "lua/boundary.hpp"
 #include "lua/embedded.hpp"
@@ -54,25 +56,20 @@ int embedded_searcher(lua_State* L) {
       return 1;
     }
   }
-  lua_pushfstring(L, "\n\tno embedded module '%s'", name.c_str());
+  lua_pushliteral(L, "");  // imgrecipe.modules reports the miss
+
   return 1;
 }
 
-// Replaces package.loaders' Lua file searcher (recipes require modules from
-// their own directory): the same search of package.path, but source text
-// only, as LuaJIT does not verify bytecode and a corrupted file crashes it.
-int text_file_searcher(lua_State* L) {
+// package.preload without the "no field package.preload" line: a module
+// that is not found is reported by imgrecipe.modules with the library path.
+int preload_searcher(lua_State* L) {
   const char* name = luaL_checkstring(L, 1);
-  lua_getglobal(L, "package");           // [name, package]
-  lua_getfield(L, -1, "searchpath");     // [name, package, searchpath]
-  lua_pushvalue(L, 1);
-  lua_getfield(L, -3, "path");           // [name, package, searchpath, name, path]
-  lua_call(L, 2, 2);                     // [name, package, file|nil, err]
-  if (lua_isnil(L, -2)) return 1;        // the "no file ..." lines
-  const char* file = lua_tostring(L, -2);
-  if (luaL_loadfilex(L, file, "t") != 0) {
-    return luaL_error(L, "error loading module '%s' from file '%s':\n\t%s", name, file, lua_tostring(L, -1));
-  }
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "preload");
+  lua_getfield(L, -1, name);
+  if (lua_isfunction(L, -1)) return 1;
+  lua_pushliteral(L, "");
   return 1;
 }
 
@@ -94,20 +91,23 @@ int at_panic(lua_State* L) {
   std::abort();
 }
 
-void install_searcher(lua_State* L) {
+// package.loaders: preload, the embedded stdlib, then recipe libraries on
+// the library path (imgrecipe.modules: source text only, strict globals).
+// No C modules and no LUA_PATH: what a recipe loads depends only on the
+// documented library path.
+void install_searchers(lua_State* L) {
   lua_getglobal(L, "package");      // [package]
-  lua_getfield(L, -1, "loaders");   // [package, loaders]
-  // Insert at position 2, after preload.
-  int n = static_cast<int>(lua_objlen(L, -1));
-  for (int i = n; i >= 2; --i) {
-    lua_rawgeti(L, -1, i);
-    lua_rawseti(L, -2, i + 1);
-  }
+  lua_createtable(L, 3, 0);         // [package, loaders]
+  lua_pushcfunction(L, preload_searcher);
+  lua_rawseti(L, -2, 1);
   lua_pushcfunction(L, embedded_searcher);
   lua_rawseti(L, -2, 2);
-  lua_pushcfunction(L, text_file_searcher);  // was the Lua file searcher, now third
-  lua_rawseti(L, -2, 3);
-  lua_pop(L, 2);
+  lua_setfield(L, -2, "loaders");
+  lua_pushliteral(L, "");
+  lua_setfield(L, -2, "path");
+  lua_pushliteral(L, "");
+  lua_setfield(L, -2, "cpath");
+  lua_pop(L, 1);
 }
 
 // Pushes a traceback handler, then require(module): [tb, module].
@@ -118,13 +118,41 @@ void require_with_traceback(lua_State* L, const char* module) {
   if (lua_pcall(L, 1, 1, 1) != 0) throw to_error(L, -1);
 }
 
+// Appends imgrecipe.modules' searcher to package.loaders.
+void install_library_searcher(lua_State* L) {
+  int top = lua_gettop(L);
+  require_with_traceback(L, "imgrecipe.modules");  // [tb, modules]
+  lua_getfield(L, -1, "install");
+  if (lua_pcall(L, 0, 0, top + 1) != 0) throw to_error(L, -1);
+  lua_settop(L, top);
+}
+
+// [{dir=, origin=}, ...]
+void push_library_path(lua_State* L, const std::vector<LibraryDir>& path) {
+  lua_createtable(L, static_cast<int>(path.size()), 0);
+  for (size_t i = 0; i < path.size(); ++i) {
+    lua_createtable(L, 0, 2);
+    set_field(L, "dir", path[i].dir);
+    set_field(L, "origin", path[i].origin);
+    lua_rawseti(L, -2, static_cast<int>(i + 1));
+  }
+}
+
+// The directory of a recipe or test file ("" for a built-in recipe).
+std::string file_dir(const std::string& file) {
+  if (file.rfind("builtin:", 0) == 0) return "";
+  std::error_code ec;
+  auto p = std::filesystem::weakly_canonical(std::filesystem::absolute(file, ec), ec);
+  return ec ? "" : p.parent_path().string();
+}
+
 struct State {
   lua_State* L;
   State() : L(luaL_newstate()) {
     if (L == nullptr) throw Error(ErrorKind::Internal, "cannot create the Lua state");
     lua_atpanic(L, at_panic);
     luaL_openlibs(L);
-    install_searcher(L);
+    install_searchers(L);
     preload(L, "imgrecipe.host.log", open_log);
     preload(L, "imgrecipe.host.image", open_image);
     preload(L, "imgrecipe.host.disk", open_disk);
@@ -142,6 +170,8 @@ struct State {
     preload(L, "imgrecipe.host.iso", open_iso);
     preload(L, "imgrecipe.host.verity", open_verity);
     preload(L, "imgrecipe.host.uki", open_uki);
+    preload(L, "imgrecipe.host.recipe", open_recipe);
+    install_library_searcher(L);
   }
   ~State() { lua_close(L); }
 };
@@ -173,16 +203,25 @@ void run_recipe(const RecipeRun& run) {
     lua_setfield(L, -2, k.c_str());
   }
   lua_setfield(L, -2, "params");
+  push_library_path(L, library_path(file_dir(run.recipe), run.lib_paths, library_env()));
+  lua_setfield(L, -2, "library_path");
   if (lua_pcall(L, 1, 0, 1) != 0) throw to_error(L, -1);
 }
 
-int run_tests(const std::vector<std::string>& files) {
+int run_tests(const std::vector<std::string>& files, const std::vector<std::string>& lib_paths) {
   State s;
   lua_State* L = s.L;
   require_with_traceback(L, "imgrecipe.testing");  // [tb, testing]
   lua_getfield(L, -1, "run_files");                       // [tb, testing, run_files]
   push_string_list(L, files);
-  if (lua_pcall(L, 1, 1, 1) != 0) throw to_error(L, -1);  // [tb, testing, failures]
+  // Each test file finds modules as a recipe in its directory would.
+  lua_createtable(L, static_cast<int>(files.size()), 0);
+  const LibraryEnv env = library_env();
+  for (size_t i = 0; i < files.size(); ++i) {
+    push_library_path(L, library_path(file_dir(files[i]), lib_paths, env));
+    lua_rawseti(L, -2, static_cast<int>(i + 1));
+  }
+  if (lua_pcall(L, 2, 1, 1) != 0) throw to_error(L, -1);  // [tb, testing, failures]
   return static_cast<int>(lua_tointeger(L, -1));
 }
 

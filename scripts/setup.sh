@@ -29,6 +29,8 @@ packages=(
   debootstrap qemu-system-x86 ovmf seabios openssl
   # benchmarks
   time
+  # `imgrecipe schema` test: an independent JSON Schema validator
+  python3-jsonschema python3-yaml
   # sanitizer and fuzz builds (clang, its libFuzzer, ASan and UBSan runtimes; docs/testing.md)
   clang libclang-rt-14-dev
 )

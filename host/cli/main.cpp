@@ -12,6 +12,8 @@
 
 #include <fmt/format.h>
 
+#include "host/cli/inspect.hpp"
+#include "host/cli/schema.hpp"
 #include "host/config/config.hpp"
 #include "host/config/resources.hpp"
 #include "host/fs/mount.hpp"
@@ -40,6 +42,16 @@ Usage:
   imgrecipe validate CONFIG.yaml              check a config and its baseConfigs (no root needed)
   imgrecipe validate-config --config-file F   the same, ALIC's spelling
   imgrecipe test FILE.lua...                  run Lua tests of recipes and libraries
+  imgrecipe inspect IMAGE [--json]            describe an image: partitions, filesystems, OS,
+                                              packages, users (read-only; docs/inspect.md)
+  imgrecipe schema                            print the JSON Schema of the YAML config
+
+Recipe options (run, test):
+  --lib-path DIR                search DIR for `require`d libraries (repeatable); the library
+                                path is the recipe's directory, --lib-path, IMGRECIPE_LIB_PATH
+                                (colon-separated), $XDG_DATA_HOME/imgrecipe/lib (default
+                                ~/.local/share/imgrecipe/lib), /usr/local/share/imgrecipe/lib,
+                                /usr/share/imgrecipe/lib (docs/recipes.md)
 
 Build options:
   --config-file F               the YAML (or JSON) config (ALIC spelling)
@@ -119,8 +131,9 @@ const std::vector<std::string> kValueFlags = {"config-file",   "image-file",  "o
                                               // ALIC's, accepted for its command lines (see main()).
                                               "log-color", "timestamp-file", "setfiles-context", "tools-dir",
                                               "image", "image-cache-dir", "package-snapshot-time",
-                                              "output-selinux-policy-path"};
-const std::vector<std::string> kListFlags = {"rpm-source", "deb-source"};
+                                              "output-selinux-policy-path",
+                                              "lib-path"};
+const std::vector<std::string> kListFlags = {"rpm-source", "deb-source", "lib-path"};
 const std::vector<std::string> kBoolFlags = {"disable-base-image-rpm-repos", "disable-base-image-deb-repos",
                                              "disable-telemetry"};
 
@@ -129,7 +142,8 @@ Args parse(int argc, char** argv) {
   std::vector<std::string> in(argv + 1, argv + argc);
   size_t i = 0;
   static const std::vector<std::string> commands = {"build", "customize", "convert", "run", "validate",
-                                                    "validate-config", "test", "help", "version"};
+                                                    "validate-config", "test", "help", "version",
+                                                    "inspect", "schema"};
   for (; i < in.size(); ++i) {
     const std::string& s = in[i];
     if (s.rfind("--", 0) == 0) {
@@ -143,6 +157,7 @@ Args parse(int argc, char** argv) {
       if (name == "help") a.help = true;
       else if (name == "version") a.command = "version";
       else if (name == "keep-build-dir") a.keep = true;
+      else if (name == "json") a.flags[name] = "true";  // inspect
       else if (std::find(kBoolFlags.begin(), kBoolFlags.end(), name) != kBoolFlags.end()) a.flags[name] = "true";
       else if (std::find(kValueFlags.begin(), kValueFlags.end(), name) != kValueFlags.end()) {
         if (!has_value) {
@@ -275,10 +290,17 @@ int cmd_convert(const Args& a) {
   return run_with_recipe(a, run);
 }
 
+// --lib-path DIR (repeatable): see host/system/library_path.hpp.
+std::vector<std::string> lib_paths(const Args& a) {
+  auto it = a.lists.find("lib-path");
+  return it == a.lists.end() ? std::vector<std::string>{} : it->second;
+}
+
 int cmd_run(const Args& a) {
   if (a.positional.empty()) throw_usage("imgrecipe run needs a recipe file");
   lua::RecipeRun run;
   run.recipe = a.positional[0];
+  run.lib_paths = lib_paths(a);
   // A key given more than once becomes a list parameter.
   for (const auto& [k, values] : a.params) {
     if (values.size() == 1) run.params[k] = values[0];
@@ -391,9 +413,11 @@ int main(int argc, char** argv) {
     if (a.command == "convert") return cmd_convert(a);
     if (a.command == "run") return cmd_run(a);
     if (a.command == "validate") return cmd_validate(a);
+    if (a.command == "inspect") return cli::cmd_inspect(a.positional, !flag(a, "json").empty(), flag(a, "build-dir"));
+    if (a.command == "schema") return cli::cmd_schema();
     if (a.command == "test") {
       if (a.positional.empty()) throw_usage("imgrecipe test needs Lua test files");
-      return lua::run_tests(a.positional) == 0 ? 0 : 1;
+      return lua::run_tests(a.positional, lib_paths(a)) == 0 ? 0 : 1;
     }
     throw_usage("unknown command " + a.command);
   } catch (const Error& e) {

@@ -60,6 +60,8 @@ struct Field {
   bool required = false;       // must be present and not an empty string
   bool supported = false;      // implemented by imgrecipe (see unsupported_keys)
   std::string_view preview = {};  // preview feature that must be enabled to use it
+  std::string_view default_value = {};  // JSON text of ALIC's default, for `imgrecipe schema`
+  std::string_view description = {};  // one line for `imgrecipe schema` (editors' hover text)
 };
 
 // The top-level config object.

@@ -66,6 +66,7 @@ end
 ---@param opts {family: string, os_id?: string, selinux_args: string[], extra_args: string[]}
 ---@return string
 function M.default_grub_text(opts)
+  util.check_options("bootloader.default_grub_text", opts, { "family", "os_id", "selinux_args", "extra_args" })
   for _, a in ipairs(opts.selinux_args) do check_arg(a) end
   for _, a in ipairs(opts.extra_args) do check_arg(a) end
   local lines = {
@@ -104,6 +105,7 @@ end
 ---@param opts? imgrecipe.HardResetOpts
 ---@return string config the regenerated grub.cfg path
 function M.hard_reset(img, opts)
+  util.check_options("bootloader.hard_reset", opts, { "extra_args", "selinux_mode" })
   opts = opts or {}
   util.validate("extra_args", opts.extra_args, "table", true)
   local layout = M.layout(img)

@@ -50,6 +50,7 @@ end
 ---@param opts? imgrecipe.OpenOpts
 ---@return imgrecipe.Image
 function Context:open(path, opts)
+  util.check_options("ctx:open", opts, { "output", "output_format" })
   local n = #self._images + 1
   local img = image.open(path, string.format("%s/image-%d", self.work_dir, n), opts)
   self._images[n] = img

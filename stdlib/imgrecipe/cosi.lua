@@ -245,6 +245,8 @@ end
 ---@param opts? imgrecipe.CosiOpts
 ---@return table
 function M.gather(target, opts)
+  util.check_options("cosi.gather", opts,
+    { "format", "level", "window_log", "workers", "shrink", "arch", "image_uuid" })
   opts = opts or {}
   local root = root_of(target)
   local os_release = root:read_file("/etc/os-release") or root:read_file("/usr/lib/os-release")
@@ -276,6 +278,8 @@ end
 ---@param opts? imgrecipe.CosiOpts
 ---@return table
 function M.write(target, path, opts)
+  util.check_options("cosi.write", opts,
+    { "format", "level", "window_log", "workers", "shrink", "arch", "image_uuid" })
   validate("target", target, "table")
   validate("path", path, "string")
   validate("opts", opts, "table", true)

@@ -22,6 +22,7 @@ local M = {}
 ---@param opts? imgrecipe.CopyDirOpts
 ---@return {files: integer, dirs_created: integer, dirs_merged: integer}
 function M.copy_dir(img, source, dest, opts)
+  util.check_options("dirs.copy_dir", opts, { "new_dir_mode", "merged_dir_mode", "file_mode" })
   util.validate("source", source, "string")
   util.validate("dest", dest, "string")
   util.validate("opts", opts, "table", true)

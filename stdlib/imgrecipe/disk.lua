@@ -77,6 +77,7 @@ Disk.__index = Disk
 ---@param opts? imgrecipe.DiskCreateOpts
 ---@return imgrecipe.Disk
 function M.create(path, size, opts)
+  util.check_options("disk.create", opts, { "overwrite", "work_dir", "keep" })
   validate("path", path, "string")
   validate("opts", opts, "table", true)
   opts = opts or {}
@@ -100,6 +101,7 @@ end
 ---@param opts? {work_dir?: string} where mount points go (default `<path>.d`)
 ---@return imgrecipe.Disk
 function M.open(path, opts)
+  util.check_options("disk.open", opts, { "work_dir" })
   validate("path", path, "string")
   validate("opts", opts, "table", true)
   opts = opts or {}
@@ -225,6 +227,7 @@ end
 ---@param opts imgrecipe.FormatOpts
 ---@return table
 function Disk:format(n, opts)
+  util.check_options("disk:format", opts, { "type", "label", "uuid", "subvolumes", "size" })
   validate("opts", opts, "table")
   local number = self:_number(n, "partition")
   self:attach()
@@ -290,6 +293,9 @@ end
 ---@param command string|string[]
 ---@param opts? imgrecipe.RunOpts
 function DiskRoot:run(command, opts)
+  util.check_options("root:run", opts,
+    { "step", "env", "binds", "cwd", "stdin", "check", "quiet", "secret", "network" })
+  util.check_option_list("root:run", "binds", opts and opts.binds, { "host", "image", "read_only", "recursive" })
   validate("command", command, { "string", "table" })
   validate("opts", opts, "table", true)
   local o = {}
@@ -319,6 +325,7 @@ function DiskRoot:close() return self._disk:release() end
 ---@param opts? {stage_fat?: boolean}
 ---@return imgrecipe.DiskRoot
 function Disk:mount(map, opts)
+  util.check_options("disk:mount", opts, { "stage_fat" })
   validate("map", map, "table")
   validate("opts", opts, "table", true)
   if self._map then util.raise("usage", "the disk is already mounted") end
@@ -402,6 +409,7 @@ end
 ---@param opts? imgrecipe.FstabOpts
 ---@return string
 function Disk:fstab_text(opts)
+  util.check_options("disk:fstab_text", opts, { "id_type", "entries" })
   validate("opts", opts, "table", true)
   opts = opts or {}
   if not self.table_info then util.raise("usage", "the disk has no partition table: call disk:partition{} first") end
@@ -445,6 +453,7 @@ end
 ---@param opts? imgrecipe.FstabOpts
 ---@return string text the fstab written
 function Disk:write_fstab(opts)
+  util.check_options("disk:write_fstab", opts, { "id_type", "entries" })
   local text = self:fstab_text(opts)
   self:root():write_file("/etc/fstab", text)
   return text

@@ -244,6 +244,8 @@ end
 ---@param opts? imgrecipe.DiskBootOpts
 ---@return table
 function M.install(d, opts)
+  util.check_options("diskboot.install", opts,
+    { "boot_type", "root_id_type", "extra_args", "selinux_mode", "initramfs" })
   util.validate("d", d, "table")
   util.validate("opts", opts, "table", true)
   opts = opts or {}

@@ -54,6 +54,7 @@ end
 ---@param opts? imgrecipe.OpenOpts
 ---@return imgrecipe.Image
 function M.open(path, work_dir, opts)
+  util.check_options("image.open", opts, { "output", "output_format" })
   validate("path", path, "string")
   validate("work_dir", work_dir, "string")
   validate("opts", opts, "table", true)
@@ -89,6 +90,7 @@ end
 ---@param format string raw, qcow2, vhd, vhd-fixed or vhdx
 ---@param opts? imgrecipe.ConvertOpts
 function M.convert(input, output, format, opts)
+  util.check_options("image.convert", opts, { "scratch_dir" })
   validate("input", input, "string")
   validate("output", output, "string")
   validate("format", format, "string")
@@ -117,6 +119,7 @@ end
 ---@param format string raw, qcow2, vhd, vhd-fixed, vhdx, cosi or baremetal-image
 ---@param opts? imgrecipe.CheckOutputOpts
 function M.check_output(path, format, opts)
+  util.check_options("image.check_output", opts, { "input" })
   validate("path", path, "string")
   validate("format", format, "string")
   validate("opts", opts, "table", true)
@@ -134,6 +137,7 @@ end
 ---@param opts? imgrecipe.MountOpts
 ---@return imgrecipe.Image self
 function Image:mount(opts)
+  util.check_options("img:mount", opts, { "read_only", "stage_fat", "root_partition" })
   validate("opts", opts, "table", true)
   if self._mnt then return self end
   if self._discarded then util.raise("usage", "the image was already saved for the last time") end
@@ -179,6 +183,7 @@ function Image:unmount() release(self, true) end
 ---@param content string
 ---@param opts? imgrecipe.FileOpts
 function Image:write_file(path, content, opts)
+  util.check_options("img:write_file", opts, { "mode" })
   validate("path", path, "string")
   validate("content", content, "string")
   files.write(self:_root(), path, content, opts)
@@ -189,6 +194,7 @@ end
 ---@param path string absolute path in the image
 ---@param opts? imgrecipe.FileOpts
 function Image:copy_file(source, path, opts)
+  util.check_options("img:copy_file", opts, { "mode" })
   validate("source", source, "string")
   validate("path", path, "string")
   files.copy(self:_root(), source, path, opts)
@@ -226,6 +232,7 @@ end
 ---@param path string
 ---@param opts? imgrecipe.FileOpts
 function Image:mkdir(path, opts)
+  util.check_options("img:mkdir", opts, { "mode" })
   files.mkdir(self:_root(), path, opts)
 end
 
@@ -282,6 +289,9 @@ end
 ---@param opts? imgrecipe.RunOpts
 ---@return {exit_code: integer, output: string[]}
 function Image:run(command, opts)
+  util.check_options("img:run", opts,
+    { "step", "env", "binds", "cwd", "stdin", "check", "quiet", "secret", "network" })
+  util.check_option_list("img:run", "binds", opts and opts.binds, { "host", "image", "read_only", "recursive" })
   validate("command", command, { "string", "table" })
   validate("opts", opts, "table", true)
   if type(command) == "string" then command = { "/bin/sh", "-c", command } end
@@ -304,6 +314,8 @@ end
 ---@param base_dir string directory the script path is relative to
 ---@return {exit_code: integer, output: string[]}
 function Image:run_script(spec, base_dir)
+  util.check_options("img:run_script", spec,
+    { "path", "content", "interpreter", "arguments", "env", "name", "network" })
   validate("spec", spec, "table")
   local interpreter = spec.interpreter or "/bin/sh"
   local argv = { interpreter }
@@ -367,11 +379,17 @@ function Image:write_release_file(info) return history.write_release(self, info)
 --- Appends an entry to /usr/share/image-customizer/history.json (see imgrecipe.history).
 function Image:append_history(info, config_record) return history.append(self, info, config_record) end
 --- Regenerates /etc/default/grub and grub.cfg from scratch (see imgrecipe.bootloader).
-function Image:reset_bootloader(opts) return bootloader.hard_reset(self, opts) end
+function Image:reset_bootloader(opts)
+  util.check_options("img:reset_bootloader", opts, { "extra_args", "selinux_mode" })
+  return bootloader.hard_reset(self, opts)
+end
 --- The image's current SELinux mode (see imgrecipe.selinux).
 function Image:selinux_mode() return selinux.current_mode(self) end
 --- Sets the SELinux mode in the kernel arguments and /etc/selinux/config (see imgrecipe.selinux).
-function Image:set_selinux_mode(mode, opts) return selinux.set_mode(self, mode, opts) end
+function Image:set_selinux_mode(mode, opts)
+  util.check_options("img:set_selinux_mode", opts, { "boot_args" })
+  return selinux.set_mode(self, mode, opts)
+end
 --- Labels the writable filesystems with the image's setfiles (see imgrecipe.selinux).
 function Image:selinux_relabel() return selinux.relabel(self) end
 --- Fails unless a kernel is installed (see imgrecipe.kernel).
@@ -389,6 +407,7 @@ function Image:check_kernel() return kernel.check_installed(self) end
 ---@param format string
 ---@param opts? imgrecipe.SaveOpts
 function Image:save(path, format, opts)
+  util.check_options("img:save", opts, { "last" })
   validate("path", path, "string")
   validate("format", format, "string")
   validate("opts", opts, "table", true)
@@ -425,13 +444,19 @@ local dirs = require "imgrecipe.dirs"
 --- Adds a group unless it exists (see imgrecipe.users.add_group).
 ---@param spec imgrecipe.GroupSpec
 ---@return boolean added
-function Image:add_group(spec) return users.add_group(self, spec) end
+function Image:add_group(spec)
+  util.check_options("img:add_group", spec, { "name", "gid" })
+  return users.add_group(self, spec)
+end
 
 --- Adds or updates a user (see imgrecipe.users.add_user).
 ---@param spec imgrecipe.UserSpec
 ---@param base_dir? string directory password and key files are relative to
 ---@return boolean added
-function Image:add_user(spec, base_dir) return users.add_user(self, spec, base_dir) end
+function Image:add_user(spec, base_dir)
+  util.check_options("img:add_user", spec, { "name", "uid", "password", "password_expires_days", "ssh_public_keys", "ssh_public_key_paths", "primary_group", "secondary_groups", "startup_command", "home_directory" })
+  return users.add_user(self, spec, base_dir)
+end
 
 --- `systemctl enable` of a unit, offline.
 ---@param unit string
@@ -449,7 +474,10 @@ function Image:configure_modules(list) return kmodules.configure(self, list) end
 ---@param source string host directory
 ---@param dest string absolute path in the image
 ---@param opts? imgrecipe.CopyDirOpts
-function Image:copy_dir(source, dest, opts) return dirs.copy_dir(self, source, dest, opts) end
+function Image:copy_dir(source, dest, opts)
+  util.check_options("img:copy_dir", opts, { "new_dir_mode", "merged_dir_mode", "file_mode" })
+  return dirs.copy_dir(self, source, dest, opts)
+end
 
 -- Packages (imgrecipe.packages).
 local packages = require "imgrecipe.packages"
@@ -457,12 +485,18 @@ local packages = require "imgrecipe.packages"
 --- One ordered package transaction (see imgrecipe.packages.transaction).
 ---@param spec imgrecipe.PackagesSpec
 ---@return string manager
-function Image:packages(spec) return packages.transaction(self, spec) end
+function Image:packages(spec)
+  util.check_options("img:packages", spec, { "remove", "update_existing", "install", "update", "sources", "disable_base_repos", "manager", "releasever" })
+  return packages.transaction(self, spec)
+end
 
 --- Removes the package manager and its databases (see imgrecipe.packages.remove_manager).
 ---@param opts? {manager?: string}
 ---@return string[] removed
-function Image:remove_package_manager(opts) return packages.remove_manager(self, opts) end
+function Image:remove_package_manager(opts)
+  util.check_options("img:remove_package_manager", opts, { "manager" })
+  return packages.remove_manager(self, opts)
+end
 
 --- The image's package manager: "tdnf", "dnf" or "apt-get".
 ---@return string

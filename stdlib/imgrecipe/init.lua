@@ -17,8 +17,18 @@
 -- @module imgrecipe
 local M = {}
 
---- The API version of this stdlib; recipes may require a minimum with `api = N`.
-M.api_version = 1
+local modules = require "imgrecipe.modules"
+
+--- The API version of this stdlib; recipes may require a minimum with
+--- `api = N`, libraries with `imgrecipe.library{ api = N }`.
+M.api_version = modules.api_version
+
+--- Declares a library (name, version, the API version it needs); see
+--- imgrecipe.modules.library and docs/recipes.md.
+M.library = modules.library
+
+--- Declares a global in the strict environment of recipes and libraries.
+M.global = modules.global
 
 M.log = require "imgrecipe.log"
 M.image = require "imgrecipe.image"

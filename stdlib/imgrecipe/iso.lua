@@ -50,6 +50,12 @@ local M = {}
 ---@param path string
 ---@param spec imgrecipe.IsoSpec
 function M.write(path, spec)
+  util.check_options("iso.write", spec,
+    { "volume_id", "tree", "files", "efi_boot_image", "bios", "rock_ridge", "joliet", "catalog_path", "timestamp", "application_id", "publisher" })
+  util.check_option_list("iso.write", "files", spec and spec.files, { "source", "path" })
+  if type(spec) == "table" and type(spec.bios) == "table" then
+    util.check_options("iso.write: bios", spec.bios, { "image", "path", "grub2_boot_info", "hybrid_mbr" })
+  end
   validate("path", path, "string")
   validate("spec", spec, "table")
   validate("spec.volume_id", spec.volume_id, "string")
@@ -188,6 +194,7 @@ end
 ---@param path string output file
 ---@param opts? imgrecipe.FatImageOpts
 function M.fat_image(source, path, opts)
+  util.check_options("iso.fat_image", opts, { "label", "volume_id", "size", "free_space", "timestamp" })
   validate("source", source, "string")
   validate("path", path, "string")
   validate("opts", opts, "table", true)
@@ -207,6 +214,7 @@ end
 ---@param path string output file
 ---@param opts? imgrecipe.GrubImageOpts
 function M.grub_image(path, opts)
+  util.check_options("iso.grub_image", opts, { "target", "module_dir", "prefix", "modules", "config_file" })
   validate("path", path, "string")
   validate("opts", opts, "table", true)
   host.grub_image(path, opts or {})
@@ -227,6 +235,7 @@ end
 ---@param opts? imgrecipe.GrubImageOpts target is always bios-eltorito
 ---@return imgrecipe.IsoBios
 function M.grub_bios_boot(dir, opts)
+  util.check_options("iso.grub_bios_boot", opts, { "target", "module_dir", "prefix", "modules", "config_file" })
   validate("dir", dir, "string")
   validate("opts", opts, "table", true)
   local o = {}

@@ -1,6 +1,8 @@
 --- A small JSON encoder, formatted like Go's json.MarshalIndent(v, "", " ")
 --- so files ALIC and imgrecipe write look alike.
 -- @module imgrecipe.json
+local util = require "imgrecipe.util"
+
 local M = {}
 
 local ESCAPES = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
@@ -37,7 +39,7 @@ local function keys_of(t)
   end
   local rest = {}
   for k in pairs(t) do
-    if type(k) ~= "string" then error("json: object keys must be strings, got " .. type(k), 0) end
+    if type(k) ~= "string" then util.raise("usage", "json: object keys must be strings, got " .. type(k)) end
     if not seen[k] then rest[#rest + 1] = k end
   end
   table.sort(rest)
@@ -50,7 +52,7 @@ local function encode(v, indent, out)
   if t == "string" then
     out[#out + 1] = quote(v)
   elseif t == "number" then
-    if v ~= v or v == math.huge or v == -math.huge then error("json: cannot encode " .. tostring(v), 0) end
+    if v ~= v or v == math.huge or v == -math.huge then util.raise("usage", "json: cannot encode " .. tostring(v)) end
     out[#out + 1] = (v % 1 == 0 and math.abs(v) < 2 ^ 53) and string.format("%d", v) or string.format("%.17g", v)
   elseif t == "boolean" then
     out[#out + 1] = tostring(v)
@@ -87,7 +89,7 @@ local function encode(v, indent, out)
       out[#out + 1] = indent .. "}"
     end
   else
-    error("json: cannot encode a " .. t, 0)
+    util.raise("usage", "json: cannot encode a " .. t)
   end
 end
 

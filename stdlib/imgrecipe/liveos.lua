@@ -188,6 +188,7 @@ end
 ---@param spec imgrecipe.LiveGrubSpec
 ---@return string
 function M.grub_config(spec)
+  util.check_options("liveos.grub_config", spec, { "volume_id", "kernel", "initrd", "args", "title" })
   validate("spec", spec, "table")
   local args = M.live_args(spec.volume_id)
   for _, a in ipairs(spec.args or {}) do args[#args + 1] = a end
@@ -219,6 +220,7 @@ end
 ---@param spec {extra_args: string[], initramfs_type: string, kernel_version: string}
 ---@return string
 function M.saved_configs(spec)
+  util.check_options("liveos.saved_configs", spec, { "extra_args", "initramfs_type", "kernel_version" })
   local args = {}
   for i, a in ipairs(spec.extra_args or {}) do args[i] = a end
   local doc = json.ordered({
@@ -273,6 +275,7 @@ end
 ---@param opts? imgrecipe.EfiLoaderOpts
 ---@return string who built it
 function M.efi_loader(root, dir, early, opts)
+  util.check_options("liveos.efi_loader", opts, { "path", "prefix", "modules" })
   opts = opts or {}
   local out = opts.path or dir .. "/EFI/BOOT/BOOTX64.EFI"
   local prefix = opts.prefix or M.GRUB_DIR
@@ -338,6 +341,9 @@ end
 ---@param opts imgrecipe.LiveOsOpts
 ---@return table
 function M.build(root, output, opts)
+  util.check_options("liveos.build", opts,
+    { "work_dir", "volume_id", "extra_args", "saved_args", "files", "initramfs_type", "selinux_mode", "bios", "compression_level", "timestamp", "image_args", "dracut_modules" })
+  util.check_option_list("liveos.build", "files", opts and opts.files, { "source", "content", "path" })
   validate("root", root, "table")
   validate("output", output, "string")
   validate("opts", opts, "table")
@@ -487,6 +493,8 @@ end
 ---@param opts imgrecipe.LiveRepackOpts
 ---@return table
 function M.repackage(input, output, opts)
+  util.check_options("liveos.repackage", opts, { "work_dir", "extra_args", "files", "timestamp" })
+  util.check_option_list("liveos.repackage", "files", opts and opts.files, { "source", "content", "path" })
   validate("input", input, "string")
   validate("output", output, "string")
   validate("opts", opts, "table")

@@ -164,6 +164,7 @@ end
 ---@param list imgrecipe.Overlay[]
 ---@param opts? imgrecipe.OverlaysOpts
 function M.apply(img, list, opts)
+  util.check_options("overlays.apply", opts, { "selinux_mode" })
   validate("img", img, "table")
   validate("list", list, "table")
   validate("opts", opts, "table", true)

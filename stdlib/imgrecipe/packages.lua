@@ -47,6 +47,8 @@ end
 ---@param spec imgrecipe.PackagesSpec
 ---@return string manager
 function M.transaction(img, spec)
+  util.check_options("packages.transaction", spec,
+    { "remove", "update_existing", "install", "update", "sources", "disable_base_repos", "manager", "releasever" })
   check_spec(spec)
   local sources = {}
   for i, s in ipairs(spec.sources or {}) do
@@ -72,6 +74,7 @@ end
 ---@param opts? {manager?: string}
 ---@return string[]
 function M.remove_manager(img, opts)
+  util.check_options("packages.remove_manager", opts, { "manager" })
   util.validate("opts", opts, "table", true)
   return host.remove_manager(img:_root(), opts or {})
 end
@@ -89,6 +92,7 @@ end
 ---@param opts? {manager?: string}
 ---@return boolean
 function M.installed(img, name, opts)
+  util.check_options("packages.installed", opts, { "manager" })
   util.validate("name", name, "string")
   return host.installed(img:_root(), name, opts or {})
 end

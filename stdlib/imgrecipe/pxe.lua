@@ -105,6 +105,7 @@ end
 ---@param spec {kernel: string, initrd: string, args: string[], title?: string}
 ---@return string
 function M.grub_config(spec)
+  util.check_options("pxe.grub_config", spec, { "kernel", "initrd", "args", "title" })
   local title = (spec.title or "Live system (PXE)"):gsub("[\"\\$`]", "")
   return table.concat({
     "# PXE boot, written by imgrecipe",
@@ -238,6 +239,10 @@ end
 ---@param opts imgrecipe.PxeOpts
 ---@return table
 function M.build(root, output, opts)
+  util.check_options("pxe.build", opts,
+    { "work_dir", "format", "bootstrap_base_url", "bootstrap_file_url", "extra_args", "files", "iso_files", "initramfs_type", "selinux_mode", "compression_level", "timestamp", "input" })
+  util.check_option_list("pxe.build", "files", opts and opts.files, { "source", "content", "path" })
+  util.check_option_list("pxe.build", "iso_files", opts and opts.iso_files, { "source", "content", "path" })
   validate("root", root, "table")
   validate("output", output, "string")
   validate("opts", opts, "table")

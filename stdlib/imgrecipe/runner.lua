@@ -4,6 +4,8 @@ local context = require "imgrecipe.context"
 local sys = require "imgrecipe.host.sys"
 local log = require "imgrecipe.host.log"
 local util = require "imgrecipe.util"
+local modules = require "imgrecipe.modules"
+local host_recipe = require "imgrecipe.host.recipe"
 
 local M = {}
 
@@ -17,7 +19,8 @@ function M.compile(text, path)
   end
   local chunk, err = load(text, "@" .. path, "t")
   if not chunk then util.raise("recipe", err) end
-  return chunk
+  -- Undeclared globals are errors (imgrecipe.modules).
+  return setfenv(chunk, modules.env)
 end
 
 local function load_recipe(spec)
@@ -30,14 +33,32 @@ local function load_recipe(spec)
   if sys.kind(spec) ~= "file" then util.raise("usage", string.format("recipe file '%s' not found", spec)) end
   local path = sys.realpath(spec)
   local dir = util.dirname(path)
-  -- Recipes may require their own modules from the recipe's directory.
-  package.path = dir .. "/?.lua;" .. dir .. "/?/init.lua;" .. package.path
   local f, err = io.open(path, "rb")
   if not f then util.raise("recipe", err) end
   local text = f:read("*a")
   f:close()
   local recipe = M.compile(text, path)()
   return recipe, dir, path
+end
+
+local RECIPE_FIELDS = { "name", "run", "description", "api", "params" }
+local PARAM_FIELDS = { "required", "default", "description", "list" }
+
+-- A misspelt field ("descripton", "requried") is an error, not ignored.
+local function unknown_fields(t, known, what)
+  for k in pairs(t) do
+    local ok = false
+    for _, f in ipairs(known) do
+      if k == f then ok = true end
+    end
+    if not ok then
+      local best = type(k) == "string" and host_recipe.closest(k, known)
+      -- Never tostring() a key: a table key's __tostring is the recipe's code.
+      local shown = type(k) == "string" and ("'" .. k .. "'") or ("(a " .. type(k) .. " key)")
+      util.raise("recipe", string.format("%s %s (%svalid: %s)", what, shown,
+        best and ("did you mean '" .. best .. "'? ") or "", table.concat(known, ", ")))
+    end
+  end
 end
 
 --- Checks the recipe contract; errors name the file and the field.
@@ -56,6 +77,7 @@ local function check_recipe(recipe, name, api_version)
       util.raise("recipe", string.format("%s: field '%s' must be a string", name, field))
     end
   end
+  unknown_fields(recipe, RECIPE_FIELDS, name .. ": unknown recipe field")
   if recipe.params ~= nil and type(recipe.params) ~= "table" then
     util.raise("recipe", string.format("%s: field 'params' must be a table", name))
   end
@@ -67,6 +89,7 @@ local function check_recipe(recipe, name, api_version)
     if type(spec) ~= "table" then
       util.raise("recipe", string.format("%s: parameter '%s' must be a table such as { required = true }", name, k))
     end
+    unknown_fields(spec, PARAM_FIELDS, string.format("%s: parameter '%s': unknown field", name, k))
     if spec.description ~= nil and type(spec.description) ~= "string" then
       util.raise("recipe", string.format("%s: parameter '%s': field 'description' must be a string", name, k))
     end
@@ -114,10 +137,12 @@ end
 M.check_recipe = check_recipe
 M.resolve_params = resolve_params
 
---- Entry point: req = {recipe=, build_dir=, work_dir=, params=, api_version=}.
---- The host creates work_dir and removes it after every mount is released.
+--- Entry point: req = {recipe=, build_dir=, work_dir=, params=, api_version=,
+--- library_path=}. The host creates work_dir and removes it after every mount
+--- is released; library_path starts with the recipe's directory.
 function M.main(req)
   local build_dir = sys.set_build_dir(req.build_dir)
+  modules.set_path(req.library_path)
   local recipe, recipe_dir, path = load_recipe(req.recipe)
   local name = path or req.recipe
   check_recipe(recipe, name, req.api_version)
@@ -128,6 +153,9 @@ function M.main(req)
     recipe_dir = recipe_dir, api_version = req.api_version,
   })
   log.info(string.format("running recipe '%s'", recipe.name))
+  for _, lib in ipairs(modules.libraries()) do
+    log.info(string.format("library '%s' %s (API %d) from %s", lib.name, lib.version, lib.api, lib.file))
+  end
   local ok, err = pcall(recipe.run, ctx)
   ctx:close_all()
   if not ok then error(err, 0) end

@@ -128,6 +128,7 @@ end
 ---@param mode string disabled|permissive|enforcing|force-enforcing
 ---@param opts? {boot_args?: boolean}
 function M.set_mode(img, mode, opts)
+  util.check_options("selinux.set_mode", opts, { "boot_args" })
   check_mode(mode)
   opts = opts or {}
   local config = img:read_file(M.CONFIG)

@@ -51,6 +51,8 @@ end
 ---@param path string output file
 ---@param opts? imgrecipe.SquashfsOpts
 function M.create(target, path, opts)
+  util.check_options("squashfs.create", opts,
+    { "compression", "level", "block_size", "xattrs", "exclude", "timestamp", "processors", "one_file_system", "all_root" })
   validate("target", target, { "table", "string" })
   validate("path", path, "string")
   validate("opts", opts, "table", true)
@@ -88,6 +90,7 @@ end
 ---@param dest string directory to create
 ---@param opts? imgrecipe.SquashfsExtractOpts
 function M.extract(path, dest, opts)
+  util.check_options("squashfs.extract", opts, { "paths", "xattrs", "processors" })
   validate("path", path, "string")
   validate("dest", dest, "string")
   validate("opts", opts, "table", true)

@@ -100,6 +100,7 @@ end
 ---@param opts {path: string, arch?: string} path: the new disk file (in the build directory)
 ---@return imgrecipe.Disk
 function M.build(img, st, opts)
+  util.check_options("storage.build", opts, { "path", "arch" })
   util.validate("storage", st, "table")
   util.validate("opts", opts, "table")
   util.validate("opts.path", opts.path, "string")
@@ -194,6 +195,7 @@ end
 ---@param opts? {extra_args?: string[], selinux_mode?: string, initramfs?: boolean}
 ---@return table see diskboot.install
 function M.install_boot(d, st, opts)
+  util.check_options("storage.install_boot", opts, { "extra_args", "initramfs", "selinux_mode" })
   opts = opts or {}
   return diskboot.install(d, {
     boot_type = st.bootType or "efi", root_id_type = M.root_id_type(st),

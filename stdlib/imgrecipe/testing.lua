@@ -5,6 +5,8 @@
 ---       test_sum = function(t) t:eq(1 + 1, 2) end,
 ---     }
 -- @module imgrecipe.testing
+local modules = require "imgrecipe.modules"
+
 local M = {}
 
 ---@class imgrecipe.T
@@ -43,12 +45,17 @@ function T:raises(fn, needle)
 end
 
 --- Runs every test_* function of each file; returns the number of failures.
+--- A test file runs as a recipe would: in the strict environment, finding
+--- modules on `library_paths[i]` (its directory first).
 ---@param files string[]
+---@param library_paths? {dir: string, origin: string}[][]
 ---@return integer
-function M.run_files(files)
+function M.run_files(files, library_paths)
   local passed, failed = 0, 0
-  for _, file in ipairs(files) do
-    local chunk, err = loadfile(file, "t")  -- source only: bytecode is not verified
+  for i, file in ipairs(files) do
+    if library_paths and library_paths[i] then modules.set_path(library_paths[i]) end
+    -- source only: bytecode is not verified
+    local chunk, err = loadfile(file, "t", modules.env)
     local suite = chunk and chunk() or nil
     if type(suite) ~= "table" then
       print("FAIL " .. file .. ": " .. tostring(err or "does not return a table of tests"))

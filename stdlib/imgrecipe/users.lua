@@ -87,6 +87,7 @@ end
 ---@param spec imgrecipe.GroupSpec
 ---@return boolean added
 function M.add_group(img, spec)
+  util.check_options("users.add_group", spec, { "name", "gid" })
   validate("spec", spec, "table")
   validate("spec.name", spec.name, "string")
   validate("spec.gid", spec.gid, "number", true)
@@ -134,6 +135,8 @@ end
 ---@param base_dir? string directory that password and key files are relative to
 ---@return boolean added true for a new user
 function M.add_user(img, spec, base_dir)
+  util.check_options("users.add_user", spec,
+    { "name", "uid", "password", "password_expires_days", "ssh_public_keys", "ssh_public_key_paths", "primary_group", "secondary_groups", "startup_command", "home_directory" })
   validate("spec", spec, "table")
   validate("spec.name", spec.name, "string")
   validate("spec.uid", spec.uid, "number", true)

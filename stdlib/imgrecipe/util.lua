@@ -2,10 +2,19 @@
 -- @module imgrecipe.util
 local M = {}
 
+local host_recipe = require "imgrecipe.host.recipe"
+
 local ErrorMeta = { __tostring = function(e) return e.message end }
 
---- Raises a usage error naming the argument and what was expected.
---- Modeled on vim.validate: `validate("size", size, "number")`.
+-- The name a function was called by, for messages when no recipe frame is
+-- on the stack (the built-in recipes): level 1 is the caller of this.
+local function called_name(level)
+  local info = debug.getinfo(level + 1, "n")
+  return info and info.name
+end
+
+--- Raises a usage error naming the function, the argument and what was
+--- expected. Modeled on vim.validate: `validate("size", size, "number")`.
 ---@param name string argument name shown in the message
 ---@param value any
 ---@param expected string|string[] accepted Lua type names
@@ -16,7 +25,9 @@ function M.validate(name, value, expected, optional)
   for _, t in ipairs(types) do
     if type(value) == t then return end
   end
-  error(M.usage_error(string.format("argument '%s': expected %s, got %s", name, table.concat(types, "|"), type(value))), 3)
+  local msg = string.format("argument '%s': expected %s, got %s", name, table.concat(types, "|"), type(value))
+  local fn = not host_recipe.call_site() and called_name(2)
+  M.raise("usage", fn and (fn .. ": " .. msg) or msg)
 end
 
 --- A structured error like the host's (kind, message, __tostring).
@@ -26,14 +37,92 @@ function M.usage_error(message)
   return setmetatable({ kind = "usage", message = message }, ErrorMeta)
 end
 
---- Raises a structured error of `kind`.
+--- Raises a structured error of `kind`. When a recipe, library or test file
+--- is on the stack, the message starts with its file:line (the first frame
+--- outside the stdlib), and a usage error names the function it called.
 ---@param kind string usage|config|unsupported|recipe|command
 ---@param message string
----@param fields? table more fields of the error (command=, exit_code=, output=)
+---@param fields? table more fields of the error (command=, exit_code=, output=); `func` names the function
 function M.raise(kind, message, fields)
   local e = fields or {}
-  e.kind, e.message = kind, message
+  local func = e.func
+  e.func = nil
+  e.kind, e.message = kind, host_recipe.locate(message, kind == "usage", func)
   error(setmetatable(e, ErrorMeta), 2)
+end
+
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys)
+  return keys
+end
+
+--- Checks an option table: every key must be one of `spec`'s (else a usage
+--- error naming the function, the key and the closest valid key), and each
+--- value of the type `spec` gives ("string", "number|string", "any", ...).
+--- `required` lists keys that must be present. nil `opts` is accepted.
+---
+---     util.check_options("img:write_file", opts, { mode = "string|number" })
+---@param fname string the public function, as recipes call it ("img:write_file")
+---@param opts table|nil
+---@param spec table<string, string>|string[] key -> accepted type names, or the keys (any type)
+---@param required? string[]
+function M.check_options(fname, opts, spec, required)
+  if opts == nil and not required then return end
+  if spec[1] ~= nil then
+    local map = {}
+    for _, k in ipairs(spec) do map[k] = "any" end
+    spec = map
+  end
+  if type(opts) ~= "table" then
+    M.raise("usage", string.format("%s: expected an option table, got %s", fname, type(opts)), { func = fname })
+  end
+  for k, v in pairs(opts) do
+    local want = type(k) == "string" and spec[k]
+    if not want then
+      local known = sorted_keys(spec)
+      if type(k) ~= "string" then
+        M.raise("usage", string.format("%s: option keys are names, got a %s key (valid: %s)", fname, type(k),
+          table.concat(known, ", ")), { func = fname })
+      end
+      local best = host_recipe.closest(k, known)
+      M.raise("usage", string.format("%s: unknown option '%s' (%svalid: %s)", fname, k,
+        best and ("did you mean '" .. best .. "'? ") or "", table.concat(known, ", ")), { func = fname })
+    end
+    if want ~= "any" then
+      local okt = false
+      for t in want:gmatch("[^|]+") do
+        if type(v) == t then okt = true end
+      end
+      if not okt then
+        M.raise("usage", string.format("%s: option '%s': expected %s, got %s", fname, k, want, type(v)),
+          { func = fname })
+      end
+    end
+  end
+  for _, k in ipairs(required or {}) do
+    if opts[k] == nil then
+      M.raise("usage", string.format("%s: option '%s' is required", fname, k), { func = fname })
+    end
+  end
+end
+
+--- Checks each table of a list option with check_options: errors name the
+--- element (`img:run: binds[2]: unknown option 'readonly' (did you mean
+--- 'read_only'?)`). A nil list is accepted; the list's own type is checked.
+---@param fname string
+---@param name string the option holding the list ("binds")
+---@param list table[]|nil
+---@param spec table<string, string>|string[]
+function M.check_option_list(fname, name, list, spec)
+  if list == nil then return end
+  if type(list) ~= "table" then
+    M.raise("usage", string.format("%s: option '%s': expected a list, got %s", fname, name, type(list)), { func = fname })
+  end
+  for i, item in ipairs(list) do
+    M.check_options(string.format("%s: %s[%d]", fname, name, i), item, spec)
+  end
 end
 
 --- Calls `fn(...)` and returns its result; an error's message is prefixed

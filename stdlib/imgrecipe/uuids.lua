@@ -96,6 +96,7 @@ end
 ---@param mount_opts? imgrecipe.MountOpts
 ---@return table[]
 function M.reset_all(img, mount_opts)
+  util.check_options("uuids.reset_all", mount_opts, { "read_only", "stage_fat", "root_partition" })
   util.validate("img", img, "table")
   if img._mnt then util.raise("usage", "reset_all: the image is mounted; reset its ids before mounting it") end
   local changes = storage.plan_id_reset(img.raw)
@@ -161,6 +162,7 @@ end
 ---@param opts? imgrecipe.HardResetOpts
 ---@return string config the regenerated grub.cfg
 function M.update_boot(img, changes, opts)
+  util.check_options("uuids.update_boot", opts, { "extra_args", "selinux_mode" })
   local config = bootloader.hard_reset(img, opts)
   local by_number = {}
   for _, c in ipairs(changes) do by_number[c.number] = c end

@@ -117,6 +117,7 @@ end
 ---@param opts? imgrecipe.VerityFormatOpts
 ---@return imgrecipe.VerityInfo
 function M.format(d, data, hash, opts)
+  util.check_options("verity.format", opts, { "salt", "uuid", "data_size", "hash_offset" })
   validate("opts", opts, "table", true)
   opts = opts or {}
   local dn, hn, inline = resolve(d, data, hash)
@@ -158,6 +159,7 @@ end
 ---@return boolean ok
 ---@return string? why
 function M.verify(d, data, hash, root_hash, opts)
+  util.check_options("verity.verify", opts, { "hash_offset" })
   validate("root_hash", root_hash, "string")
   validate("opts", opts, "table", true)
   opts = opts or {}
@@ -174,6 +176,7 @@ end
 ---@param opts? imgrecipe.VerityLocateOpts
 ---@return imgrecipe.VerityInfo
 function M.read(d, data, hash, opts)
+  util.check_options("verity.read", opts, { "hash_offset" })
   validate("opts", opts, "table", true)
   opts = opts or {}
   local dn, hn, inline = resolve(d, data, hash)
@@ -226,6 +229,7 @@ end
 ---@param opts? {boot_uuid?: string}
 ---@return string[]
 function M.kernel_args(d, devices, opts)
+  util.check_options("verity.kernel_args", opts, { "boot_uuid" })
   validate("devices", devices, "table")
   validate("opts", opts, "table", true)
   opts = opts or {}

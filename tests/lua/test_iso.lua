@@ -26,7 +26,7 @@ return {
     t:raises(function() iso.write("/tmp/x.iso", { volume_id = "X", tree = "/tmp", files = { { source = 1, path = "/a" } } }) end,
       "spec.files[1].source: expected a string, got number")
     t:raises(function() iso.write("/tmp/x.iso", { volume_id = "X", tree = "/tmp", files = { "/a" } }) end,
-      "spec.files[1]: expected a table, got string")
+      "iso.write: files[1]: expected an option table, got string")
     t:raises(function() iso.write("/tmp/x.iso", { volume_id = "X", tree = "/tmp", bios = {} }) end, "ISO bios.image is empty")
     t:raises(function() iso.write("/tmp/x.iso", { volume_id = "X", tree = "/tmp", timestamp = -1 }) end, "spec.timestamp")
     t:raises(function() squashfs.create("/tmp", "/tmp/x.sqfs", { exclude = "proc" }) end, "opts.exclude: expected a list of strings")

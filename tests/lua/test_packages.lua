@@ -10,7 +10,8 @@ return {
     t:eq(packages.needs_sources({}), false)
   end,
   test_unknown_field_is_rejected_before_touching_the_image = function(t)
-    t:raises(function() packages.transaction({}, { instal = { "a" } }) end, "unknown field 'instal'")
+    t:raises(function() packages.transaction({}, { instal = { "a" } }) end,
+      "packages.transaction: unknown option 'instal' (did you mean 'install'?")
   end,
   test_field_types_are_checked = function(t)
     t:raises(function() packages.transaction({}, { install = "a" }) end, "packages.install")

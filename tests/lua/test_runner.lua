@@ -58,4 +58,13 @@ return {
     local r = recipe({ input = { required = true, description = {} } })
     t:raises(function() runner.check_recipe(r, "r.lua", 1) end, "r.lua: parameter 'input': field 'description' must be a string")
   end,
+  test_misspelt_recipe_fields_are_errors = function(t)
+    local r = recipe({ input = { requried = true } })
+    t:raises(function() runner.check_recipe(r, "r.lua", 1) end,
+      "r.lua: parameter 'input': unknown field 'requried' (did you mean 'required'? valid: required, default, description, list)")
+    r = recipe({})
+    r.descripton = "x"
+    t:raises(function() runner.check_recipe(r, "r.lua", 1) end,
+      "r.lua: unknown recipe field 'descripton' (did you mean 'description'?")
+  end,
 }
