@@ -271,7 +271,8 @@ end
 ---@return imgrecipe.UkiBuilt[]
 function M.create(root, opts)
   util.validate("opts", opts, "table")
-  util.validate("opts.work_dir", opts.work_dir, "string")
+  util.check_options("uki.create", opts,
+    { work_dir = "string", cmdlines = "table", install_loader = "boolean", clean_boot = "boolean" }, { "work_dir" })
   local t = M.tools(root)
   local esp = false
   for _, m in ipairs(root:mounts()) do esp = esp or m.target == M.ESP end

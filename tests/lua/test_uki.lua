@@ -126,6 +126,8 @@ return {
     t:eq(files["/tmp/imgrecipe-uki-cmdline"], nil)
     files.__mounts = { { target = "/" } }
     t:raises(function() uki.create(root, { work_dir = "/x", cmdlines = {} }) end, "uki: no ESP mounted at /boot/efi")
+    t:raises(function() uki.create(root, { work_dir = "/x", clean = false }) end, "unknown option 'clean'")
+    t:raises(function() uki.create(root, {}) end, "work_dir")
   end,
   -- ukify without an addon stub: the command line goes into the main UKI.
   test_create_ukify_no_addon = function(t)
