@@ -28,6 +28,7 @@ int open_cosi(lua_State* L);     // bind_cosi.cpp
 int open_squashfs(lua_State* L);  // bind_squashfs.cpp
 int open_iso(lua_State* L);      // bind_iso.cpp
 int open_verity(lua_State* L);   // bind_verity.cpp
+int open_uki(lua_State* L);      // bind_uki.cpp
 int open_recipe(lua_State* L);   // bind_recipe.cpp
 int open_cpio(lua_State* L);     // bind_cpio.cpp
 

@@ -169,6 +169,7 @@ struct State {
     preload(L, "imgrecipe.host.squashfs", open_squashfs);
     preload(L, "imgrecipe.host.iso", open_iso);
     preload(L, "imgrecipe.host.verity", open_verity);
+    preload(L, "imgrecipe.host.uki", open_uki);
     preload(L, "imgrecipe.host.recipe", open_recipe);
     preload(L, "imgrecipe.host.cpio", open_cpio);
     install_library_searcher(L);

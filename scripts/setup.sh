@@ -10,6 +10,8 @@ packages=(
   libssl-dev libzstd-dev
   # runtime tools
   qemu-utils mtools dosfstools e2fsprogs fdisk util-linux zstd cpio
+  # UKIs: objcopy assembles them, objdump reads them back in tests
+  binutils
   # dm-verity checks in tests (veritysetup verify/dump)
   cryptsetup-bin
   # new disk layouts: mkfs.xfs/xfs_repair/xfs_admin, mkfs.btrfs/btrfs/btrfstune

@@ -414,7 +414,7 @@ constexpr Field kBootloaderFields[] = {
 constexpr Type kBootloader{.kind = Kind::Object, .fields = kBootloaderFields};
 
 constexpr Field kUkiFields[] = {
-    {.name = "mode", .type = &kUkiMode,
+    {.name = "mode", .type = &kUkiMode, .supported = true,
      .description = "Unified kernel image handling: create, passthrough or modify."},
 };
 constexpr Type kUki{.kind = Kind::Object, .fields = kUkiFields};
@@ -445,7 +445,7 @@ constexpr Field kOsFields[] = {
      .description = "overlayfs mounts."},
     {.name = "bootloader", .type = &kBootloader, .supported = true,
      .description = "Boot loader settings."},
-    {.name = "uki", .type = &kUki, .preview = "uki",
+    {.name = "uki", .type = &kUki, .supported = true, .preview = "uki",
      .description = "Unified kernel images."},
     {.name = "imageHistory", .type = &kImageHistoryType, .supported = true,
      .description = "none: do not record this customization in the image."},

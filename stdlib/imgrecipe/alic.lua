@@ -20,6 +20,7 @@ local diskboot = require "imgrecipe.diskboot"
 local iso = require "imgrecipe.iso"
 local verityboot = require "imgrecipe.verityboot"
 local artifacts = require "imgrecipe.artifacts"
+local uki = require "imgrecipe.uki"
 
 local M = {}
 
@@ -64,6 +65,7 @@ end
 ---@field reinitialize_verity? boolean storage.reinitializeVerity: all (an input with verity is re-hashed)
 ---@field hard_reset? boolean os.bootloader.resetType: hard-reset (refused on a read-only verity input)
 ---@field preview_features? string[] previewFeatures (reinitialize-verity gates a verity input)
+---@field uki_mode? string os.uki.mode ("" when os.uki has none; nil without os.uki): create, passthrough
 ---@field artifacts? table output.artifacts: `{path=, items=}` (path absolute), exported after verity
 
 ---@class imgrecipe.AlicJob
@@ -199,6 +201,7 @@ function Job:open(os_changes)
   self.level = cosi.parse_level(ctx.params.cosi_compression_level, "--cosi-compression-level") or opts.cosi_level
   self:_check_remove_package_manager()
   if opts.artifacts then artifacts.check_dir(opts.artifacts.path) end
+  self:_uki_supported()
   local st = opts.storage and opts.storage.disks and #opts.storage.disks > 0 and opts.storage or nil
   self.layout = st
   local img
@@ -226,7 +229,21 @@ function Job:open(os_changes)
     img = self.new_disk:root()
   end
   self.img = img
+  -- §4.1 step 14 (validateUkiMode), on the mounted image before any change.
+  if opts.uki_mode ~= nil or uki.has_ukis(img) then
+    ctx:step("uki check", function() uki.check_mode(img, opts.uki_mode) end)
+  end
   return img
+end
+
+-- Before the build: os.uki values imgrecipe does not implement, and ALIC's
+-- refusal of UKI images for the LiveOS outputs (§4.11).
+function Job:_uki_supported()
+  local mode = self.opts.uki_mode
+  if mode == "modify" then util.raise("unsupported", "os.uki.mode: modify is not supported yet (use create)") end
+  if (mode == "create" or mode == "") and (self.is_iso or self.is_pxe) then
+    util.raise("usage", string.format("os.uki: the %s output cannot be made from an image with UKIs", self.format))
+  end
 end
 
 --- [os] §4.2 step 1: overrides /etc/resolv.conf for the customization (step 21 restores it).
@@ -487,6 +504,13 @@ function Job:finish()
     if self.existing_verity and self.opts.reinitialize_verity then
       ctx:step("verity", function() verityboot.reinitialize(self.img, { work_dir = ctx.work_dir .. "/verity-disk" }) end)
     end
+    -- §4.1 step 19: UKIs for the installed kernels with grub.cfg's command
+    -- line (the verity arguments included: after the seal), systemd-boot as
+    -- the boot loader; passthrough keeps the base image's UKIs.
+    local mode = self.opts.uki_mode
+    if mode ~= nil and mode ~= "passthrough" then
+      ctx:step("uki", function() uki.create(self.img, { work_dir = ctx.work_dir .. "/uki" }) end)
+    end
     self:_artifacts()
     ctx:step("write output", function()
       if self.is_cosi then
@@ -619,6 +643,7 @@ function M.plan(cfg, load_list)
       reinitialize_verity = (st or {}).reinitializeVerity == "all" or nil,
       hard_reset = ((os_top.bootloader or {}).resetType == "hard-reset") or nil,
       preview_features = data.previewFeatures,
+      uki_mode = os_top.uki and (os_top.uki.mode or "") or nil,
       artifacts = (data.output or {}).artifacts and {
         path = resolve(cfg.dir, data.output.artifacts.path), items = data.output.artifacts.items,
       } or nil,
