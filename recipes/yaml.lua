@@ -309,7 +309,7 @@ local function bootloader(ctx, img, cfg)
     end)
   elseif hard_reset(cfg) then
     ctx:step("bootloader", function()
-      img:reset_bootloader({ extra_args = cmdline, selinux_mode = (os_of(cfg).selinux or {}).mode })
+      img:reset_bootloader({ extra_args = cmdline, selinux_mode = (os_of(cfg).selinux or {}).mode, keep_args = false })
     end)
   elseif #cmdline > 0 then
     ctx:step("kernel command line", function() img:append_kernel_args(cmdline) end)
