@@ -117,11 +117,9 @@ for size in small large; do
     in=$work/$size.raw
     t_ours=() t_nod=() t_seg=() t_floor=() r_own=() r_all=()
     for ((i = 1; i <= runs; i++)); do
-        sync; echo 3 > /proc/sys/vm/drop_caches
         read -r secs kib own dracut segment < <(imgrecipe "$in")
         t_ours+=("$secs"); r_own+=("$own"); r_all+=("$kib"); t_seg+=("$segment")
         t_nod+=("$(awk -v a="$secs" -v b="$dracut" 'BEGIN { printf "%.2f", a - b }')")
-        sync; echo 3 > /proc/sys/vm/drop_caches
         t_floor+=("$(seconds floor "$in")")
         log "$size run $i: imgrecipe ${secs}s (dracut ${dracut}s, squashfs+ISO ${segment}s, own RSS ${own} KiB), floor ${t_floor[-1]}s"
         rm -f "$work/out.iso" "$work/floor.iso"
