@@ -11,12 +11,14 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -289,12 +291,14 @@ void install_seccomp_filter() {
 }
 
 void child_enter(const std::string& root, const std::vector<std::pair<std::string, BindMount>>& binds,
-                 const std::vector<ChrootDevice>& devices) {
-  // UTS: `hostname` in an image script must not rename the build host. IPC:
-  // no System V IPC or POSIX message queues shared with host processes.
+                 const std::vector<ChrootDevice>& devices, const std::string& hostname) {
+  // UTS: `hostname` in an image script must not rename the build host, and
+  // commands see the image's name, not the host's. IPC: no System V IPC or
+  // POSIX message queues shared with host processes.
   if (unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC) != 0) {
     throw_errno("unshare", "mount+pid+uts+ipc namespace");
   }
+  if (sethostname(hostname.data(), hostname.size()) != 0) throw_errno("sethostname", hostname);
   // Closed (by exit) when this process dies: the namespace init checks it
   // after its own PR_SET_PDEATHSIG, for the case that we died before that.
   int alive[2];
@@ -358,6 +362,28 @@ void child_enter(const std::string& root, const std::vector<std::pair<std::strin
 
 }  // namespace
 
+std::string image_hostname(const RootDir& root) {
+  // Only a small regular file is read: an untrusted image could make it a
+  // FIFO or a device. Anything unusable gives "localhost", never the host's name.
+  constexpr const char* kFallback = "localhost";
+  auto st = root.lstat("/etc/hostname");
+  if (!st || !S_ISREG(st->st_mode) || st->st_size > 4096) return kFallback;
+  std::string text = root.read_file("/etc/hostname").value_or("");
+  std::string name;
+  std::istringstream lines(text);
+  for (std::string line; name.empty() && std::getline(lines, line);) {
+    auto b = line.find_first_not_of(" \t\r");
+    if (b == std::string::npos || line[b] == '#') continue;
+    name = line.substr(b, line.find_last_not_of(" \t\r") - b + 1);
+  }
+  // The kernel's limit (HOST_NAME_MAX) and printable characters only.
+  if (name.empty() || name.size() > 64 ||
+      std::any_of(name.begin(), name.end(), [](unsigned char c) { return c <= ' ' || c >= 0x7f; })) {
+    return kFallback;
+  }
+  return name;
+}
+
 std::vector<std::string> chroot_base_env() {
   return {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
           "HOME=/root",
@@ -371,6 +397,15 @@ std::vector<std::string> chroot_base_env() {
 }
 
 RunResult chroot_run(const RootDir& root, const std::vector<std::string>& argv, const ChrootOptions& opts) {
+  // Checked first: otherwise the first write (policy-rc.d) fails with a bare
+  // EROFS that does not say why.
+  struct statvfs sv;
+  if (::statvfs(root.path().c_str(), &sv) == 0 && (sv.f_flag & ST_RDONLY) != 0) {
+    throw Error(ErrorKind::Usage,
+                fmt::format("cannot run '{}' in the image: it is mounted read-only (read_only = true is for "
+                            "inspection); mount it writable to run commands",
+                            opts.secret_args || argv.empty() ? std::string("a command") : argv[0]));
+  }
   // No service may start from package scripts (Debian's invoke-rc.d honours
   // policy-rc.d; systemctl refuses to start units in a chroot by itself).
   TemporaryFile policy(root, "/usr/sbin/policy-rc.d", "#!/bin/sh\n# imgrecipe: no services in the chroot\nexit 101\n",
@@ -432,7 +467,8 @@ RunResult chroot_run(const RootDir& root, const std::vector<std::string>& argv, 
   ro.stdin_data = opts.stdin_data;
   ro.secret_args = opts.secret_args;
   std::string root_path = root.path();
-  ro.child_setup = [root_path, &binds, &opts] { child_enter(root_path, binds, opts.devices); };
+  std::string hostname = image_hostname(root);
+  ro.child_setup = [root_path, &binds, &opts, hostname] { child_enter(root_path, binds, opts.devices, hostname); };
   ro.cwd = opts.cwd;
   RunResult r = run(argv, ro);
   // Restored here, not only by the destructors (which can merely log), so a

@@ -48,6 +48,10 @@ struct ChrootOptions {
   std::vector<ChrootDevice> devices;
 };
 
+// The hostname commands in the image see: the first name in the image's
+// /etc/hostname, or "localhost" when it is missing or unusable.
+std::string image_hostname(const RootDir& root);
+
 // The fixed environment every chroot command starts with.
 std::vector<std::string> chroot_base_env();
 

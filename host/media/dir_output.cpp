@@ -11,6 +11,7 @@
 #include "host/fs/mkfs.hpp"
 #include "host/system/error.hpp"
 #include "host/system/fault.hpp"
+#include "host/system/owner_lock.hpp"
 #include "host/system/process.hpp"
 #include "host/system/tool_output.hpp"
 #include "host/system/unique_fd.hpp"
@@ -56,10 +57,10 @@ DirOutput::DirOutput(const std::string& out) {
   check_dir_output(out);
   out_ = normal_target(out);
   fault::point("create output", out_);
-  fs::path p(out_);
-  std::string tmpl = (p.parent_path() / ("." + p.filename().string() + ".tmp-XXXXXX")).string();
-  if (::mkdtemp(tmpl.data()) == nullptr) throw_errno("create temporary output directory", tmpl);
-  tmp_ = tmpl;
+  // Locked for the whole run: a later run removes it only once this process
+  // is gone, even after SIGKILL.
+  owned_ = std::make_unique<OwnedTempDir>(out_);
+  tmp_ = owned_->path();
   entry_ = TeardownEntry("remove temporary output directory " + tmp_, [this] { discard(); });
 }
 

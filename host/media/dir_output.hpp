@@ -1,14 +1,17 @@
 // A directory output (PXE trees): built in a temporary `.<name>.tmp-XXXXXX`
 // beside the destination and renamed into place only when complete, so a
 // reader never sees half a tree. On error, interruption or teardown the
-// temporary tree is removed. An existing destination must be an empty
+// temporary tree is removed; one left by a killed run (its lock free) is
+// removed by the next run writing the same destination. An existing destination must be an empty
 // directory (it is replaced); anything else is refused, since merging into
 // it could not be atomic.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "host/system/cleanup.hpp"
+#include "host/system/owner_lock.hpp"
 
 namespace imgrecipe {
 
@@ -35,6 +38,7 @@ class DirOutput {
 
  private:
   std::string out_, tmp_;
+  std::unique_ptr<OwnedTempDir> owned_;
   bool done_ = false;
   TeardownEntry entry_;
 };

@@ -58,6 +58,31 @@ OwnerLock::~OwnerLock() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+std::optional<OwnerLock> OwnerLock::try_lock_dir(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP) return std::nullopt;
+    throw_errno("open directory to lock", path);
+  }
+  return lock_fd(path, fd);
+}
+
+std::optional<OwnerLock> OwnerLock::lock_fd(const std::string& path, int fd) {
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    ::close(fd);
+    if (err == EWOULDBLOCK) return std::nullopt;
+    throw_system("lock", path, err);
+  }
+  struct stat held, named;
+  if (::fstat(fd, &held) == 0 && ::lstat(path.c_str(), &named) == 0 && held.st_dev == named.st_dev &&
+      held.st_ino == named.st_ino) {
+    return OwnerLock(path, fd);
+  }
+  ::close(fd);
+  return std::nullopt;  // removed or replaced by its owner or a cleaner
+}
+
 std::optional<OwnerLock> OwnerLock::try_lock(const std::string& path, bool create) {
   // Another process may remove the file between our open and our flock:
   // then the lock is on an orphaned inode and we start over.
@@ -155,6 +180,34 @@ OwnedTempFile::OwnedTempFile(const std::string& target) {
     }
   }
   throw Error(ErrorKind::System, fmt::format("cannot create a locked temporary output file in {}", dir));
+}
+
+OwnedTempDir::OwnedTempDir(const std::string& target) {
+  std::filesystem::path t(target);
+  std::string dir = t.parent_path().string();
+  std::string prefix = "." + t.filename().string() + ".tmp-";
+  auto stale = list_names(dir, [&](const std::string& n) {
+    return n.size() == prefix.size() + 6 && n.compare(0, prefix.size(), prefix) == 0;
+  });
+  for (const auto& name : stale) {
+    // Held while removing, so a concurrent run never takes it, and a live
+    // run's directory (locked) is never touched. Never crosses a mount.
+    auto lock = OwnerLock::try_lock_dir(dir + "/" + name);
+    if (!lock) continue;
+    log::info("removing {}/{} left by a run that was killed", dir, name);
+    remove_tree_one_fs(lock->path());
+  }
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    std::string tmp = dir + "/" + prefix + "XXXXXX";
+    if (::mkdtemp(tmp.data()) == nullptr) throw_errno("create temporary output directory", tmp);
+    // Until it is locked, another run's cleanup may take it for stale and
+    // remove it; then the lock fails and we take a new name.
+    if (auto lock = OwnerLock::try_lock_dir(tmp)) {
+      lock_ = std::move(*lock);
+      return;
+    }
+  }
+  throw Error(ErrorKind::System, fmt::format("cannot create a locked temporary output directory in {}", dir));
 }
 
 int OwnedTempFile::dup_fd() const {

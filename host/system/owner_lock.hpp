@@ -26,6 +26,9 @@ class OwnerLock {
   // Locks `path`, creating it (mode 0600) when `create`. nullopt when
   // another process holds it (or, without `create`, when it is missing).
   static std::optional<OwnerLock> try_lock(const std::string& path, bool create);
+  // Locks the existing directory `path` (not followed if a symlink).
+  // nullopt when another process holds it or it is missing.
+  static std::optional<OwnerLock> try_lock_dir(const std::string& path);
 
   const std::string& path() const { return path_; }
   int fd() const { return fd_; }
@@ -34,6 +37,8 @@ class OwnerLock {
 
  private:
   OwnerLock(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  // Takes `fd` (open on `path`): locks it if free and still named by `path`.
+  static std::optional<OwnerLock> lock_fd(const std::string& path, int fd);
   std::string path_;
   int fd_ = -1;
 };
@@ -67,6 +72,19 @@ class OwnedTempFile {
   const std::string& path() const { return lock_.path(); }
   // A new descriptor of the file (the caller closes it; the lock stays).
   int dup_fd() const;
+
+ private:
+  OwnerLock lock_;
+};
+
+// A temporary directory `.<name>.tmp-XXXXXX` beside `target` (a directory
+// output such as a PXE tree), created and locked for as long as this object
+// lives. First removes such directories of killed runs (unlocked) for the
+// same target. The caller renames or removes it.
+class OwnedTempDir {
+ public:
+  explicit OwnedTempDir(const std::string& target);
+  const std::string& path() const { return lock_.path(); }
 
  private:
   OwnerLock lock_;

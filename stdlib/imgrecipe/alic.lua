@@ -378,7 +378,8 @@ function Job:bootloader(opts)
     end)
   elseif opts.hard_reset then
     ctx:step("bootloader", function()
-      img:reset_bootloader({ extra_args = cmdline, selinux_mode = opts.selinux_mode })
+      -- ALIC's hard-reset drops the image's own arguments.
+      img:reset_bootloader({ extra_args = cmdline, selinux_mode = opts.selinux_mode, keep_args = false })
       -- An input with root verity: its template lost GRUB_DEVICE (the verity
       -- step writes the arguments into grub.cfg afterwards).
       for _, v in ipairs(self.existing_verity and img:verity() or {}) do

@@ -96,6 +96,48 @@ end
 ---@class imgrecipe.HardResetOpts
 ---@field extra_args? string[] extra kernel arguments (GRUB_CMDLINE_LINUX_DEFAULT)
 ---@field selinux_mode? string the SELinux mode to boot with; default: the image's current mode
+---@field keep_args? boolean keep the arguments of the image's /etc/default/grub (default false here; `img:reset_bootloader` defaults to true)
+
+-- SELinux arguments come from the mode the reset boots with, never from the
+-- old file.
+local function selinux_word(w)
+  return w:match("^selinux=") or w:match("^enforcing=") or w:match("^security=")
+end
+
+--- The kernel arguments of the image's /etc/default/grub that a reset keeps:
+--- `{linux=, default=}` (GRUB_CMDLINE_LINUX, GRUB_CMDLINE_LINUX_DEFAULT),
+--- without the SELinux ones and without words the template cannot hold
+--- (shell expansions such as `$kernelopts`, which the template adds itself).
+---@param img imgrecipe.Image
+---@return {linux: string[], default: string[]}
+function M.existing_args(img)
+  local text = img:read_file(M.DEFAULT_GRUB) or ""
+  local out = {}
+  for key, var in pairs({ linux = "GRUB_CMDLINE_LINUX", default = "GRUB_CMDLINE_LINUX_DEFAULT" }) do
+    out[key] = {}
+    for _, w in ipairs(grub.default_var_words(text, var) or {}) do
+      if w:find('["\\`$]') then
+        log.warn("bootloader reset: %s of %s not kept (%s): the template cannot hold it", w, M.DEFAULT_GRUB, var)
+      elseif not selinux_word(w) then
+        out[key][#out[key] + 1] = w
+      end
+    end
+  end
+  return out
+end
+
+-- `a` then the words of `b` not in `a`.
+local function merged(a, b)
+  local seen, out = {}, {}
+  for _, list in ipairs({ a, b }) do
+    for _, w in ipairs(list) do
+      if not seen[w] then
+        seen[w], out[#out + 1] = true, w
+      end
+    end
+  end
+  return out
+end
 
 --- Regenerates the boot configuration from scratch: /etc/default/grub from
 --- the template, an empty grubenv, then grub-mkconfig (grub2-mkconfig)
@@ -105,14 +147,21 @@ end
 ---@param opts? imgrecipe.HardResetOpts
 ---@return string config the regenerated grub.cfg path
 function M.hard_reset(img, opts)
-  util.check_options("bootloader.hard_reset", opts, { "extra_args", "selinux_mode" })
+  util.check_options("bootloader.hard_reset", opts, { "extra_args", "selinux_mode", "keep_args" })
   opts = opts or {}
   util.validate("extra_args", opts.extra_args, "table", true)
+  util.validate("keep_args", opts.keep_args, "boolean", true)
   local layout = M.layout(img)
   local mode = opts.selinux_mode
   if mode == nil or mode == "" then mode = selinux.current_mode(img) end
+  local selinux_args, extra_args = selinux.kernel_args(mode), opts.extra_args or {}
+  if opts.keep_args then
+    local old = M.existing_args(img)
+    selinux_args = merged(old.linux, selinux_args)
+    extra_args = merged(old.default, extra_args)
+  end
   local text = M.default_grub_text({
-    family = layout.family, os_id = layout.os_id, selinux_args = selinux.kernel_args(mode), extra_args = opts.extra_args or {},
+    family = layout.family, os_id = layout.os_id, selinux_args = selinux_args, extra_args = extra_args,
   })
   img:write_file(M.DEFAULT_GRUB, text, { mode = "0644" })
   img:write_file(util.dirname(layout.config) .. "/grubenv", M.EMPTY_GRUBENV, { mode = "0644" })

@@ -150,6 +150,7 @@ function Image:mount(opts)
   local o = { input = self.input }
   for k, v in pairs(opts or {}) do o[k] = v end
   self._mnt = host_mount.os(self.raw, self.work_dir .. "/root", self.work_dir .. "/stage", o)
+  self._read_only = o.read_only == true
   return self
 end
 
@@ -345,6 +346,11 @@ function Image:run_script(spec, base_dir)
   util.check_options("img:run_script", spec,
     { "path", "content", "interpreter", "arguments", "env", "name", "network" })
   validate("spec", spec, "table")
+  if self._mnt and self._read_only then
+    -- Said before a content script is written (a bare EROFS otherwise).
+    util.raise("usage", "cannot run a script in the image: it is mounted read-only (read_only = true is for "
+      .. "inspection); mount it writable to run scripts")
+  end
   local interpreter = spec.interpreter or "/bin/sh"
   local argv = { interpreter }
   local binds, temp = {}, nil
@@ -411,10 +417,17 @@ function Image:write_release_file(info) return history.write_release(self, info)
 ---@param config_record table the config as history.config_record returns it
 function Image:append_history(info, config_record) return history.append(self, info, config_record) end
 --- Regenerates /etc/default/grub and grub.cfg from scratch (see imgrecipe.bootloader).
+--- Hard reset of the boot configuration (bootloader.hard_reset). Unlike the
+--- YAML `resetType: hard-reset` (ALIC's semantics), the arguments already in
+--- the image's /etc/default/grub are kept unless `keep_args = false`.
 ---@param opts? imgrecipe.HardResetOpts
+---@return string config the regenerated grub.cfg path
 function Image:reset_bootloader(opts)
-  util.check_options("img:reset_bootloader", opts, { "extra_args", "selinux_mode" })
-  return bootloader.hard_reset(self, opts)
+  util.check_options("img:reset_bootloader", opts, { "extra_args", "selinux_mode", "keep_args" })
+  validate("opts", opts, "table", true)
+  local o = { keep_args = true }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  return bootloader.hard_reset(self, o)
 end
 --- The image's current SELinux mode (see imgrecipe.selinux).
 function Image:selinux_mode() return selinux.current_mode(self) end

@@ -73,3 +73,27 @@ TEST_CASE("an owned temporary output replaces only unheld ones of the same targe
     fs::remove(t.path());
   }
 }
+
+TEST_CASE("an owned temporary output directory replaces only unheld ones of the same target") {
+  TempDir d;
+  write_file(d / ".pxe.tmp-AAAAAA/boot/vmlinuz", "killed run");
+  write_file(d / ".pxe.tmp-BBBBBB/boot/vmlinuz", "live run");
+  auto held = OwnerLock::try_lock_dir(d / ".pxe.tmp-BBBBBB");
+  REQUIRE(held);
+  write_file(d / ".other.tmp-CCCCCC/file", "another output");
+  write_file(d / ".pxe.tmp-DDDDDD", "a file, not a directory: not ours");
+  {
+    OwnedTempDir t(d / "pxe");
+    CHECK(t.path().rfind(d / ".pxe.tmp-", 0) == 0);
+    CHECK(fs::is_directory(t.path()));
+    CHECK_FALSE(OwnerLock::try_lock_dir(t.path()));  // held while it lives
+    CHECK_FALSE(fs::exists(d / ".pxe.tmp-AAAAAA"));
+    CHECK(fs::exists(d / ".pxe.tmp-BBBBBB/boot/vmlinuz"));
+    CHECK(fs::exists(d / ".other.tmp-CCCCCC/file"));
+    CHECK(fs::exists(d / ".pxe.tmp-DDDDDD"));
+    fs::remove(t.path());
+  }
+  held.reset();
+  { OwnedTempDir again(d / "pxe"); }
+  CHECK_FALSE(fs::exists(d / ".pxe.tmp-BBBBBB"));  // no longer held: reclaimed
+}

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Benchmark of the LiveOS ISO build (issue 9 §4): `imgrecipe build
+# --output-image-format iso` of the Debian test image (prepared once, not
+# timed: dracut and dracut-live installed, so the ISO build itself installs
+# nothing), against the floor of the same work by hand: the root mounted
+# read-only (loop device at the root's offset), mksquashfs of it with
+# imgrecipe's options (zstd, xattrs, the same exclusions), kernel and
+# initramfs copied to a media tree, a FAT El Torito image (mkfs.vfat -C +
+# mcopy) and xorriso with imgrecipe's options (ISO level 3, Rock Ridge,
+# Joliet, the FAT image appended as the GPT's ESP and as the UEFI El Torito
+# entry), the ISO fsynced. imgrecipe also runs the image's dracut (the live
+# initramfs), builds the EFI and BIOS GRUB images and copies the input to a
+# working copy, which the floor does not; so three ratios are printed: the
+# whole build, the build without its dracut run, and imgrecipe's own segment
+# from "making squashfs" to the ISO written (the floor's work exactly).
+# For two image sizes (the image, and the image with a 1 GiB compressible
+# file in its root): medians of interleaved runs and imgrecipe's own peak RSS
+# (VmHWM), which must not grow with the image. Not a test: prints a table.
+# Root, after building:
+#   bash bench/bench_iso.sh [RUNS]      (default 3)
+# IMGRECIPE=path picks the binary; BENCH_DIR the scratch parent (/var/tmp);
+# BENCH_SUMMARY=FILE appends summary lines for bench/run-all.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source bench/lib.sh
+runs=${1:-3}
+[[ $runs =~ ^[1-9][0-9]*$ ]] || { echo "usage: bash bench/bench_iso.sh [RUNS]" >&2; exit 2; }
+bin=$(realpath "${IMGRECIPE:-build/imgrecipe}")
+[[ -x $bin ]] || { echo "no imgrecipe binary at $bin (build first, or set IMGRECIPE)" >&2; exit 2; }
+((EUID == 0)) || { echo "run as root (loop devices and mounts)" >&2; exit 2; }
+for tool in losetup mksquashfs xorriso mkfs.vfat mcopy /usr/bin/time; do
+    command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 2; }
+done
+base=$(tests/images/build-image.sh debian-base)
+# shellcheck disable=SC1091
+source "$(dirname "$base")/image.env"   # ROOT_OFFSET, ROOT_SIZE, KERNEL_VERSION
+work=$(mktemp -d "${BENCH_DIR:-/var/tmp}/imgrecipe-bench-iso.XXXXXX")
+loop=""
+cleanup() {
+    mountpoint -q "$work/src" 2>/dev/null && umount "$work/src"
+    [[ -z $loop ]] || losetup -d "$loop" 2>/dev/null || true
+    rm -rf --one-file-system -- "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+log() { printf '%s\n' "$*" >&2; }
+export MTOOLS_SKIP_CHECK=1
+
+# The inputs (not timed): "small" = the image with dracut; "large" = that
+# plus a 1 GiB compressible file in its root.
+log "preparing the inputs (dracut installed; + 1 GiB)"
+printf 'os:\n  packages:\n    install: [dracut, dracut-live]\n' > "$work/dracut.yaml"
+"$bin" build --config-file "$work/dracut.yaml" --image-file "$base" --output-image-file "$work/small.raw" \
+    --output-image-format raw --build-dir "$work/b" --log-level warn
+head -c 1G < <(yes 'imgrecipe bench payload line, compressible') > "$work/filler.bin"
+printf 'os:\n  additionalFiles:\n    - source: %s\n      destination: /opt/filler.bin\n' "$work/filler.bin" \
+    > "$work/large.yaml"
+"$bin" build --config-file "$work/large.yaml" --image-file "$work/small.raw" --output-image-file "$work/large.raw" \
+    --output-image-format raw --build-dir "$work/b" --log-level warn
+rm -f "$work/filler.bin"
+printf 'iso:\n  kernelCommandLine:\n    extraCommandLine: [console=ttyS0]\n' > "$work/iso.yaml"
+mkdir -p "$work/src"
+
+# Seconds between the first log line matching $2 and the first one after it
+# matching $3 (or the last line matching $2 when $3 is empty) in log $1.
+span() {
+    awk -v a="$2" -v b="$3" '
+        function t(x) { split(substr(x, 12, 12), p, ":"); return p[1] * 3600 + p[2] * 60 + p[3] }
+        $0 ~ a { if (!s) s = t($1); l = t($1) }
+        s && b != "" && !e && $0 ~ b { e = t($1) }
+        END { if (b == "") e = l; if (s && e) printf "%.2f", e - s; else print "nan" }' "$1"
+}
+
+# imgrecipe INPUT: one ISO build; "seconds peakKiB-with-children ownPeakKiB dracut-seconds segment-seconds".
+imgrecipe() {
+    rm -f "$work/ir.log" "$work/out.iso"
+    local own
+    own=$(run_measured "$work/time" "$bin" build --config-file "$work/iso.yaml" --image-file "$1" \
+        --output-image-file "$work/out.iso" --output-image-format iso --build-dir "$work/b" \
+        --log-level warn --log-file "$work/ir.log")
+    own=${own%% *}
+    echo "$(cat "$work/time") $own $(span "$work/ir.log" '\[dracut\]' '') \
+$(span "$work/ir.log" 'making squashfs' 'LiveOS ISO .*: kernel')"
+}
+
+# floor INPUT: the same squashfs and ISO by hand.
+floor() {
+    rm -rf "$work/media" "$work/floor.iso" "$work/rootfs.img" "$work/efiboot.img" "$work/esp"
+    loop=$(losetup -f --show -r --offset "$ROOT_OFFSET" --sizelimit "$ROOT_SIZE" "$1")
+    mount -o ro,noload "$loop" "$work/src"
+    mksquashfs "$work/src" "$work/rootfs.img" -noappend -comp zstd -exit-on-error -no-progress -quiet -xattrs \
+        -wildcards -e 'boot/*' 'proc/*' 'sys/*' 'dev/*' 'run/*' 'tmp/*' 'var/tmp/*' > /dev/null
+    mkdir -p "$work/media/boot/grub" "$work/esp/EFI/BOOT"
+    cp "$work/src/boot/vmlinuz-$KERNEL_VERSION" "$work/src/boot/initrd.img-$KERNEL_VERSION" "$work/media/boot/"
+    printf 'set timeout=0\n' > "$work/media/boot/grub/grub.cfg"
+    cp "$work/src/usr/lib/grub/x86_64-efi/kernel.img" "$work/esp/EFI/BOOT/BOOTX64.EFI" 2>/dev/null \
+        || head -c 1M /dev/zero > "$work/esp/EFI/BOOT/BOOTX64.EFI"
+    umount "$work/src"
+    losetup -d "$loop"
+    loop=""
+    mkfs.vfat -C "$work/efiboot.img" 3072 > /dev/null
+    mcopy -s -i "$work/efiboot.img" "$work/esp/EFI" ::/
+    xorriso -as mkisofs -o "$work/floor.iso" -iso-level 3 -V CDROM -R -J -joliet-long \
+        -append_partition 2 0xef "$work/efiboot.img" -appended_part_as_gpt -c /boot.catalog \
+        -e --interval:appended_partition_2:all:: -no-emul-boot -graft-points "/=$work/media" \
+        "/LiveOS/rootfs.img=$work/rootfs.img" 2> /dev/null
+    sync "$work/floor.iso"
+}
+seconds() {
+    local t0=$EPOCHREALTIME
+    "$@" > /dev/null
+    awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f\n", b - a }'
+}
+
+declare -A ours nodracut seg fl rss rssall
+for size in small large; do
+    in=$work/$size.raw
+    t_ours=() t_nod=() t_seg=() t_floor=() r_own=() r_all=()
+    for ((i = 1; i <= runs; i++)); do
+        read -r secs kib own dracut segment < <(imgrecipe "$in")
+        t_ours+=("$secs"); r_own+=("$own"); r_all+=("$kib"); t_seg+=("$segment")
+        t_nod+=("$(awk -v a="$secs" -v b="$dracut" 'BEGIN { printf "%.2f", a - b }')")
+        t_floor+=("$(seconds floor "$in")")
+        log "$size run $i: imgrecipe ${secs}s (dracut ${dracut}s, squashfs+ISO ${segment}s, own RSS ${own} KiB), floor ${t_floor[-1]}s"
+        rm -f "$work/out.iso" "$work/floor.iso"
+    done
+    ours[$size]=$(printf '%s\n' "${t_ours[@]}" | median)
+    nodracut[$size]=$(printf '%s\n' "${t_nod[@]}" | median)
+    seg[$size]=$(printf '%s\n' "${t_seg[@]}" | median)
+    fl[$size]=$(printf '%s\n' "${t_floor[@]}" | median)
+    rss[$size]=$(printf '%s\n' "${r_own[@]}" | sort -n | tail -1)
+    rssall[$size]=$(printf '%s\n' "${r_all[@]}" | sort -n | tail -1)
+done
+
+echo "== LiveOS ISO build vs floor ($(date -u +'%F %H:%M') UTC, $(nproc) cores, $runs runs, medians, seconds)"
+printf '%-6s %8s %9s %8s %7s %9s %9s %8s %14s %s\n' input build -dracut segment floor build/fl -drac/fl seg/fl "own RSS MiB" "(+children)"
+for size in small large; do
+    printf '%-6s %8s %9s %8s %7s %9s %9s %8s %14s %s\n' "$size" "${ours[$size]}" "${nodracut[$size]}" "${seg[$size]}" \
+        "${fl[$size]}" "$(ratio "${ours[$size]}" "${fl[$size]}")" "$(ratio "${nodracut[$size]}" "${fl[$size]}")" \
+        "$(ratio "${seg[$size]}" "${fl[$size]}")" "$((rss[$size] / 1024))" "($((rssall[$size] / 1024)))"
+done
+if [[ -n ${BENCH_SUMMARY:-} ]]; then
+    printf 'iso|%s|%s|%s|%s|%s|%s\n' "${seg[small]}" "${fl[small]}" "$(ratio "${seg[small]}" "${fl[small]}")" \
+        "$(ratio "${nodracut[small]}" "${fl[small]}")" "$((rss[small] / 1024))" "$((rss[large] / 1024))" >> "$BENCH_SUMMARY"
+fi
