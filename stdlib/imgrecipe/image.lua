@@ -139,7 +139,7 @@ end
 ---@param opts? imgrecipe.MountOpts
 ---@return imgrecipe.Image self
 function Image:mount(opts)
-  util.check_options("img:mount", opts, { "read_only", "stage_fat", "root_partition" })
+  util.check_options("img:mount", opts, { "read_only", "stage_fat", "root_partition", "verity_writable" })
   validate("opts", opts, "table", true)
   if self._mnt then return self end
   if self._discarded then util.raise("usage", "the image was already saved for the last time") end
