@@ -143,7 +143,10 @@ end
 ---@return table[]
 function Disk:partition(layout)
   validate("layout", layout, "table")
+  util.check_options("disk:partition", layout, { "table", "disk_id", "arch", "partitions" })
   validate("layout.partitions", layout.partitions, "table")
+  util.check_option_list("disk:partition", "partitions", layout.partitions,
+    { "id", "type", "start", "end", "size", "grow", "label", "uuid", "bootable" })
   if self._wd then util.raise("usage", "the disk is attached: partition it before attach() or mount()") end
   local parts, ids = {}, {}
   for i, p in ipairs(layout.partitions) do

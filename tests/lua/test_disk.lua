@@ -138,6 +138,10 @@ return {
       "partition 2 has no filesystem")
     usage(t, function() d:partition { partitions = { { id = "a", size = "1M" }, { id = "a", size = "1M" } } } end,
       "layout.partitions[2].id: 'a' is used twice")
+    usage(t, function() d:partition { partitions = { { id = "a", sizee = "1M" } } } end,
+      "disk:partition: partitions[1]: unknown option 'sizee' (did you mean 'size'?")
+    usage(t, function() d:partition { tabel = "gpt", partitions = {} } end,
+      "disk:partition: unknown option 'tabel' (did you mean 'table'?")
     d:release()
     t:eq(sys.kind(dir .. "/d.raw"), nil, "the disk file is removed on release")
     os.execute("rm -rf " .. dir)
