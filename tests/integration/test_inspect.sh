@@ -45,8 +45,18 @@ inspect_json live.iso format=iso table=none "${common[@]}" cmdline=inspect.live=
 
 # SIGTERM during the qcow2 conversion: exits 143 naming the signal, and the
 # raw copy, its directory and the loop device reserved for it are gone.
-"$IMGRECIPE" inspect --build-dir "$scratch" "$media/disk.qcow2" > /dev/null 2> "$T_TMP/term.err" &
+# qemu-img convert is held back 3 s (a PATH shim) so the signal always lands
+# during the conversion: on an idle machine the real one takes a fraction of a
+# second, and a fixed sleep raced with it.
+mkdir -p "$T_TMP/slowbin"
+printf '#!/bin/sh\n[ "$1" = convert ] && sleep 3\nexec %s "$@"\n' "$(command -v qemu-img)" > "$T_TMP/slowbin/qemu-img"
+chmod 755 "$T_TMP/slowbin/qemu-img"
+PATH="$T_TMP/slowbin:$PATH" "$IMGRECIPE" inspect --build-dir "$scratch" "$media/disk.qcow2" > /dev/null 2> "$T_TMP/term.err" &
 pid=$!
+for _ in $(seq 50); do
+    grep -q 'converting' "$T_TMP/term.err" 2>/dev/null && break
+    sleep 0.1
+done
 sleep 0.3
 kill -TERM "$pid" 2>/dev/null || true
 set +e
