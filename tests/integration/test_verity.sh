@@ -46,14 +46,15 @@ check_eq "hash by superblock UUID, signature, pre.verity.mount" \
     "rd.systemd.verity=1 roothash=$rh systemd.verity_root_data=PARTUUID=${R[partuuid-root]} systemd.verity_root_hash=UUID=${R[read-root-uuid]} systemd.verity_root_options=restart-on-corruption,root-hash-signature=/boot/root.hash.sig pre.verity.mount=b00t" \
     "${R[args-hash-uuid]}"
 check_contains "hash partition too small: named by id" "${R[err-too-small]}" \
-    "usage: verity: partition 'tiny' (/dev/loop"
+    "verity.format: verity: partition 'tiny' (/dev/loop"
+check_contains "hash partition too small: the recipe's line" "${R[err-too-small]}" "recipes/verity.lua:"
 check_contains "hash partition too small: sizes named" "${R[err-too-small]}" \
     "too small for the hash tree: 65536 data blocks need 2121728 bytes at offset 0, it has 1048576 bytes"
 check_contains "inline over a full-size filesystem refused" "${R[err-fs-too-big]}" \
     "the ext4 filesystem on partition 'full' (/dev/loop"
 check_contains "inline over a full-size filesystem: sizes named" "${R[err-fs-too-big]}" \
     "spans 16777216 bytes, past the 15728640-byte data area"
-check_contains "no superblock" "${R[err-no-superblock]}" "usage: verity: no verity superblock at offset 0"
+check_contains "no superblock" "${R[err-no-superblock]}" "verity.read: verity: no verity superblock at offset 0"
 check_contains "kernel args only for root and usr" "${R[err-bad-name]}" "device name 'home'"
 check_contains "xfs size refused" "${R[err-xfs-size]}" "opts.size: only ext4 and vfat"
 
