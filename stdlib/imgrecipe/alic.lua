@@ -104,6 +104,23 @@ function Job:_check_remove_package_manager()
   end
 end
 
+-- Whether pxe options name a bootstrap URL (base or file).
+local function has_bootstrap_url(o)
+  return (o.bootstrap_base_url or "") ~= "" or (o.bootstrap_file_url or "") ~= ""
+end
+
+-- An ISO input's own media files, then the config's: a new file at the same
+-- path replaces the media's.
+local function media_files(old, new)
+  local files, replaced = {}, {}
+  for _, f in ipairs(new) do replaced[f.path] = true end
+  for _, f in ipairs(old) do
+    if not replaced[f.path] then files[#files + 1] = f end
+  end
+  for _, f in ipairs(new) do files[#files + 1] = f end
+  return files
+end
+
 -- The options of liveos.build / pxe.build, checked (ALIC's messages).
 function Job:_iso_options()
   local o = self.opts.iso or {}
@@ -126,7 +143,7 @@ function Job:_pxe_options()
     files[#files + 1] = { source = f.source, content = f.content, path = f.path, permissions = f.permissions }
   end
   -- Checked now, not after the customization.
-  local has_url = (p.bootstrap_base_url or "") ~= "" or (p.bootstrap_file_url or "") ~= ""
+  local has_url = has_bootstrap_url(p)
   if p.initramfs_type == "bootstrap" or (p.initramfs_type == nil and has_url) then
     pxe.bootstrap_url(p.bootstrap_base_url, p.bootstrap_file_url)
   end
@@ -158,7 +175,7 @@ function Job:_open_iso(os_changes)
     local opts = self:_pxe_options()
     pxe.check_output(self.output, format, self.input)
     if opts.initramfs_type == nil then
-      local has_url = (opts.bootstrap_base_url or "") ~= "" or (opts.bootstrap_file_url or "") ~= ""
+      local has_url = has_bootstrap_url(opts)
       opts.initramfs_type = has_url and "bootstrap" or liveos.read_saved(self.input, ctx.work_dir).initramfs_type
     end
     if opts.initramfs_type == "bootstrap" then pxe.bootstrap_url(opts.bootstrap_base_url, opts.bootstrap_file_url) end
@@ -444,13 +461,7 @@ function Job:finish()
       opts.saved_args, opts.image_args = live.saved.extra_args, live.image_args
       if opts.initramfs_type == "full-os" then
         -- No ISO: the media's own files go into the tree (a new one at the same path wins).
-        local files, new = {}, {}
-        for _, f in ipairs(opts.files) do new[f.path] = true end
-        for _, f in ipairs(live.files) do
-          if not new[f.path] then files[#files + 1] = f end
-        end
-        for _, f in ipairs(opts.files) do files[#files + 1] = f end
-        opts.files = files
+        opts.files = media_files(live.files, opts.files)
       else
         opts.iso_files = live.files
       end
@@ -465,13 +476,7 @@ function Job:finish()
         opts.work_dir = ctx.work_dir .. "/liveos"
         opts.saved_args, opts.image_args, opts.volume_id = live.saved.extra_args, live.image_args, live.volume_id
         -- The media's files first; a new file at the same path replaces one.
-        local files, new = {}, {}
-        for _, f in ipairs(opts.files) do new[f.path] = true end
-        for _, f in ipairs(live.files) do
-          if not new[f.path] then files[#files + 1] = f end
-        end
-        for _, f in ipairs(opts.files) do files[#files + 1] = f end
-        opts.files = files
+        opts.files = media_files(live.files, opts.files)
         liveos.build(live.root, output, opts)
         live.disk:release()
       end)
