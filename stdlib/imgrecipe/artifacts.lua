@@ -98,15 +98,7 @@ end
 M._find_ci = find_ci
 
 -- Writes a file of the artifacts tree being built (host_iso.output_dir).
-local function write_host(path, content)
-  local f, err = io.open(path, "wb")
-  if not f then util.raise("io", string.format("output artifacts: cannot write %s: %s", path, tostring(err))) end
-  local ok, werr = f:write(content)
-  local closed, cerr = f:close()
-  if not ok or not closed then
-    util.raise("io", string.format("output artifacts: cannot write %s: %s", path, tostring(werr or cerr)))
-  end
-end
+local write_host = util.write_host
 
 -- A YAML scalar as Go's yaml.v3 writes a string: plain when it reads back
 -- as the same string, else double-quoted.

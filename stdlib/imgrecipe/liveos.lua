@@ -53,27 +53,9 @@ local BIND = "/.imgrecipe-liveos"
 
 local find_tool = util.find_program
 
-local function write_host(path, text)
-  local f, err = io.open(path, "w")
-  if not f then util.raise("system", "cannot write " .. path .. ": " .. tostring(err)) end
-  f:write(text)
-  f:close()
-end
+local write_host = util.write_host
 
-local function copy_host(from, to)
-  local src, rerr = io.open(from, "rb")
-  if not src then util.raise("usage", "cannot read " .. from .. ": " .. tostring(rerr)) end
-  local dst, err = io.open(to, "wb")
-  if not dst then src:close(); util.raise("system", "cannot write " .. to .. ": " .. tostring(err)) end
-  while true do
-    local chunk = src:read(1048576)
-    if not chunk then break end
-    dst:write(chunk)
-  end
-  src:close()
-  local ok, cerr = dst:close()
-  if not ok then util.raise("system", "cannot write " .. to .. ": " .. tostring(cerr)) end
-end
+local copy_host = util.copy_host
 
 local function rename_host(from, to)
   local ok, err = os.rename(from, to)

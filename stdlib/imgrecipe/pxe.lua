@@ -199,25 +199,9 @@ function M.check_dracut(root)
   end
 end
 
-local function copy_host(from, to)
-  local src = assert(io.open(from, "rb"))
-  local dst, err = io.open(to, "wb")
-  if not dst then util.raise("system", "cannot write " .. to .. ": " .. tostring(err)) end
-  while true do
-    local chunk = src:read(1048576)
-    if not chunk then break end
-    dst:write(chunk)
-  end
-  src:close()
-  dst:close()
-end
+local copy_host = util.copy_host
 
-local function write_host(path, text)
-  local f, err = io.open(path, "w")
-  if not f then util.raise("system", "cannot write " .. path .. ": " .. tostring(err)) end
-  f:write(text)
-  f:close()
-end
+local write_host = util.write_host
 
 -- The tree is beside the output, the work files in the build directory:
 -- possibly two filesystems.

@@ -243,11 +243,7 @@ end
 -- Host path of an image file, for the host's objcopy.
 local function host_path(root, path) return files.resolve(root:_root(), path) end
 
-local function write_host(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+local write_host = util.write_host
 
 ---@class imgrecipe.UkiOpts
 ---@field work_dir string host directory for the section files and the UKIs before they are copied to the ESP

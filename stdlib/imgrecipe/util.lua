@@ -210,4 +210,36 @@ function M.shell_quote(s)
   return "'" .. s:gsub("'", "'\\''") .. "'"
 end
 
+--- Writes `text` to the host file `path` (a work file of the build
+--- directory or a staged output tree); a `system` error names the path.
+---@param path string
+---@param text string
+function M.write_host(path, text)
+  local f, err = io.open(path, "wb")
+  if not f then M.raise("system", "cannot write " .. path .. ": " .. tostring(err)) end
+  local ok, werr = f:write(text)
+  local closed, cerr = f:close()
+  if not ok or not closed then M.raise("system", "cannot write " .. path .. ": " .. tostring(werr or cerr)) end
+end
+
+--- Copies the host file `from` to `to` in 1 MiB pieces; a `usage` error
+--- when `from` cannot be read (a config's source), a `system` one when `to`
+--- cannot be written.
+---@param from string
+---@param to string
+function M.copy_host(from, to)
+  local src, rerr = io.open(from, "rb")
+  if not src then M.raise("usage", "cannot read " .. from .. ": " .. tostring(rerr)) end
+  local dst, err = io.open(to, "wb")
+  if not dst then src:close(); M.raise("system", "cannot write " .. to .. ": " .. tostring(err)) end
+  while true do
+    local chunk = src:read(1048576)
+    if not chunk then break end
+    dst:write(chunk)
+  end
+  src:close()
+  local ok, cerr = dst:close()
+  if not ok then M.raise("system", "cannot write " .. to .. ": " .. tostring(cerr)) end
+end
+
 return M
