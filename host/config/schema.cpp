@@ -250,7 +250,7 @@ constexpr Field kVerityFields[] = {
      .description = "How the kernel arguments name the hash partition."},
     {.name = "corruptionOption", .type = &kCorruptionOption, .supported = true, .default_value = R"("io-error")",
      .description = "What the kernel does on a verity mismatch."},
-    {.name = "hashSignaturePath", .type = &kHashSignaturePath, .preview = "output-artifacts",
+    {.name = "hashSignaturePath", .type = &kHashSignaturePath, .supported = true, .preview = "output-artifacts",
      .description = "Path of the root hash signature in the image."},
 };
 constexpr Type kVerity{.kind = Kind::Object, .fields = kVerityFields, .rule = c::verity};

@@ -388,9 +388,12 @@ function Job:bootloader(opts)
     end)
     if with_verity then
       ctx:step("verity initramfs", function()
-        local devices, inline = storage.verity_devices(self.layout), false
-        for _, v in ipairs(devices) do inline = inline or v.hash == nil end
-        verityboot.prepare_initramfs(img, { inline = inline })
+        local devices, inline, signature = storage.verity_devices(self.layout), false, false
+        for _, v in ipairs(devices) do
+          inline = inline or v.hash == nil
+          signature = signature or v.hash_signature_path ~= nil
+        end
+        verityboot.prepare_initramfs(img, { inline = inline, signature = signature })
         for _, v in ipairs(devices) do
           if v.name == "root" then verityboot.set_grub_device(img) end
         end
@@ -417,7 +420,9 @@ function Job:bootloader(opts)
   if self.verity_existing then
     ctx:step("verity initramfs", function()
       verityboot.set_fstab(img, self.verity_existing)
-      verityboot.prepare_initramfs(img)
+      local signature = false
+      for _, v in ipairs(self.verity_existing) do signature = signature or v.hash_signature_path ~= nil end
+      verityboot.prepare_initramfs(img, { signature = signature })
       for _, v in ipairs(self.verity_existing) do
         if v.name == "root" then verityboot.set_grub_device(img) end
       end

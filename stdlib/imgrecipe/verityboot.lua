@@ -40,15 +40,99 @@ local function has_dracut_module(root, name)
   return false
 end
 
+-- Our dracut module for a signed root hash (ALIC adds its 90mountbootpartition
+-- for the same purpose): systemd-veritysetup reads root-hash-signature=<path>
+-- in the initramfs, so the boot filesystem named by pre.verity.mount=<UUID>
+-- is mounted read-only at /boot there first.
+M.MOUNT_BOOT_MODULE = "imgrecipe-mountboot"
+local MOUNT_BOOT_DIR = "/usr/lib/dracut/modules.d/90" .. M.MOUNT_BOOT_MODULE
+local MOUNT_BOOT_FILES = {
+  ["module-setup.sh"] = [[#!/bin/bash
+# imgrecipe: mounts the boot filesystem (pre.verity.mount=<UUID>) read-only at
+# /boot in the initramfs before systemd-veritysetup, which reads the root hash
+# signature (systemd.verity_*_options=...,root-hash-signature=/boot/...) there.
+
+check() {
+    return 255  # only when asked for (add_dracutmodules)
+}
+
+depends() {
+    echo systemd
+}
+
+install() {
+    inst_multiple cat mkdir mount mountpoint sleep
+    inst_script "$moddir/imgrecipe-mount-boot.sh" /usr/sbin/imgrecipe-mount-boot
+    inst_simple "$moddir/imgrecipe-mount-boot.service" "$systemdsystemunitdir/imgrecipe-mount-boot.service"
+    local name
+    for name in root usr; do
+        mkdir -p "$initdir$systemdsystemunitdir/systemd-veritysetup@$name.service.requires"
+        ln_r "$systemdsystemunitdir/imgrecipe-mount-boot.service" \
+            "$systemdsystemunitdir/systemd-veritysetup@$name.service.requires/imgrecipe-mount-boot.service"
+    done
+}
+]],
+  ["imgrecipe-mount-boot.service"] = [[[Unit]
+Description=Mount the boot filesystem for the verity root hash signature (imgrecipe)
+DefaultDependencies=no
+ConditionKernelCommandLine=pre.verity.mount
+After=systemd-udevd.service systemd-udev-trigger.service
+Before=systemd-veritysetup@root.service systemd-veritysetup@usr.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/sbin/imgrecipe-mount-boot
+]],
+  ["imgrecipe-mount-boot.sh"] = [[#!/bin/sh
+# pre.verity.mount=<filesystem UUID>: wait for the device (60 s at most), then
+# mount it read-only at /boot.
+uuid=
+for arg in $(cat /proc/cmdline); do
+    case $arg in pre.verity.mount=*) uuid=${arg#pre.verity.mount=} ;; esac
+done
+[ -n "$uuid" ] || exit 0
+dev=/dev/disk/by-uuid/$uuid
+tries=0
+while [ ! -e "$dev" ]; do
+    tries=$((tries + 1))
+    if [ "$tries" -gt 120 ]; then
+        echo "imgrecipe-mount-boot: $dev (pre.verity.mount) did not appear" >&2
+        exit 1
+    fi
+    sleep 0.5
+done
+mkdir -p /boot
+mountpoint -q /boot || exec mount -o ro "$dev" /boot
+]],
+}
+
+--- Installs imgrecipe's dracut module that mounts the boot filesystem
+--- (`pre.verity.mount=<UUID>`) read-only at /boot in the initramfs before
+--- systemd-veritysetup runs, so a root hash signature under /boot
+--- (`root-hash-signature=`) can be read: `<modules.d>/90imgrecipe-mountboot`.
+--- `prepare_initramfs` with `{signature = true}` calls it and adds the module.
+---@param root imgrecipe.Image|imgrecipe.DiskRoot mounted
+---@return string dir the module's directory in the image
+function M.install_mount_boot_module(root)
+  root:mkdir(MOUNT_BOOT_DIR, { mode = "0755" })
+  for _, name in ipairs({ "module-setup.sh", "imgrecipe-mount-boot.service", "imgrecipe-mount-boot.sh" }) do
+    root:write_file(MOUNT_BOOT_DIR .. "/" .. name, MOUNT_BOOT_FILES[name],
+      { mode = name:match("%.sh$") and "0755" or "0644" })
+  end
+  return MOUNT_BOOT_DIR
+end
+
 --- Makes the image's initramfs open verity devices at boot: checks that the
 --- image has dracut, its `systemd-veritysetup` module and systemd's
 --- veritysetup generator (a `usage` error naming the packages otherwise),
 --- adds the module and the `dm-verity` driver in dracut.conf.d, and
 --- regenerates every initramfs with dracut.
 ---@param root imgrecipe.Image|imgrecipe.DiskRoot mounted
----@param opts? {inline?: boolean} inline: a device has its tree in its data partition
+---@param opts? {inline?: boolean, signature?: boolean} inline: a device has its tree in its data partition; signature: a device has a root hash signature (the mount-boot module is installed and added)
 ---@return string dracut the dracut used
 function M.prepare_initramfs(root, opts)
+  util.check_options("verityboot.prepare_initramfs", opts, { "inline", "signature" })
   util.validate("opts", opts, "table", true)
   opts = opts or {}
   local dracut = first_existing(root, DRACUT_BINS)
@@ -73,8 +157,13 @@ function M.prepare_initramfs(root, opts)
       .. "with the hash-offset= option (systemd >= 254); the image's " .. veritysetup .. " does not have it "
       .. "(Debian 12 has systemd 252): use a separate hash partition, or install a newer systemd")
   end
+  local modules = "systemd-veritysetup"
+  if opts.signature then
+    M.install_mount_boot_module(root)
+    modules = modules .. " " .. M.MOUNT_BOOT_MODULE
+  end
   root:write_file(DRACUT_CONF, "# imgrecipe: open dm-verity devices at boot\n"
-    .. "add_dracutmodules+=\" systemd-veritysetup \"\nadd_drivers+=\" dm-verity \"\n", { mode = "0644" })
+    .. "add_dracutmodules+=\" " .. modules .. " \"\nadd_drivers+=\" dm-verity \"\n", { mode = "0644" })
   root:run({ dracut, "--force", "--regenerate-all" }, { network = false })
   log.info("initramfs regenerated by %s with systemd-veritysetup and dm-verity", dracut)
   return dracut

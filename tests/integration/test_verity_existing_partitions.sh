@@ -142,6 +142,55 @@ printf '\x55' | dd of="$T_TMP/root.img" bs=1 seek=$((1024 * 1024 + 17)) conv=not
 check "one flipped data byte fails veritysetup verify" bash -c "! veritysetup verify '$T_TMP/root.img' '$T_TMP/hash.img' '$roothash' 2>/dev/null"
 rm -f "$T_TMP/root.img" "$T_TMP/hash.img" "$T_TMP/initrd.img" "$out"
 
+# hashSignaturePath (preview output-artifacts): the signature argument,
+# pre.verity.mount=<boot filesystem UUID>, imgrecipe's dracut module that
+# mounts /boot in the initramfs before systemd-veritysetup, the verity-hash
+# artifact. (Booting it needs a kernel trusting the signing key: not tested.)
+sig=$T_TMP/signed.raw
+verity_config "$T_TMP/sig.yaml" "$sig" root-hash
+cat >> "$T_TMP/sig.yaml" <<YAML
+  artifacts:
+    path: $T_TMP/artifacts
+    items: [verity-hash]
+previewFeatures: [output-artifacts]
+YAML
+sed -i 's|^    corruptionOption: panic|    corruptionOption: panic\n    hashSignaturePath: /boot/root.hash.sig|' "$T_TMP/sig.yaml"
+set +e
+"$IMGRECIPE" build "$T_TMP/sig.yaml" --image-file "$base" --build-dir "$T_TMP/b9" 2> "$T_TMP/sig.log"
+rc=$?
+set -e
+check_eq "signed two-stage verity build succeeds" 0 "$rc"
+[[ $rc -eq 0 ]] || tail -30 "$T_TMP/sig.log"
+grubcfg=$(fs_cat "$sig" "${off[boot]}" /grub/grub.cfg)
+roothash=$(grep -o 'roothash=[0-9a-f]*' <<< "$grubcfg" | head -1 | cut -d= -f2)
+bootuuid=$(blkid --probe --offset "${off[boot]}" --size "${size[boot]}" -s UUID -o value "$sig")
+args="rd.systemd.verity=1 roothash=$roothash systemd.verity_root_data=PARTUUID=${partuuid[root]} systemd.verity_root_hash=PARTLABEL=root-hash systemd.verity_root_options=panic-on-corruption,root-hash-signature=/boot/root.hash.sig pre.verity.mount=$bootuuid root=/dev/mapper/root"
+check_contains "signed: kernel arguments exact" "$(grep -E '^\s*linux\s' <<< "$grubcfg" | head -1)" "$args"
+check_eq "verity-hash artifact: the root hash" "$roothash" "$(cat "$T_TMP/artifacts/verity-hash/root.hash.sig" 2>/dev/null || cat "$T_TMP/artifacts/verity-hash/root.hash" 2>/dev/null)"
+ls -R "$T_TMP/artifacts" > "$T_TMP/artifacts.list" 2>&1 || true
+check "artifacts: inject-files.yaml" test -f "$T_TMP/artifacts/inject-files.yaml"
+mod=/usr/lib/dracut/modules.d/90imgrecipe-mountboot
+for f in module-setup.sh imgrecipe-mount-boot.service imgrecipe-mount-boot.sh; do
+    check "module in the image: $f" bash -c "debugfs -R 'stat $mod/$f' '$sig?offset=${off[root]}' 2>&1 | grep -q 'Type: regular'"
+done
+check_contains "dracut config adds the module" \
+    "$(fs_cat "$sig" "${off[root]}" /etc/dracut.conf.d/50-imgrecipe-verity.conf)" 'add_dracutmodules+=" systemd-veritysetup imgrecipe-mountboot "'
+initrd=$(debugfs -R 'ls -p /' "$sig?offset=${off[boot]}" 2>/dev/null | awk -F/ '/initrd.img-/ { print $6; exit }')
+fs_cat "$sig" "${off[boot]}" "/$initrd" > "$T_TMP/initrd.img"
+case $(head -c 4 "$T_TMP/initrd.img" | od -An -tx1 | tr -d ' ') in
+    28b52ffd) decompress=(zstd -dc) ;;
+    1f8b*) decompress=(gzip -dc) ;;
+    fd377a58) decompress=(xz -dc) ;;
+    *) decompress=(cat) ;;
+esac
+listing=$("${decompress[@]}" "$T_TMP/initrd.img" | cpio -it --quiet 2>/dev/null || true)
+check_contains "initramfs: the mount-boot unit" "$listing" "systemd/system/imgrecipe-mount-boot.service"
+check_contains "initramfs: ordered before systemd-veritysetup@root" "$listing" "systemd-veritysetup@root.service.requires/imgrecipe-mount-boot.service"
+check_contains "initramfs: the mount-boot script" "$listing" "usr/sbin/imgrecipe-mount-boot"
+unit=$(mkdir -p "$T_TMP/unpack" && cd "$T_TMP/unpack" && "${decompress[@]}" "$T_TMP/initrd.img" | cpio -id --quiet 'usr/lib/systemd/system/imgrecipe-mount-boot.service' 2>/dev/null; cat "$T_TMP/unpack/usr/lib/systemd/system/imgrecipe-mount-boot.service" 2>/dev/null)
+check_contains "initramfs unit: Before=systemd-veritysetup@root.service" "$unit" "Before=systemd-veritysetup@root.service"
+rm -rf "$sig" "$T_TMP/initrd.img" "$T_TMP/unpack"
+
 # Errors at run time.
 verity_config "$T_TMP/tiny.yaml" "$T_TMP/tiny.raw" tiny-hash
 msg=$("$IMGRECIPE" build "$T_TMP/tiny.yaml" --image-file "$base" --build-dir "$T_TMP/b3" 2>&1 || true)
