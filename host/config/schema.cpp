@@ -222,9 +222,9 @@ constexpr Type kFilesystem{.kind = Kind::Object, .fields = kFilesystemFields, .r
 constexpr Type kFilesystemList{.kind = Kind::List, .item = &kFilesystem};
 
 constexpr Field kIdentifiedPartitionFields[] = {
-    {.name = "idType", .type = &kIdentifiedPartitionType, .required = true,
+    {.name = "idType", .type = &kIdentifiedPartitionType, .required = true, .supported = true,
      .description = "How the partition is identified (part-label)."},
-    {.name = "id", .type = &kPartitionLabel, .required = true,
+    {.name = "id", .type = &kPartitionLabel, .required = true, .supported = true,
      .description = "The partition label."},  // part-label is the only idType
 };
 constexpr Type kIdentifiedPartition{.kind = Kind::Object, .fields = kIdentifiedPartitionFields};
