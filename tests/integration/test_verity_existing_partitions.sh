@@ -125,7 +125,7 @@ check_not_contains "no root=PARTUUID/UUID left" "$linux" "root=UUID"
 check_eq "every kernel line has the roothash" "$(grep -cE '^\s*linux\s' <<< "$grubcfg")" "$(grep -cE "^\s*linux\s.*roothash=$roothash" <<< "$grubcfg")"
 check_contains "extra kernel argument of the base kept" "$linux" "console=ttyS0,115200n8"
 fstab=$(fs_cat "$out" "${off[root]}" /etc/fstab)
-check "fstab: / from /dev/mapper/root, ro" grep -qE '^/dev/mapper/root\s+/\s+ext4\s+ro[\s,]' <<< "$fstab"
+check "fstab: / from /dev/mapper/root, ro" grep -qE '^/dev/mapper/root\s+/\s+ext4\s+ro(\s|,)' <<< "$fstab"
 check "fstab: /boot kept" grep -qE '\s/boot\s+ext4\s' <<< "$fstab"
 check "root: e2fsck -fn clean" e2fsck -fn "$T_TMP/root.img"
 check_contains "/etc/default/grub: GRUB_DEVICE=/dev/mapper/root" "$(fs_cat "$out" "${off[root]}" /etc/default/grub)" "GRUB_DEVICE=/dev/mapper/root"
