@@ -245,7 +245,7 @@ end
 -- hash from its kernel command line, layout from the superblock).
 local function verity_of(target)
   local out = {}
-  if not is_disk(target) then
+  if getmetatable(target) == image.Image then
     for _, v in ipairs(target:verity()) do
       out[#out + 1] = { data = v.data, hash = v.hash, root_hash = v.root_hash,
                         hash_offset = v.inline and v.hash_offset or 0 }
