@@ -222,9 +222,11 @@ void storage(const Node& o, const std::string& path, Problems& p) {
   if (uses_ids && uses_devices) {
     p.add(verity->key_mark, verity_path, "cannot mix 'dataDeviceId'/'hashDeviceId' with 'dataDevice'/'hashDevice'");
   } else if (uses_ids && !has_disks) {
-    p.add(verity->key_mark, verity_path, "'dataDeviceId'/'hashDeviceId' refer to partitions of 'disks', which is not set");
+    p.add(verity->key_mark, verity_path, "cannot specify 'verity' with dataDeviceId/hashDeviceId without specifying 'disks' "
+          "(they name partitions of the new layout; use dataDevice/hashDevice for partitions the image already has)");
   } else if (uses_devices && has_disks) {
-    p.add(verity->key_mark, verity_path, "'dataDevice'/'hashDevice' (existing partitions) cannot be combined with 'disks'");
+    p.add(verity->key_mark, verity_path, "cannot specify both 'verity' with dataDevice/hashDevice and 'disks' "
+          "(dataDevice/hashDevice name partitions the input image already has)");
   }
 }
 

@@ -222,9 +222,9 @@ constexpr Type kFilesystem{.kind = Kind::Object, .fields = kFilesystemFields, .r
 constexpr Type kFilesystemList{.kind = Kind::List, .item = &kFilesystem};
 
 constexpr Field kIdentifiedPartitionFields[] = {
-    {.name = "idType", .type = &kIdentifiedPartitionType, .required = true,
+    {.name = "idType", .type = &kIdentifiedPartitionType, .required = true, .supported = true,
      .description = "How the partition is identified (part-label)."},
-    {.name = "id", .type = &kPartitionLabel, .required = true,
+    {.name = "id", .type = &kPartitionLabel, .required = true, .supported = true,
      .description = "The partition label."},  // part-label is the only idType
 };
 constexpr Type kIdentifiedPartition{.kind = Kind::Object, .fields = kIdentifiedPartitionFields};
@@ -238,19 +238,19 @@ constexpr Field kVerityFields[] = {
      .description = "Device-mapper name: root or usr."},
     {.name = "dataDeviceId", .type = &kString, .supported = true,
      .description = "Partition id holding the data."},
-    {.name = "dataDevice", .type = &kIdentifiedPartition,
+    {.name = "dataDevice", .type = &kIdentifiedPartition, .supported = true,
      .description = "Existing data partition of the input image."},
     {.name = "dataDeviceMountIdType", .type = &kMountIdType, .supported = true,
      .description = "How the kernel arguments name the data partition."},
     {.name = "hashDeviceId", .type = &kString, .supported = true,
      .description = "Partition id receiving the hash tree."},
-    {.name = "hashDevice", .type = &kIdentifiedPartition,
+    {.name = "hashDevice", .type = &kIdentifiedPartition, .supported = true,
      .description = "Existing hash partition of the input image."},
     {.name = "hashDeviceMountIdType", .type = &kMountIdType, .supported = true,
      .description = "How the kernel arguments name the hash partition."},
     {.name = "corruptionOption", .type = &kCorruptionOption, .supported = true, .default_value = R"("io-error")",
      .description = "What the kernel does on a verity mismatch."},
-    {.name = "hashSignaturePath", .type = &kHashSignaturePath, .preview = "output-artifacts",
+    {.name = "hashSignaturePath", .type = &kHashSignaturePath, .supported = true, .preview = "output-artifacts",
      .description = "Path of the root hash signature in the image."},
 };
 constexpr Type kVerity{.kind = Kind::Object, .fields = kVerityFields, .rule = c::verity};

@@ -67,6 +67,7 @@ end
 ---@field preview_features? string[] previewFeatures (reinitialize-verity gates a verity input)
 ---@field uki_mode? string os.uki.mode ("" when os.uki has none; nil without os.uki): create, passthrough
 ---@field artifacts? table output.artifacts: `{path=, items=}` (path absolute), exported after verity
+---@field verity_existing? imgrecipe.VerityExistingSpec[] storage.verity with dataDevice/hashDevice: verity added to the input's partitions
 
 ---@class imgrecipe.AlicJob
 ---@field ctx imgrecipe.Context
@@ -228,11 +229,17 @@ function Job:open(os_changes)
     -- working copy in the build directory (the only place the reset writes).
     -- reinitializeVerity re-hashes the working copy as a Disk, which must be in the build directory.
     local in_place = not st and not opts.reset_uuids and not self.is_cosi and not self.is_iso and not self.is_pxe
-        and not opts.reinitialize_verity
+        and not opts.reinitialize_verity and not opts.verity_existing
     img = ctx:open(input, in_place and { output = output, output_format = format } or nil)
     if not opts.reset_uuids then
       img:mount(st and { read_only = true } or { verity_writable = opts.reinitialize_verity or nil })
       if not st then self:_check_existing_verity(img) end
+    end
+    if opts.verity_existing then
+      if opts.reset_uuids then
+        util.raise("usage", "storage.resetPartitionsUuidsType cannot be combined with verity on existing partitions (dataDevice/hashDevice)")
+      end
+      self.verity_existing = verityboot.existing_partitions(img, opts.verity_existing)
     end
   end)
   -- §4.1 step 13 (customizePartitions).
@@ -381,9 +388,12 @@ function Job:bootloader(opts)
     end)
     if with_verity then
       ctx:step("verity initramfs", function()
-        local devices, inline = storage.verity_devices(self.layout), false
-        for _, v in ipairs(devices) do inline = inline or v.hash == nil end
-        verityboot.prepare_initramfs(img, { inline = inline })
+        local devices, inline, signature = storage.verity_devices(self.layout), false, false
+        for _, v in ipairs(devices) do
+          inline = inline or v.hash == nil
+          signature = signature or v.hash_signature_path ~= nil
+        end
+        verityboot.prepare_initramfs(img, { inline = inline, signature = signature })
         for _, v in ipairs(devices) do
           if v.name == "root" then verityboot.set_grub_device(img) end
         end
@@ -405,6 +415,18 @@ function Job:bootloader(opts)
     end)
   elseif #cmdline > 0 then
     ctx:step("kernel command line", function() img:append_kernel_args(cmdline) end)
+  end
+  -- Two-stage verity (dataDevice/hashDevice): the same chroot steps as a new layout's.
+  if self.verity_existing then
+    ctx:step("verity initramfs", function()
+      verityboot.set_fstab(img, self.verity_existing)
+      local signature = false
+      for _, v in ipairs(self.verity_existing) do signature = signature or v.hash_signature_path ~= nil end
+      verityboot.prepare_initramfs(img, { signature = signature })
+      for _, v in ipairs(self.verity_existing) do
+        if v.name == "root" then verityboot.set_grub_device(img) end
+      end
+    end)
   end
 end
 
@@ -445,6 +467,10 @@ function Job:_artifacts()
     for _, v in ipairs((self.layout or {}).verity or {}) do
       local info = (self.verity_infos or {})[v.name]
       if info then list[#list + 1] = { name = v.name, root_hash = info.root_hash, hash_signature_path = v.hashSignaturePath } end
+    end
+    for _, v in ipairs(self.verity_existing or {}) do
+      local info = (self.verity_infos or {})[v.name]
+      if info then list[#list + 1] = { name = v.name, root_hash = info.root_hash, hash_signature_path = v.hash_signature_path } end
     end
     artifacts.export(self.new_disk or self.img, a.path, a.items or {}, { verity = list })
   end)
@@ -509,6 +535,11 @@ function Job:finish()
     end
     if self.existing_verity and self.opts.reinitialize_verity then
       ctx:step("verity", function() verityboot.reinitialize(self.img, { work_dir = ctx.work_dir .. "/verity-disk" }) end)
+    end
+    if self.verity_existing then
+      ctx:step("verity", function()
+        self.verity_infos = verityboot.seal_existing(self.img, self.verity_existing, { work_dir = ctx.work_dir .. "/verity-disk" })
+      end)
     end
     -- §4.1 step 19: UKIs for the installed kernels with grub.cfg's command
     -- line (the verity arguments included: after the seal), systemd-boot as
@@ -647,6 +678,7 @@ function M.plan(cfg, load_list)
       remove_package_manager = last_wins_remove_pm(cfg) or nil,
       cosi_level = ((out_image.cosi or {}).compression or {}).level,
       reinitialize_verity = (st or {}).reinitializeVerity == "all" or nil,
+      verity_existing = st and storage.verity_existing(st) or nil,
       hard_reset = ((os_top.bootloader or {}).resetType == "hard-reset") or nil,
       preview_features = data.previewFeatures,
       uki_mode = os_top.uki and (os_top.uki.mode or "") or nil,

@@ -239,12 +239,19 @@ end
 ---@field arch? string "x86_64" or "arm64" (default: from the image's programs)
 ---@field image_uuid? string default: IMAGE_UUID of /etc/image-customizer-release, else random
 
--- The dm-verity devices `verity.format` made on a Disk, as COSI lists them:
--- {{data=, hash=, root_hash=, hash_offset=}, ...} (hash_offset: inline only).
+-- The dm-verity devices as COSI lists them: {{data=, hash=, root_hash=,
+-- hash_offset=}, ...} (hash_offset: inline only). A Disk: the trees
+-- `verity.format` made on it; an Image: the devices it already uses (root
+-- hash from its kernel command line, layout from the superblock).
 local function verity_of(target)
   local out = {}
-  if not is_disk(target) then return out end
-  for dn, info in pairs(target._verity or {}) do
+  if getmetatable(target) == image.Image then
+    for _, v in ipairs(target:verity()) do
+      out[#out + 1] = { data = v.data, hash = v.hash, root_hash = v.root_hash,
+                        hash_offset = v.inline and v.hash_offset or 0 }
+    end
+  end
+  for dn, info in pairs(is_disk(target) and target._verity or {}) do
     out[#out + 1] = { data = dn, hash = info.hash, root_hash = info.root_hash,
                       hash_offset = info.inline and info.hash_offset or 0 }
   end
@@ -264,9 +271,10 @@ end
 
 --- What describes the OS in the COSI metadata, read from the mounted image:
 --- `{os_arch=, os_release=, image_uuid=, bootloader=, packages=, mounts=, verity=}`;
---- `verity` lists the hash trees `imgrecipe.verity.format` made on a Disk
---- (the data filesystem's entry gets the `verity` object, the hash partition
---- is not listed as a filesystem).
+--- `verity` lists the hash trees `imgrecipe.verity.format` made on a Disk,
+--- or the dm-verity devices an Image already uses (`img:verity()`): the data
+--- filesystem's entry gets the `verity` object, the hash partition is not
+--- listed as a filesystem.
 ---@param target imgrecipe.Image|imgrecipe.Disk mounted
 ---@param opts? imgrecipe.CosiOpts
 ---@return table

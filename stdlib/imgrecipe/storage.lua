@@ -56,6 +56,26 @@ function M.disk_size(dcfg)
   return pos + MIB
 end
 
+--- The `storage.verity` devices on partitions the input already has
+--- (ALIC's two-stage verity: `dataDevice`/`hashDevice`, no `disks`), as
+--- `imgrecipe.verityboot.existing_partitions` takes them. nil when there is none.
+---@param st table the storage section
+---@return imgrecipe.VerityExistingSpec[]|nil
+function M.verity_existing(st)
+  if st.disks and #st.disks > 0 then return nil end
+  local out = {}
+  for _, v in ipairs(st.verity or {}) do
+    if v.dataDevice and v.hashDevice then
+      out[#out + 1] = {
+        name = v.name, data_label = v.dataDevice.id, hash_label = v.hashDevice.id,
+        data_id_type = v.dataDeviceMountIdType, hash_id_type = v.hashDeviceMountIdType,
+        corruption = v.corruptionOption, hash_signature_path = v.hashSignaturePath,
+      }
+    end
+  end
+  return #out > 0 and out or nil
+end
+
 --- The `storage.verity` devices of a new layout, as
 --- `imgrecipe.verityboot.seal` takes them: `{name=, data=, hash= (nil:
 --- inline), data_id_type=, hash_id_type=, corruption=, mount_point=}` (data

@@ -15,6 +15,7 @@ local grub = require "imgrecipe.grub"
 local util = require "imgrecipe.util"
 local log = require "imgrecipe.log"
 local disk = require "imgrecipe.disk"
+local host_storage = require "imgrecipe.host.storage"
 
 local M = {}
 
@@ -39,15 +40,99 @@ local function has_dracut_module(root, name)
   return false
 end
 
+-- Our dracut module for a signed root hash (ALIC adds its 90mountbootpartition
+-- for the same purpose): systemd-veritysetup reads root-hash-signature=<path>
+-- in the initramfs, so the boot filesystem named by pre.verity.mount=<UUID>
+-- is mounted read-only at /boot there first.
+M.MOUNT_BOOT_MODULE = "imgrecipe-mountboot"
+local MOUNT_BOOT_DIR = "/usr/lib/dracut/modules.d/90" .. M.MOUNT_BOOT_MODULE
+local MOUNT_BOOT_FILES = {
+  ["module-setup.sh"] = [[#!/bin/bash
+# imgrecipe: mounts the boot filesystem (pre.verity.mount=<UUID>) read-only at
+# /boot in the initramfs before systemd-veritysetup, which reads the root hash
+# signature (systemd.verity_*_options=...,root-hash-signature=/boot/...) there.
+
+check() {
+    return 255  # only when asked for (add_dracutmodules)
+}
+
+depends() {
+    echo systemd
+}
+
+install() {
+    inst_multiple cat mkdir mount mountpoint sleep
+    inst_script "$moddir/imgrecipe-mount-boot.sh" /usr/sbin/imgrecipe-mount-boot
+    inst_simple "$moddir/imgrecipe-mount-boot.service" "$systemdsystemunitdir/imgrecipe-mount-boot.service"
+    local name
+    for name in root usr; do
+        mkdir -p "$initdir$systemdsystemunitdir/systemd-veritysetup@$name.service.requires"
+        ln_r "$systemdsystemunitdir/imgrecipe-mount-boot.service" \
+            "$systemdsystemunitdir/systemd-veritysetup@$name.service.requires/imgrecipe-mount-boot.service"
+    done
+}
+]],
+  ["imgrecipe-mount-boot.service"] = [[[Unit]
+Description=Mount the boot filesystem for the verity root hash signature (imgrecipe)
+DefaultDependencies=no
+ConditionKernelCommandLine=pre.verity.mount
+After=systemd-udevd.service systemd-udev-trigger.service
+Before=systemd-veritysetup@root.service systemd-veritysetup@usr.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/sbin/imgrecipe-mount-boot
+]],
+  ["imgrecipe-mount-boot.sh"] = [[#!/bin/sh
+# pre.verity.mount=<filesystem UUID>: wait for the device (60 s at most), then
+# mount it read-only at /boot.
+uuid=
+for arg in $(cat /proc/cmdline); do
+    case $arg in pre.verity.mount=*) uuid=${arg#pre.verity.mount=} ;; esac
+done
+[ -n "$uuid" ] || exit 0
+dev=/dev/disk/by-uuid/$uuid
+tries=0
+while [ ! -e "$dev" ]; do
+    tries=$((tries + 1))
+    if [ "$tries" -gt 120 ]; then
+        echo "imgrecipe-mount-boot: $dev (pre.verity.mount) did not appear" >&2
+        exit 1
+    fi
+    sleep 0.5
+done
+mkdir -p /boot
+mountpoint -q /boot || exec mount -o ro "$dev" /boot
+]],
+}
+
+--- Installs imgrecipe's dracut module that mounts the boot filesystem
+--- (`pre.verity.mount=<UUID>`) read-only at /boot in the initramfs before
+--- systemd-veritysetup runs, so a root hash signature under /boot
+--- (`root-hash-signature=`) can be read: `<modules.d>/90imgrecipe-mountboot`.
+--- `prepare_initramfs` with `{signature = true}` calls it and adds the module.
+---@param root imgrecipe.Image|imgrecipe.DiskRoot mounted
+---@return string dir the module's directory in the image
+function M.install_mount_boot_module(root)
+  root:mkdir(MOUNT_BOOT_DIR, { mode = "0755" })
+  for _, name in ipairs({ "module-setup.sh", "imgrecipe-mount-boot.service", "imgrecipe-mount-boot.sh" }) do
+    root:write_file(MOUNT_BOOT_DIR .. "/" .. name, MOUNT_BOOT_FILES[name],
+      { mode = name:match("%.sh$") and "0755" or "0644" })
+  end
+  return MOUNT_BOOT_DIR
+end
+
 --- Makes the image's initramfs open verity devices at boot: checks that the
 --- image has dracut, its `systemd-veritysetup` module and systemd's
 --- veritysetup generator (a `usage` error naming the packages otherwise),
 --- adds the module and the `dm-verity` driver in dracut.conf.d, and
 --- regenerates every initramfs with dracut.
 ---@param root imgrecipe.Image|imgrecipe.DiskRoot mounted
----@param opts? {inline?: boolean} inline: a device has its tree in its data partition
+---@param opts? {inline?: boolean, signature?: boolean} inline: a device has its tree in its data partition; signature: a device has a root hash signature (the mount-boot module is installed and added)
 ---@return string dracut the dracut used
 function M.prepare_initramfs(root, opts)
+  util.check_options("verityboot.prepare_initramfs", opts, { "inline", "signature" })
   util.validate("opts", opts, "table", true)
   opts = opts or {}
   local dracut = first_existing(root, DRACUT_BINS)
@@ -72,8 +157,13 @@ function M.prepare_initramfs(root, opts)
       .. "with the hash-offset= option (systemd >= 254); the image's " .. veritysetup .. " does not have it "
       .. "(Debian 12 has systemd 252): use a separate hash partition, or install a newer systemd")
   end
+  local modules = "systemd-veritysetup"
+  if opts.signature then
+    M.install_mount_boot_module(root)
+    modules = modules .. " " .. M.MOUNT_BOOT_MODULE
+  end
   root:write_file(DRACUT_CONF, "# imgrecipe: open dm-verity devices at boot\n"
-    .. "add_dracutmodules+=\" systemd-veritysetup \"\nadd_drivers+=\" dm-verity \"\n", { mode = "0644" })
+    .. "add_dracutmodules+=\" " .. modules .. " \"\nadd_drivers+=\" dm-verity \"\n", { mode = "0644" })
   root:run({ dracut, "--force", "--regenerate-all" }, { network = false })
   log.info("initramfs regenerated by %s with systemd-veritysetup and dm-verity", dracut)
   return dracut
@@ -213,6 +303,12 @@ function M.seal(d, devices)
   return infos, args
 end
 
+-- The partition table entry of partition number `n` of Disk `d`.
+local function partition_of_disk(d, n)
+  for _, p in ipairs(d:partitions()) do if p.number == n then return p end end
+  util.raise("usage", string.format("disk has no partition %d", n))
+end
+
 -- The mount of `mounts` holding image path `file`, and the path inside it.
 local function mount_holding(mounts, file)
   local best
@@ -285,6 +381,203 @@ function M.reinitialize(img, opts)
   end)
   d:release()
   if not ok then error(infos, 0) end
+  return infos, args
+end
+
+---@class imgrecipe.VerityExistingSpec
+---@field name "root"|"usr"
+---@field data_label string GPT label (PARTLABEL) of the data partition (ALIC's dataDevice {idType: part-label})
+---@field hash_label string GPT label of the empty hash partition (ALIC's hashDevice)
+---@field data_id_type? "part-uuid"|"uuid"|"part-label"
+---@field hash_id_type? "part-uuid"|"uuid"|"part-label"
+---@field corruption? "io-error"|"ignore"|"panic"|"restart"
+---@field hash_signature_path? string
+
+-- The label of a partition table entry, "" when it has none.
+local function label_of(p) return p.label or "" end
+
+--- "Two-stage" verity (ALIC's dataDevice/hashDevice): verity added to
+--- partitions the input image already has. Finds each partition by its GPT
+--- label and checks ALIC's rules (alic-reference §5.2): the data partition
+--- is mounted by the image's fstab at `/` (name root) or `/usr` (name usr),
+--- the hash partition is not mounted and not used by verity already. The
+--- hash partition having no filesystem is checked by `seal_existing`, before
+--- anything is written. Returns the devices for `set_fstab` and `seal_existing`
+--- (partition numbers in `data` and `hash`, `mount_point`).
+---@param img imgrecipe.Image mounted
+---@param specs imgrecipe.VerityExistingSpec[]
+---@return imgrecipe.VerityBootDevice[]
+function M.existing_partitions(img, specs)
+  util.validate("specs", specs, "table")
+  local tbl = host_storage.read_table(img.raw)
+  local function find(label, what)
+    for _, p in ipairs(tbl.partitions) do
+      if label_of(p) == label then return p end
+    end
+    util.raise("usage", string.format("verity %s: partition not found (part-label=%s): the image has no partition with "
+      .. "this GPT label", what, label))
+  end
+  local mounts = img:mounts()
+  local function mount_of(n)
+    for _, m in ipairs(mounts) do if m.partition == n then return m end end
+  end
+  local devices, used = {}, {}
+  for i, v in ipairs(specs) do
+    local where = string.format("specs[%d]", i)
+    util.check_options("verityboot.existing_partitions", v,
+      { "name", "data_label", "hash_label", "data_id_type", "hash_id_type", "corruption", "hash_signature_path" })
+    util.validate(where .. ".name", v.name, "string")
+    util.validate(where .. ".data_label", v.data_label, "string")
+    util.validate(where .. ".hash_label", v.hash_label, "string")
+    local want = v.name == "root" and "/" or v.name == "usr" and "/usr" or nil
+    if not want then
+      util.raise("usage", string.format("%s.name: '%s': verity devices are 'root' (/) or 'usr' (/usr)", where, v.name))
+    end
+    local data, hash = find(v.data_label, v.name .. " data"), find(v.hash_label, v.name .. " hash")
+    if data.number == hash.number then
+      util.raise("usage", string.format("verity %s: the data and hash partitions are the same (part-label=%s): "
+        .. "two-stage verity needs a separate, empty hash partition", v.name, v.data_label))
+    end
+    for _, n in ipairs({ data.number, hash.number }) do
+      if used[n] then
+        util.raise("usage", string.format("verity %s: partition %d is used by verity '%s' already", v.name, n, used[n]))
+      end
+      used[n] = v.name
+    end
+    for _, e in ipairs(img:verity()) do
+      if e.data == data.number or e.hash == data.number or e.data == hash.number or e.hash == hash.number then
+        util.raise("usage", string.format("verity %s: partition %s is already used by the image's verity device '%s'",
+          v.name, (e.data == data.number or e.hash == data.number) and v.data_label or v.hash_label, e.name))
+      end
+    end
+    local m = mount_of(data.number)
+    if not m then
+      util.raise("usage", string.format("verity %s: the data partition (part-label=%s) has no entry in the image's "
+        .. "/etc/fstab: it must be mounted at %s", v.name, v.data_label, want))
+    end
+    if m.target ~= want then
+      util.raise("usage", string.format("verity %s: the data partition (part-label=%s) is mounted at %s; verity '%s' "
+        .. "must be mounted at %s", v.name, v.data_label, m.target, v.name, want))
+    end
+    local hm = mount_of(hash.number)
+    if hm then
+      util.raise("usage", string.format("verity %s: the hash partition (part-label=%s) is mounted at %s by the "
+        .. "image's /etc/fstab: it must be an unused partition", v.name, v.hash_label, hm.target))
+    end
+    devices[i] = { name = v.name, data = data.number, hash = hash.number, mount_point = want,
+      data_id_type = v.data_id_type, hash_id_type = v.hash_id_type, corruption = v.corruption,
+      hash_signature_path = v.hash_signature_path }
+  end
+  return devices
+end
+
+--- The fstab entries of the verity mounts (`devices[].mount_point`) made to
+--- open `/dev/mapper/<name>` read-only (ALIC's updateFstabForVerity, plus
+--- `ro`: a verity device cannot be written). Other lines are kept as they are.
+---@param root imgrecipe.Image|imgrecipe.DiskRoot mounted
+---@param devices imgrecipe.VerityBootDevice[]
+---@return integer changed entries rewritten
+function M.set_fstab(root, devices)
+  util.validate("devices", devices, "table")
+  local text = root:read_file("/etc/fstab")
+  if not text then util.raise("usage", "verity: the image has no /etc/fstab") end
+  local by_target = {}
+  for _, v in ipairs(devices) do by_target[v.mount_point] = v.name end
+  local out, changed = {}, 0
+  for line in (text .. (text:sub(-1) == "\n" and "" or "\n")):gmatch("([^\n]*)\n") do
+    local f = {}
+    if not line:match("^%s*#") then for w in line:gmatch("%S+") do f[#f + 1] = w end end
+    local name = #f >= 2 and by_target[f[2]]
+    if name then
+      local opts = {}
+      for o in (f[4] or "defaults"):gmatch("[^,]+") do
+        if o ~= "rw" and o ~= "ro" and o ~= "defaults" then opts[#opts + 1] = o end
+      end
+      table.insert(opts, 1, "ro")
+      f[1], f[3], f[4] = "/dev/mapper/" .. name, f[3] or "auto", table.concat(opts, ",")
+      f[5], f[6] = f[5] or "0", f[6] or "0"
+      line = table.concat(f, " ")
+      changed = changed + 1
+    end
+    out[#out + 1] = line
+  end
+  if changed ~= #devices then
+    util.raise("usage", "verity: /etc/fstab has no entry for every verity mount point")
+  end
+  root:write_file("/etc/fstab", table.concat(out, "\n") .. "\n", { mode = "0644" })
+  return changed
+end
+
+--- The last step of two-stage verity (after `existing_partitions`,
+--- `set_fstab`, `prepare_initramfs`, `set_grub_device`): unmounts `img`,
+--- hashes each data partition whole into its hash partition (refused when
+--- the hash partition has a filesystem or is too small, naming the bytes
+--- needed and available), checks each tree, then writes ALIC's kernel
+--- arguments (and `root=/dev/mapper/root` for root) into grub.cfg, on its
+--- partition alone: /boot must be a separate partition for root verity.
+--- Then mounts `img` again (now an image that uses verity: its data
+--- read-only). Returns the `verity.format` results by device name and the
+--- arguments.
+---@param img imgrecipe.Image mounted; its working copy in the build directory
+---@param devices imgrecipe.VerityBootDevice[] from `existing_partitions`
+---@param opts? {work_dir?: string} where the disk's mount points go (default `<img.work_dir>/verity-disk`)
+---@return table<string, imgrecipe.VerityInfo> infos
+---@return string[] args
+function M.seal_existing(img, devices, opts)
+  util.check_options("verityboot.seal_existing", opts, { "work_dir" })
+  util.validate("devices", devices, "table")
+  opts = opts or {}
+  local mounts = img:mounts()
+  local grub_cfg = bootloader.layout(img).config
+  local cfg_mount, cfg_path = mount_holding(mounts, grub_cfg)
+  local boot_part
+  for _, m in ipairs(mounts) do if m.target == "/boot" then boot_part = m.partition end end
+  for _, v in ipairs(devices) do
+    if cfg_mount.partition == v.data then
+      util.raise("usage", string.format("verity %s: %s is on the hashed %s filesystem and cannot hold its root hash: "
+        .. "/boot must be a separate partition", v.name, grub_cfg, v.mount_point))
+    end
+  end
+  img:unmount()
+  local d = disk.open(img.raw, { work_dir = opts.work_dir or (img.work_dir .. "/verity-disk") })
+  local ok, infos, args = pcall(function()
+    local infos, signed = {}, false
+    for _, v in ipairs(devices) do
+      local dp, hp = partition_of_disk(d, v.data), partition_of_disk(d, v.hash)
+      local fs = d:filesystem(v.hash)
+      if fs.type ~= "" then
+        util.raise("usage", string.format("verity %s: the hash partition '%s' (partition %d) has a %s filesystem: it "
+          .. "must be empty (its content is replaced by the hash tree)", v.name, hp.label or "", hp.number, fs.type))
+      end
+      local need = verity.hash_size(dp.size)
+      if need > hp.size then
+        util.raise("usage", string.format("verity %s: the hash partition '%s' (partition %d) is too small: the hash "
+          .. "tree of the %d-byte data partition needs %d bytes, the partition has %d", v.name, hp.label or "",
+          hp.number, dp.size, need, hp.size))
+      end
+      infos[v.name] = verity.format(d, v.data, v.hash)
+      local good, why = verity.verify(d, v.data, v.hash, infos[v.name].root_hash)
+      if not good then util.raise("runtime", string.format("verity %s: the new hash tree does not verify: %s", v.name, why)) end
+      log.info("verity %s: root hash %s (%d bytes hashed)", v.name, infos[v.name].root_hash, infos[v.name].data_size)
+      signed = signed or v.hash_signature_path ~= nil
+    end
+    local boot_uuid = signed and boot_part and d:filesystem(boot_part).uuid or nil
+    local args = verity.kernel_args(d, devices, { boot_uuid = boot_uuid })
+    if infos.root then args[#args + 1] = "root=/dev/mapper/root" end
+    local r = d:mount({ ["/"] = { partition = cfg_mount.partition } })
+    local text = r:read_file(cfg_path)
+    if not text then util.raise("usage", string.format("verity: the image has no %s", grub_cfg)) end
+    local new, lines = grub.replace_kernel_args(text, OLD_ARGS, args)
+    if lines == 0 then util.raise("usage", string.format("verity: %s has no kernel line", grub_cfg)) end
+    r:write_file(cfg_path, new)
+    log.info("%s: %s", grub_cfg, table.concat(args, " "))
+    d:unmount()
+    return infos, args
+  end)
+  d:release()
+  if not ok then error(infos, 0) end
+  -- Mounted again as an image that uses verity (its data read-only), for the output step.
+  img:mount()
   return infos, args
 end
 

@@ -7,8 +7,10 @@
 # filesystem, the extracted data and hash images verify with `veritysetup
 # verify` against the metadata's roothash (so nothing shrank the hashed data),
 # and the writable /var was shrunk as ALIC shrinks. Then that COSI deployed
-# and converted again by `imgrecipe convert` (an image made elsewhere): the
-# root is neither shrunk nor mounted read-write, so the hash still holds.
+# and converted again by `imgrecipe convert` (an image that already uses
+# verity): its devices are read back, the root and hash partitions are
+# neither shrunk nor mounted read-write, the hash still holds, and the COSI
+# carries the same verity object.
 set -euo pipefail
 source "$(dirname "$0")/../lib/testlib.sh"
 source "$TESTS_DIR/lib/verity_layout.sh"
@@ -67,14 +69,24 @@ rc=$?
 set -e
 check_eq "convert of the deployed verity disk succeeds" 0 "$rc"
 [[ $rc -eq 0 ]] || tail -20 "$T_TMP/convert.log"
-check_contains "no filesystem shrunk: hash partition found" "$(cat "$T_TMP/convert.log")" \
-    "partition(s) 4 hold dm-verity hash trees: no filesystem is shrunk"
+# The deployed disk already uses verity (fstab /dev/mapper/root, the
+# arguments in grub.cfg): its devices are read back (img:verity()), so the
+# verity partitions are kept whole and the COSI gets the verity object.
+check_contains "converted: root data partition not shrunk" "$(cat "$T_TMP/convert.log")" \
+    "partition 3 not shrunk: it is dm-verity data or hash"
+check_contains "converted: hash partition not shrunk" "$(cat "$T_TMP/convert.log")" \
+    "partition 4 not shrunk: it is dm-verity data or hash"
 rm -f -- "$T_TMP/deployed.raw"
 mkdir -p "$T_TMP/y"
 check "reader: converted COSI" python3 "$TESTS_DIR/integration/helpers/cosi_read.py" "$T_TMP/again.cosi" "$T_TMP/y" \
     > "$T_TMP/read2.txt"
 check "veritysetup verify: the converted COSI's root and hash images" \
     veritysetup verify "$T_TMP/y/p3.raw" "$T_TMP/y/p4.raw" "$roothash"
+vline2=$(grep '^verity ' "$T_TMP/read2.txt" || true)
+check_eq "converted COSI: one verity object (was null)" 1 "$(grep -c '^verity ' "$T_TMP/read2.txt" || true)"
+read -r _ vmount2 roothash2 hashfile2 hashoffset2 <<< "$vline2"
+check_eq "converted COSI: verity object on /, the hash partition's image, the same roothash" \
+    "/ $T_TMP/y/p4.raw $roothash -" "$vmount2 $hashfile2 $roothash2 $hashoffset2"
 rm -rf -- "$T_TMP/y" "$T_TMP/again.cosi"
 
 # A flipped byte in the extracted data fails against the same roothash.
