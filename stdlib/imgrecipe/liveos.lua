@@ -731,9 +731,10 @@ end
 --- with one ext4 root, the ISO's LiveOS/rootfs.img extracted into it
 --- (unsquashfs: modes, owners, xattrs), or for a full-os ISO its
 --- /boot/initrd.img (fullos.extract: modes, owners; cpio has no xattrs),
---- and the media's kernel put back in /boot. Pass `image_args`, `saved.extra_args` (as saved_args), `volume_id`
---- and `files` (before the new ones) to liveos.build so the rebuilt ISO keeps
---- the arguments and the media's files.
+--- and the media's kernel put back in /boot. Pass `image_args`,
+--- `saved.extra_args` (as saved_args), `volume_id` and `files` (before the
+--- new ones) to liveos.build so the rebuilt ISO keeps the arguments and the
+--- media's files.
 ---@param input string LiveOS ISO
 ---@param work_dir string host directory (created; a build directory)
 ---@return imgrecipe.LiveIsoRoot
@@ -752,8 +753,8 @@ function M.open_iso_root(input, work_dir)
   local media = w .. "/media"
   mkdir_host(media)
   local archive_path = full and "/boot/initrd.img" or "/" .. M.LIVE_DIR .. "/" .. M.ROOTFS_NAME
-  local sq = media .. "/" .. (full and "initrd.img" or M.ROOTFS_NAME)
-  iso.extract(input, archive_path, sq)
+  local archive = media .. "/" .. (full and "initrd.img" or M.ROOTFS_NAME)
+  iso.extract(input, archive_path, archive)
   iso.extract(input, "/boot/vmlinuz-" .. kver, media .. "/vmlinuz")
   local cfg = iso.read_file(input, M.GRUB_DIR .. "/grub.cfg", w)
   -- The media's own files (earlier iso.additionalFiles): everything but
@@ -774,9 +775,9 @@ function M.open_iso_root(input, work_dir)
   -- (A full-os initramfs is checked whole here, before any disk is made.)
   local bytes = 0
   if full then
-    bytes = fullos.scan(sq).bytes
+    bytes = fullos.scan(archive).bytes
   else
-    for _, e in ipairs(squashfs.list(sq)) do bytes = bytes + (e.size or 0) end
+    for _, e in ipairs(squashfs.list(archive)) do bytes = bytes + (e.size or 0) end
   end
   local mib = 1024 * 1024
   local size = math.ceil((bytes * 2 + 4096 * mib) / mib) * mib
@@ -787,11 +788,11 @@ function M.open_iso_root(input, work_dir)
     d:format("root", { type = "ext4", label = "rootfs" })
     local root = d:mount({ ["/"] = "root" })
     if full then
-      fullos.extract(sq, root)
+      fullos.extract(archive, root)
     else
       local top = squashfs.tree_path(root)
       local tmp = top .. "/.imgrecipe-live-root"
-      squashfs.extract(sq, tmp)
+      squashfs.extract(archive, tmp)
       for _, name in ipairs(root:list_dir("/.imgrecipe-live-root")) do
         -- ext4's own lost+found is empty: rename(2) replaces an empty directory.
         rename_host(tmp .. "/" .. name, top .. "/" .. name)
@@ -802,7 +803,7 @@ function M.open_iso_root(input, work_dir)
     root:mkdir("/boot")
     root:copy_file(media .. "/vmlinuz", "/boot/vmlinuz-" .. kver, { mode = "0644" })
   end)
-  os.remove(sq)
+  os.remove(archive)
   if not ok then
     d:release()
     error(err, 0)
