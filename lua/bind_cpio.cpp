@@ -1,9 +1,11 @@
 // imgrecipe.host.cpio: a directory tree as a zstd-compressed newc cpio
-// archive, the kernel's initramfs format (host/fs/cpio_image). The stdlib
-// module imgrecipe.fullos takes a mounted image and calls this.
+// archive, the kernel's initramfs format (host/fs/cpio_image), and such an
+// archive read back into a tree (host/fs/cpio_read). The stdlib module
+// imgrecipe.fullos takes a mounted image and calls this.
 #include <string>
 
 #include "host/fs/cpio_image.hpp"
+#include "host/fs/cpio_read.hpp"
 #include "lua/args.hpp"
 #include "lua/boundary.hpp"
 #include "lua/modules.hpp"
@@ -41,7 +43,28 @@ int l_create(lua_State* L) {
   return 1;
 }
 
-const luaL_Reg kFns[] = {IMGRECIPE_FN("create", l_create), {nullptr, nullptr}};
+void push_stats(lua_State* L, const cpio_read::Stats& s) {
+  lua_createtable(L, 0, 2);
+  set_field(L, "entries", static_cast<long long>(s.entries));
+  set_field(L, "bytes", static_cast<long long>(s.bytes));
+}
+
+// scan(archive) -> {entries=, bytes=}: every header checked, nothing written
+int l_scan(lua_State* L) {
+  push_stats(L, cpio_read::scan(arg_string(L, 1, "archive")));
+  return 1;
+}
+
+// extract(archive, root_dir) -> {entries=, bytes=}
+int l_extract(lua_State* L) {
+  std::string archive = arg_string(L, 1, "archive");
+  std::string root = arg_string(L, 2, "root_dir");
+  push_stats(L, cpio_read::extract(archive, root));
+  return 1;
+}
+
+const luaL_Reg kFns[] = {IMGRECIPE_FN("create", l_create), IMGRECIPE_FN("scan", l_scan),
+                         IMGRECIPE_FN("extract", l_extract), {nullptr, nullptr}};
 
 }  // namespace
 

@@ -501,6 +501,8 @@ function Job:finish()
       ctx:step("liveos iso", function()
         opts.work_dir = ctx.work_dir .. "/liveos"
         opts.saved_args, opts.image_args, opts.volume_id = live.saved.extra_args, live.image_args, live.volume_id
+        -- initramfsType unset: the input ISO's (as for PXE; a full-os image may have no dracut).
+        if opts.initramfs_type == nil then opts.initramfs_type = live.saved.initramfs_type end
         -- The media's files first; a new file at the same path replaces one.
         opts.files = media_files(live.files, opts.files)
         liveos.build(live.root, output, opts)

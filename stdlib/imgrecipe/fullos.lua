@@ -89,4 +89,36 @@ function M.initrd(root, path, opts)
   return stats
 end
 
+--- Reads a full-os initramfs (as `M.initrd` writes it) back into the
+--- mounted OS `root`, the inverse of `M.initrd`: every entry created inside
+--- the root (names with `..` refused, absolute names and symlinked parents
+--- resolved in the root), modes, owners, times, symlinks, hard links, device
+--- nodes kept; an uncompressed cpio before the zstd one (early microcode) is
+--- read too, other compressions are refused. The `/init` link `M.initrd`
+--- adds is removed again (written back by `M.initrd` for a full-os output).
+--- A malformed archive is a `config` error naming the byte offset. Returns
+--- `{entries=, bytes=}`.
+---@param path string host file (the initramfs)
+---@param root imgrecipe.Image|imgrecipe.DiskRoot mounted read-write
+---@return {entries: integer, bytes: integer}
+function M.extract(path, root)
+  validate("path", path, "string")
+  validate("root", root, "table")
+  local stats = host.extract(path, squashfs.tree_path(root))
+  if root:readlink("/init") == M.INIT then root:remove("/init") end
+  log.info("full-os initramfs %s extracted: %d entries, %d MiB", path, stats.entries,
+    math.floor(stats.bytes / 1048576))
+  return stats
+end
+
+--- Checks every header of a full-os initramfs without writing anything
+--- (before a working disk is made for it). Returns `{entries=, bytes=}`,
+--- bytes being the file contents' total (uncompressed).
+---@param path string host file
+---@return {entries: integer, bytes: integer}
+function M.scan(path)
+  validate("path", path, "string")
+  return host.scan(path)
+end
+
 return M

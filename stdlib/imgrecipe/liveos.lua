@@ -729,10 +729,12 @@ end
 --- Rebuilds a writable OS from a LiveOS ISO made by imgrecipe, to customize
 --- it and build the ISO again (as ALIC does): a new raw disk in `work_dir`
 --- with one ext4 root, the ISO's LiveOS/rootfs.img extracted into it
---- (unsquashfs: modes, owners, xattrs) and the media's kernel put back in
---- /boot. Pass `image_args`, `saved.extra_args` (as saved_args), `volume_id`
---- and `files` (before the new ones) to liveos.build so the rebuilt ISO keeps
---- the arguments and the media's files.
+--- (unsquashfs: modes, owners, xattrs), or for a full-os ISO its
+--- /boot/initrd.img (fullos.extract: modes, owners; cpio has no xattrs),
+--- and the media's kernel put back in /boot. Pass `image_args`,
+--- `saved.extra_args` (as saved_args), `volume_id` and `files` (before the
+--- new ones) to liveos.build so the rebuilt ISO keeps the arguments and the
+--- media's files.
 ---@param input string LiveOS ISO
 ---@param work_dir string host directory (created; a build directory)
 ---@return imgrecipe.LiveIsoRoot
@@ -745,15 +747,14 @@ function M.open_iso_root(input, work_dir)
   local volume_id = iso.volume_id(input)
   local kver = saved.kernel_version
   if not kver then util.raise("config", string.format("ISO input %s: %s has no os.kernelVersion", input, M.SAVED_CONFIGS)) end
-  if saved.initramfs_type == "full-os" then
-    util.raise("unsupported", string.format("ISO input %s has a full-os initramfs: rebuilding its root (OS changes, "
-      .. "PXE output) is not supported yet; arguments and media files can be changed (iso output without os changes)",
-      input))
-  end
+  -- The root's archive: the squashfs (bootstrap) or the initramfs that is
+  -- the whole OS (full-os).
+  local full = saved.initramfs_type == "full-os"
   local media = w .. "/media"
   mkdir_host(media)
-  local sq = media .. "/" .. M.ROOTFS_NAME
-  iso.extract(input, "/" .. M.LIVE_DIR .. "/" .. M.ROOTFS_NAME, sq)
+  local archive_path = full and "/boot/initrd.img" or "/" .. M.LIVE_DIR .. "/" .. M.ROOTFS_NAME
+  local archive = media .. "/" .. (full and "initrd.img" or M.ROOTFS_NAME)
+  iso.extract(input, archive_path, archive)
   iso.extract(input, "/boot/vmlinuz-" .. kver, media .. "/vmlinuz")
   local cfg = iso.read_file(input, M.GRUB_DIR .. "/grub.cfg", w)
   -- The media's own files (earlier iso.additionalFiles): everything but
@@ -771,8 +772,13 @@ function M.open_iso_root(input, work_dir)
   end
 
   -- Room for the tree and as much again for the customization (sparse).
+  -- (A full-os initramfs is checked whole here, before any disk is made.)
   local bytes = 0
-  for _, e in ipairs(squashfs.list(sq)) do bytes = bytes + (e.size or 0) end
+  if full then
+    bytes = fullos.scan(archive).bytes
+  else
+    for _, e in ipairs(squashfs.list(archive)) do bytes = bytes + (e.size or 0) end
+  end
   local mib = 1024 * 1024
   local size = math.ceil((bytes * 2 + 4096 * mib) / mib) * mib
   local disk = require("imgrecipe.disk")
@@ -781,25 +787,28 @@ function M.open_iso_root(input, work_dir)
     d:partition({ partitions = { { id = "root", type = "root", size = "grow" } } })
     d:format("root", { type = "ext4", label = "rootfs" })
     local root = d:mount({ ["/"] = "root" })
-    local top = squashfs.tree_path(root)
-    local tmp = top .. "/.imgrecipe-live-root"
-    squashfs.extract(sq, tmp)
-    for _, name in ipairs(root:list_dir("/.imgrecipe-live-root")) do
-      -- ext4's own lost+found is empty: rename(2) replaces an empty directory.
-      rename_host(tmp .. "/" .. name, top .. "/" .. name)
+    if full then
+      fullos.extract(archive, root)
+    else
+      local top = squashfs.tree_path(root)
+      local tmp = top .. "/.imgrecipe-live-root"
+      squashfs.extract(archive, tmp)
+      for _, name in ipairs(root:list_dir("/.imgrecipe-live-root")) do
+        -- ext4's own lost+found is empty: rename(2) replaces an empty directory.
+        rename_host(tmp .. "/" .. name, top .. "/" .. name)
+      end
+      local removed, rerr = os.remove(tmp)
+      if not removed then util.raise("system", "cannot remove " .. tmp .. ": " .. tostring(rerr)) end
     end
-    local removed, rerr = os.remove(tmp)
-    if not removed then util.raise("system", "cannot remove " .. tmp .. ": " .. tostring(rerr)) end
     root:mkdir("/boot")
     root:copy_file(media .. "/vmlinuz", "/boot/vmlinuz-" .. kver, { mode = "0644" })
   end)
-  os.remove(sq)
+  os.remove(archive)
   if not ok then
     d:release()
     error(err, 0)
   end
-  log.info("ISO input %s: root rebuilt from /%s/%s on a %d MiB working disk", input, M.LIVE_DIR, M.ROOTFS_NAME,
-    math.floor(size / mib))
+  log.info("ISO input %s: root rebuilt from %s on a %d MiB working disk", input, archive_path, math.floor(size / mib))
   return { disk = d, root = d:root(), saved = saved, volume_id = volume_id, files = carried,
            image_args = media_image_args(cfg, volume_id, saved.extra_args) }
 end

@@ -7,7 +7,10 @@
 # QEMU's user-mode network and TFTP server (OVMF loads shim, shim loads
 # grubx64.efi over TFTP, GRUB the kernel and initramfs); each time the unit
 # shows that / is the kernel's in-memory root (rootfs, no root= device) and
-# that the extra argument is there.
+# that the extra argument is there. The ISO that boots is the first one
+# re-customized through ISO input (its root rebuilt from the full-os
+# initramfs, a file, a hostname and an argument added): the unit also shows
+# the second generation's changes beside the first's (one boot, not two).
 set -euo pipefail
 source "$(dirname "$0")/../lib/testlib.sh"
 image_env debian-base
@@ -25,7 +28,10 @@ os:
         root=\$(findmnt -n -o FSTYPE,SOURCE /)
         arg=no
         grep -qw imgrecipe.fullos=1 /proc/cmdline && arg=yes
-        echo "FULLOSMARK root=[\$root] arg=\$arg" > /dev/ttyS0
+        gen2=\$(cat /etc/fullos-gen2 2>/dev/null || echo none)
+        arg2=no
+        grep -qw imgrecipe.gen2=1 /proc/cmdline && arg2=yes
+        echo "FULLOSMARK root=[\$root] arg=\$arg gen2=\$gen2 arg2=\$arg2 host=\$(hostname)" > /dev/ttyS0
       destination: /usr/local/bin/fullos-marker
       permissions: "0755"
     - content: |
@@ -57,12 +63,29 @@ iso=$T_TMP/full.iso
     || { tail -30 "$T_TMP/build.log"; t_fail "build"; t_done; exit 1; }
 t_pass "full-os ISO built ($(du -m "$iso" | cut -f1) MiB)"
 
+# The second generation: ISO input with OS changes (initramfsType: the input's).
+cat > "$cfg/gen2.yaml" <<'YAML'
+os:
+  hostname: fullos-two
+  additionalFiles:
+    - content: "second"
+      destination: /etc/fullos-gen2
+iso:
+  kernelCommandLine:
+    extraCommandLine: [imgrecipe.gen2=1]
+YAML
+gen2=$T_TMP/gen2.iso
+"$IMGRECIPE" build --config-file "$cfg/gen2.yaml" --image-file "$iso" --output-image-file "$gen2" \
+    --output-image-format iso --build-dir "$T_TMP/b" 2> "$T_TMP/gen2-build.log" \
+    || { tail -30 "$T_TMP/gen2-build.log"; t_fail "gen2 build"; t_done; exit 1; }
+t_pass "the full-os ISO re-customized through ISO input ($(du -m "$gen2" | cut -f1) MiB)"
+
 # The kernel unpacks the whole OS into memory: give the guest room for the
 # compressed and the unpacked copy.
 marker="FULLOSMARK root=[rootfs rootfs] arg=yes"
-check "uefi cd: the full-os system boots and / is the in-memory rootfs" \
-    "$TESTS_DIR/lib/boot-check.sh" --image "$iso" --media cd --firmware uefi --memory 3072 \
-    --marker "$marker" --timeout 300 --log "$T_TMP/uefi-cd.log"
+check "uefi cd: the re-customized full-os system boots, / is the in-memory rootfs, both generations there" \
+    "$TESTS_DIR/lib/boot-check.sh" --image "$gen2" --media cd --firmware uefi --memory 3072 \
+    --marker "$marker gen2=second arg2=yes host=fullos-two" --timeout 300 --log "$T_TMP/uefi-cd.log"
 grep -a 'FULLOSMARK' "$T_TMP/uefi-cd.log" | head -1 || true
 
 pxe=$T_TMP/pxe
