@@ -2,7 +2,9 @@
 # YAML /usr verity (issue 10 §3): the /usr layout of tests/lib/verity_layout.sh
 # (usr data and its hash partition, both referenced by UUID), built from the
 # Debian base image, boots with /usr on /dev/mapper/usr, read-only,
-# `veritysetup status usr` verified, the usrhash on the command line.
+# `veritysetup status usr` verified, the usrhash on the command line and the
+# root partition's root= kept (without it the initrd mounted no root and the
+# boot hung at journald/udevd after switch-root: issue 10).
 # Inline verity cannot boot on Debian 12 (systemd 252's veritysetup has no
 # hash-offset= option): the build refuses it, naming the reason.
 set -euo pipefail
