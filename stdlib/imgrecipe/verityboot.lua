@@ -214,9 +214,19 @@ local function mounted(d)
 end
 
 -- Arguments ALIC removes before writing new ones.
-local OLD_ARGS = { "root", "rd.systemd.verity", "roothash", "usrhash", "pre.verity.mount",
+local OLD_ARGS = { "rd.systemd.verity", "roothash", "usrhash", "pre.verity.mount",
   "systemd.verity_root_data", "systemd.verity_root_hash", "systemd.verity_root_options",
   "systemd.verity_usr_data", "systemd.verity_usr_hash", "systemd.verity_usr_options" }
+
+-- The arguments to remove: `root=` too only when a root device replaces it
+-- (root=/dev/mapper/root). With /usr verity alone the image's root= must
+-- stay: without it the initrd finds no root to mount.
+local function old_args(has_root)
+  if not has_root then return OLD_ARGS end
+  local names = { "root" }
+  for _, n in ipairs(OLD_ARGS) do names[#names + 1] = n end
+  return names
+end
 
 ---@class imgrecipe.VerityBootDevice: imgrecipe.VerityKernelDevice
 ---@field mount_point? string where the data filesystem is mounted ("/" for root, "/usr" for usr)
@@ -286,7 +296,7 @@ function M.seal(d, devices)
   local ok, err = pcall(function()
     local path = prefix == "/boot" and grub_cfg:sub(6) or grub_cfg
     local text = broot:read_file(path)
-    local new, lines = grub.replace_kernel_args(text, OLD_ARGS, args)
+    local new, lines = grub.replace_kernel_args(text, old_args(has_root), args)
     if lines == 0 then util.raise("usage", string.format("verity: %s has no kernel line", grub_cfg)) end
     broot:write_file(path, new)
     log.info("%s: %s", grub_cfg, table.concat(args, " "))
@@ -372,7 +382,7 @@ function M.reinitialize(img, opts)
     if infos.root then args[#args + 1] = "root=/dev/mapper/root" end
     local r = d:mount({ ["/"] = { partition = cfg_mount.partition } })
     local text = r:read_file(cfg_path)
-    local new, lines = grub.replace_kernel_args(text, OLD_ARGS, args)
+    local new, lines = grub.replace_kernel_args(text, old_args(infos.root ~= nil), args)
     if lines == 0 then util.raise("usage", string.format("verity: %s has no kernel line", devices[1].cmdline_file)) end
     r:write_file(cfg_path, new)
     log.info("%s: %s", devices[1].cmdline_file, table.concat(args, " "))
