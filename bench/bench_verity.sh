@@ -58,6 +58,10 @@ return {
 }
 LUA
 
+# The data written back now: else the first timed run (imgrecipe's) would
+# pay for it, its fsync of the hash area flushing the whole backing file
+# (the loop driver turns a device flush into an fsync of the file).
+sync "$disk"
 cat "$disk" > /dev/null  # the disk file in the page cache for both sides
 # veritysetup's side, as imgrecipe's: new loop devices each run (a loop
 # device's own cache would otherwise be warm from the run before).
