@@ -37,6 +37,7 @@ int l_create(lua_State* L) {
     o.processors = int_field(L, 3, "processors", "opts", 0, 4096, 0);
     o.one_file_system = bool_field(L, 3, "one_file_system", "opts").value_or(false);
     o.all_root = bool_field(L, 3, "all_root", "opts").value_or(false);
+    o.durable = bool_field(L, 3, "durable", "opts").value_or(true);
   }
   squashfs::create(source, out, o);
   return 0;

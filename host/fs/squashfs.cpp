@@ -119,7 +119,7 @@ void create(const std::string& source, const std::string& out, const CreateOptio
   RunOptions ro = tool_opts();
   ro.step = "mksquashfs";
   run_checked(create_command(absolute(source), output.tmp(), opts), ro);
-  output.commit();
+  output.commit(opts.durable);
 }
 
 std::vector<Entry> parse_listing(const std::string& text) {

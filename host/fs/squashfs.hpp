@@ -25,6 +25,7 @@ struct CreateOptions {
   int processors = 0;             // 0: all
   bool one_file_system = false;   // do not descend into mounts below the root
   bool all_root = false;          // every file owned by root
+  bool durable = true;            // false: not fsynced (an intermediate a later step reads back)
 };
 
 // mksquashfs's arguments for `source` → `out` (usage errors for bad options).

@@ -47,17 +47,17 @@ ToolOutput::ToolOutput(const std::string& out) {
 
 ToolOutput::~ToolOutput() { discard(); }
 
-void ToolOutput::commit() {
+void ToolOutput::commit(bool durable) {
   fault::point("commit output", out_);
   mode_t mask = ::umask(0);
   ::umask(mask);
   if (::chmod(tmp_.c_str(), 0666 & ~mask) != 0) throw_errno("chmod", tmp_);
-  fsync_open(tmp_, O_RDONLY);
+  if (durable) fsync_open(tmp_, O_RDONLY);
   if (::rename(tmp_.c_str(), out_.c_str()) != 0) throw_errno("rename into place", out_);
   done_ = true;
   entry_.dismiss();
   owned_.reset();
-  fsync_open(fs::path(out_).parent_path().string(), O_RDONLY | O_DIRECTORY);
+  if (durable) fsync_open(fs::path(out_).parent_path().string(), O_RDONLY | O_DIRECTORY);
 }
 
 void ToolOutput::discard() noexcept {

@@ -26,8 +26,10 @@ class ToolOutput {
   const std::string& tmp() const { return tmp_; }
   const std::string& path() const { return out_; }
   // Gives the temporary the usual mode (0666 & ~umask), fsyncs it, renames
-  // it to the destination and fsyncs the directory.
-  void commit();
+  // it to the destination and fsyncs the directory. `durable` false: no
+  // fsync, for an intermediate in the build directory that a later step
+  // reads back at once (its final output is the one made durable).
+  void commit(bool durable = true);
 
  private:
   void discard() noexcept;

@@ -505,8 +505,9 @@ function M.build(root, output, opts)
   else
     local exclude = fullos.boot_exclusions(root, keep_boot)
     for _, p in ipairs(live_root_exclude) do exclude[#exclude + 1] = p end
+    -- An intermediate: xorriso reads it back at once and the ISO is fsynced.
     squashfs.create(root, w .. "/" .. M.ROOTFS_NAME, {
-      exclude = exclude, level = opts.compression_level, timestamp = opts.timestamp,
+      exclude = exclude, level = opts.compression_level, timestamp = opts.timestamp, durable = false,
     })
     files[1] = { source = w .. "/" .. M.ROOTFS_NAME, path = "/" .. M.LIVE_DIR .. "/" .. M.ROOTFS_NAME }
   end

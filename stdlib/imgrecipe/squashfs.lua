@@ -44,6 +44,7 @@ end
 ---@field processors? integer compression threads (default: all CPUs)
 ---@field one_file_system? boolean do not descend into filesystems mounted below the root (default false: a mounted OS's /boot and ESP are included)
 ---@field all_root? boolean make every file owned by root
+---@field durable? boolean fsync the image before it is renamed into place (default true; false for an intermediate in the build directory that a later step reads back, whose own output is made durable)
 
 --- Makes the squashfs image `path` (atomically: nothing is left on error or
 --- interruption) from a mounted Image or Disk, or a host directory.
@@ -52,7 +53,8 @@ end
 ---@param opts? imgrecipe.SquashfsOpts
 function M.create(target, path, opts)
   util.check_options("squashfs.create", opts,
-    { "compression", "level", "block_size", "xattrs", "exclude", "timestamp", "processors", "one_file_system", "all_root" })
+    { "compression", "level", "block_size", "xattrs", "exclude", "timestamp", "processors", "one_file_system", "all_root",
+      "durable" })
   validate("target", target, { "table", "string" })
   validate("path", path, "string")
   validate("opts", opts, "table", true)

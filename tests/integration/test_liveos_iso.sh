@@ -6,7 +6,12 @@
 # catalog (BIOS and UEFI), files, the live grub.cfg's arguments, the
 # saved-configs file, the initramfs (dmsquash-live inside), the EFI loader in
 # the FAT image, and LiveOS/rootfs.img (unsquashfs: the live fstab, /boot
-# empty, the customization present). Error paths: an image without dracut
+# empty, the customization present), and a media file larger than the
+# ISO9660 per-file limit (4 GiB - 1; a sparse file): imgrecipe writes ISO
+# level 3, where xorriso stores it as several extents, so it works: the file
+# has its full size and its last bytes (past 4 GiB) read back (here rather
+# than in a build of its own: an ISO build is minutes of dracut and
+# mksquashfs). Error paths: an image without dracut
 # names the packages to install, kdumpBootFiles without its preview feature
 # and an enabled SELinux mode are refused; none leaves an output (full-os and
 # kdumpBootFiles are tests/integration/test_liveos_fullos.sh).
@@ -18,6 +23,11 @@ export MTOOLS_SKIP_CHECK=1
 cfg=$T_TMP/cfg
 mkdir -p "$cfg"
 echo "payload from a file" > "$cfg/payload.bin"
+big=$T_TMP/big.bin
+truncate -s 4G "$big"
+printf 'END-OF-BIG' >> "$big"
+big_size=$(stat -c %s "$big")
+check "the big payload is over 4 GiB - 1 and sparse" test "$big_size" -gt 4294967295 -a "$(du -k "$big" | cut -f1)" -lt 1024
 cat > "$cfg/live.yaml" <<'YAML'
 os:
   packages:
@@ -35,10 +45,13 @@ iso:
       destination: /payload.txt
     - source: payload.bin
       destination: /data/payload.bin
+    - source: BIG
+      destination: /payload/big.bin
 output:
   image:
     format: iso
 YAML
+sed -i "s|source: BIG|source: $big|" "$cfg/live.yaml"
 
 iso=$T_TMP/out/live.iso
 mkdir -p "$T_TMP/out"
@@ -78,6 +91,15 @@ xorriso -osirrox on -indev "$iso" -extract /boot/grub/grub.cfg "$T_TMP/x/grub.cf
     -extract /LiveOS/rootfs.img "$T_TMP/x/rootfs.img" 2>/dev/null
 check_eq "payload content" "payload on the media" "$(cat "$T_TMP/x/payload.txt")"
 check_eq "payload from a file (relative to the config)" "payload from a file" "$(cat "$T_TMP/x/payload.bin")"
+# The payload over 4 GiB - 1 (its 4 GiB are not read back: its size, its
+# extents and its last bytes are what ISO level 3 gets right or wrong).
+listing=$(xorriso -indev "$iso" -lsl /payload/big.bin 2>/dev/null)
+check_contains "the big payload has its full size on the media" "$listing" " $big_size "
+extents=$(xorriso -indev "$iso" -find /payload/big.bin -exec report_lba -- 2>/dev/null | grep -c '^File data lba:' || true)
+check "the big payload is stored as several extents (ISO level 3): $extents" test "$extents" -ge 2
+xorriso -osirrox on -indev "$iso" -extract_cut /payload/big.bin 4294967296 10 "$T_TMP/x/tail.bin" 2>/dev/null
+check_eq "the big payload's bytes past 4 GiB read back" "END-OF-BIG" "$(cat "$T_TMP/x/tail.bin" 2>/dev/null)"
+rm -f "$big"
 grubcfg=$(cat "$T_TMP/x/grub.cfg")
 check_contains "grub.cfg finds the media by its label" "$grubcfg" "search --no-floppy --set=root --label CDROM"
 linux=$(grep -P '^\tlinux\t' <<< "$grubcfg")

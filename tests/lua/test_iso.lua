@@ -33,6 +33,7 @@ return {
     t:raises(function() squashfs.create("/tmp", "/tmp/x.sqfs", { exclude = { 1 } }) end, "opts.exclude[1]: expected a string")
     t:raises(function() squashfs.create("/tmp", "/tmp/x.sqfs", { compression = "brotli" }) end, "not one of gzip")
     t:raises(function() squashfs.create({}, "/tmp/x.sqfs") end, "expected an Image, a Disk or a directory path")
+    t:raises(function() squashfs.create("/tmp", "/tmp/x.sqfs", { durable = "no" }) end, "opts.durable")
     t:raises(function() iso.grub_image("/tmp/x.img", { target = "arm" }) end, "not bios-eltorito or x86_64-efi")
   end,
 
@@ -48,6 +49,11 @@ return {
     t:eq(e.mtime, "1970-01-01 00:00")
     squashfs.extract(d .. "/out/root.sqfs", d .. "/x", { paths = { "/etc" } })
     t:eq(assert(io.open(d .. "/x/etc/hostname")):read("*a"), "lua-test\n")
+    -- An intermediate (no fsync) is the same image, renamed into place, no temporary left.
+    squashfs.create(d .. "/tree", d .. "/out/inter.sqfs", { timestamp = 0, level = 1, durable = false })
+    t:eq(assert(io.popen("cmp " .. d .. "/out/root.sqfs " .. d .. "/out/inter.sqfs && echo same")):read("*l"), "same")
+    t:eq(assert(io.popen("ls -A " .. d .. "/out | grep -c tmp")):read("*l"), "0")
+    os.remove(d .. "/out/inter.sqfs")
 
     iso.write(d .. "/out/data.iso", { volume_id = "LUA_DATA", tree = d .. "/media",
       files = { { source = d .. "/out/root.sqfs", path = "/LiveOS/squashfs.img" } } })
