@@ -14,6 +14,9 @@
 set -euo pipefail
 source "$(dirname "$0")/../lib/testlib.sh"
 image_env debian-base
+# IMGRECIPE_BOOT_LOCK=FILE: hold that lock only while QEMU runs (one guest at
+# a time on a shared machine), not while building.
+boot_check() { ${IMGRECIPE_BOOT_LOCK:+flock "$IMGRECIPE_BOOT_LOCK"} "$TESTS_DIR/lib/boot-check.sh" "$@"; }
 
 cfg=$T_TMP/cfg
 mkdir -p "$cfg"
@@ -67,7 +70,7 @@ marker="LIVEMARK root=[overlay LiveOS_rootfs] arg=yes payload=[payload-on-the-me
 for how in "uefi cd" "bios cd" "uefi disk"; do
     read -r firmware media <<< "$how"
     check "$firmware $media: the live system boots and / is the overlay on the squashfs" \
-        "$TESTS_DIR/lib/boot-check.sh" --image "$iso" --media "$media" --firmware "$firmware" \
+        boot_check --image "$iso" --media "$media" --firmware "$firmware" \
         --marker "$marker" --timeout 240 --log "$T_TMP/$firmware-$media.log"
     grep -a 'LIVEMARK' "$T_TMP/$firmware-$media.log" | head -1 || true
 done
