@@ -352,7 +352,9 @@ local function shim_boot(root, esp, early)
   if signed then
     os.remove(boot .. "/BOOTX64.EFI")
     M.copy_out(root, signed, boot, "grubx64.efi")
-    local text = assert(io.open(early)):read("*a")
+    local f = assert(io.open(early))
+    local text = f:read("*a")
+    f:close()
     local vendor = (osrelease.read(root).ID or ""):lower()
     if vendor:match("^[a-z0-9][a-z0-9._-]*$") and vendor ~= "boot" then
       mkdir_host(esp .. "/EFI/" .. vendor)

@@ -126,7 +126,7 @@ check "the ISO's initramfs is the tree's (one dracut run)" cmp -s "$T_TMP/x/init
 # loads Debian's signed GRUB; that GRUB's built-in prefix is /EFI/debian, where
 # the early config (find the media by label, load its grub.cfg) waits.
 esp_start=$(sfdisk -J "$iso" | python3 -c 'import json,sys; p=[x for x in json.load(sys.stdin)["partitiontable"]["partitions"] if x["type"]=="C12A7328-F81F-11D2-BA4B-00A0C93EC93B"]; print(p[0]["start"]*512)')
-fat_ls() { mdir -b -i "$iso@@$esp_start" "::$1" | sed 's|.*/||' | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//'; }
+fat_ls() { mdir -b -i "$iso@@$esp_start" "::$1" | sed 's|/$||; s|.*/||' | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//'; }
 check_eq "EFI image: EFI/BOOT holds shim, GRUB, the MOK manager and the early config" \
     "BOOTX64.EFI grub.cfg grubx64.efi mmx64.efi" "$(fat_ls /EFI/BOOT)"
 check_eq "EFI image: EFI holds BOOT and debian (the signed GRUB's prefix)" "BOOT debian" "$(fat_ls /EFI)"
