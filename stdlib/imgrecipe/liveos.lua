@@ -135,7 +135,7 @@ end
 
 --- The kernel arguments of the image's own boot entry (its grub.cfg's first
 --- `linux` line) that still apply on live media: `root=`, `ro` and the like
---- are dropped.
+--- are dropped, and so are GRUB variables (`$vt_handoff`).
 ---@param root imgrecipe.Image|imgrecipe.DiskRoot
 ---@return string[]
 function M.image_args(root)
@@ -146,7 +146,9 @@ function M.image_args(root)
       local out = {}
       for _, a in ipairs(args) do
         local name = a:match("^([^=]*)")
-        local drop = false
+        -- A GRUB variable (Ubuntu's $vt_handoff) means nothing on the media,
+        -- whose grub.cfg quotes every argument.
+        local drop = a:find("$", 1, true) ~= nil
         for _, d in ipairs(DISK_ARGS) do drop = drop or name == d end
         if not drop then out[#out + 1] = a end
       end

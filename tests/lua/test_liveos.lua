@@ -91,9 +91,9 @@ return {
   test_image_args_drop_disk_arguments = function(t)
     local root = fake_root({
       ["/boot/grub/grub.cfg"] = "menuentry 'x' {\n\tlinux\t/boot/vmlinuz-6 root=UUID=1234 ro console=ttyS0,115200n8 "
-        .. "resume=/dev/sda3 rootflags=x quiet\n}\n",
+        .. "resume=/dev/sda3 rootflags=x quiet $vt_handoff 'ds=nocloud;s=x'\n}\n",
     })
-    t:eq(table.concat(liveos.image_args(root), " "), "console=ttyS0,115200n8 quiet")
+    t:eq(table.concat(liveos.image_args(root), " "), "console=ttyS0,115200n8 quiet ds=nocloud;s=x")
     t:eq(#liveos.image_args(fake_root({})), 0, "no grub.cfg: no arguments")
   end,
 
