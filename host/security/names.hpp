@@ -29,8 +29,10 @@ Problem env_value(std::string_view value);
 
 // One kernel argument item (it may hold several words, and quoted values as
 // the kernel reads them: foo="a b"). No control characters (a newline would
-// start a new grub.cfg line), balanced double quotes, and none of the
-// characters GRUB's or the shell's parser treat specially: ' \ ` $ ; & | < > { }.
+// start a new grub.cfg line), balanced double quotes, no ' or \ (GRUB 2.06
+// passes them to the kernel escaped). Other characters special to GRUB or
+// the shell (; $ ` & | < > { }) are allowed: grub.cfg and /etc/default/grub
+// writers quote them (stdlib grub.quote_arg).
 Problem kernel_argument(std::string_view arg);
 
 // `value` for an error message: at most `max_chars` characters, control

@@ -54,10 +54,10 @@ local function join(words)
 end
 
 local function check_arg(a)
-  -- The template quotes with "..."; these would end the quoting or expand.
-  if type(a) ~= "string" or a == "" or a:find('["\\`$\n]') then
+  if type(a) ~= "string" or a == "" then
     util.raise("usage", string.format("kernel argument %q cannot be written to %s", tostring(a), M.DEFAULT_GRUB))
   end
+  grub.check_kernel_args({ a })
 end
 
 --- /etc/default/grub for a hard reset. `family` picks the template: Debian's
@@ -72,7 +72,8 @@ function M.default_grub_text(opts)
   local lines = {
     "# Written by imgrecipe (bootloader hard-reset); regenerate grub.cfg after changing it.",
   }
-  local linux, default = join(opts.selinux_args), join(opts.extra_args)
+  -- Escaped for the template's "..." and for the grub.cfg grub-mkconfig writes.
+  local linux, default = grub.default_var_value(opts.selinux_args), grub.default_var_value(opts.extra_args)
   if opts.family == "debian" then
     lines[#lines + 1] = "GRUB_DEFAULT=0"
     lines[#lines + 1] = "GRUB_TIMEOUT=0"

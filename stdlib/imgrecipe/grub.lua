@@ -58,13 +58,166 @@ function M.check_kernel_args(args)
   end
 end
 
--- `args` as words inside a `quote`d shell string of /etc/default/grub: in
--- "...", a double quote (the kernel's own quoting, foo="a b") is escaped.
-local function shell_words(args, quote)
-  if quote ~= '"' then return args end
+-- Characters GRUB's script lexer takes as they are outside quotes; any
+-- other (';', '$', '|', '&', '<', '>', '{', '}', '`', '#', quotes, '\\',
+-- and '*', '?', '[', ']' that the regexp module expands) needs quoting.
+local GRUB_PLAIN = "^[%w%-%._,:/=+@%%^~!]*$"
+
+-- `arg` split at the kernel's own double quotes (foo="a b"): the parts
+-- alternate outside and inside; an even count means one is left open.
+local function kernel_quote_parts(arg)
+  local parts = {}
+  for part in (arg .. '"'):gmatch('([^"]*)"') do parts[#parts + 1] = part end
+  return parts
+end
+
+--- One kernel argument as it is written in a grub.cfg `linux` line so that
+--- GRUB passes it to the kernel as written: unchanged when GRUB's script
+--- syntax takes it literally, else single-quoted (GRUB's single quotes
+--- keep every character; a single quote inside is written '\''). The
+--- kernel's own double quotes (`foo="a b"`) stay GRUB double quotes, with
+--- `$` and `\\` escaped inside; whitespace outside them still separates
+--- arguments, as before. GRUB 2.06's linux command writes `'` and `\\` to
+--- the kernel with a backslash before them: check_kernel_args refuses both.
+---@param arg string
+---@return string
+function M.quote_arg(arg)
+  util.validate("arg", arg, "string")
+  local parts = kernel_quote_parts(arg)
+  if #parts % 2 == 0 then
+    util.raise("usage", string.format("invalid kernel argument '%s': unbalanced double quote", names.shown(arg)))
+  end
   local out = {}
-  for i, a in ipairs(args) do out[i] = a:gsub('"', '\\"') end
+  for i, part in ipairs(parts) do
+    if i % 2 == 0 then
+      out[#out + 1] = '"' .. part:gsub('[$\\]', "\\%0") .. '"'
+    else
+      out[#out + 1] = part:gsub("%S+", function(word)
+        if word:match(GRUB_PLAIN) then return word end
+        return "'" .. word:gsub("'", "'\\''") .. "'"
+      end)
+    end
+  end
+  return table.concat(out)
+end
+
+--- `args` as the arguments of a grub.cfg `linux` line: each quote_arg'ed,
+--- space-separated (checked first: check_kernel_args).
+---@param args string[]
+---@return string
+function M.quote_args(args)
+  M.check_kernel_args(args)
+  local out = {}
+  for i, a in ipairs(args) do out[i] = M.quote_arg(a) end
+  return table.concat(out, " ")
+end
+
+--- The kernel arguments written in `text` (the arguments of a grub.cfg
+--- `linux` line), read as GRUB's script lexer does: single-quoted parts and
+--- backslash escapes are unquoted, double-quoted parts kept with their
+--- quotes when they hold whitespace (the kernel's own quoting, foo="a b").
+--- The inverse of quote_arg.
+---@param text string
+---@return string[]
+function M.split_args(text)
+  util.validate("text", text, "string")
+  local out = {}
+  for _, w in ipairs(M.grub_words(text)) do out[#out + 1] = w.arg end
   return out
+end
+
+--- GRUB's words of `text`: `{raw=, arg=}` each, `raw` as written and `arg`
+--- the kernel argument it stands for (split_args).
+---@param text string
+---@return {raw: string, arg: string}[]
+function M.grub_words(text)
+  util.validate("text", text, "string")
+  local out, i, n = {}, 1, #text
+  while i <= n do
+    if text:sub(i, i):match("%s") then
+      i = i + 1
+    else
+      local start, arg = i, {}
+      while i <= n and not text:sub(i, i):match("%s") do
+        local c = text:sub(i, i)
+        if c == "'" then
+          local j = text:find("'", i + 1, true) or n + 1
+          arg[#arg + 1] = text:sub(i + 1, j - 1)
+          i = j + 1
+        elseif c == '"' then
+          local buf, j = { '"' }, i + 1
+          while j <= n and text:sub(j, j) ~= '"' do
+            local d = text:sub(j, j)
+            if d == "\\" and text:sub(j + 1, j + 1):match('^[$"\\]$') then
+              buf[#buf + 1] = text:sub(j + 1, j + 1)
+              j = j + 2
+            else
+              buf[#buf + 1] = d
+              j = j + 1
+            end
+          end
+          buf[#buf + 1] = '"'
+          -- Quotes around no whitespace mean nothing to the kernel either.
+          local part = table.concat(buf)
+          arg[#arg + 1] = part:find("%s") and part or part:sub(2, -2)
+          i = j + 1
+        elseif c == "\\" and i < n then
+          arg[#arg + 1] = text:sub(i + 1, i + 1)
+          i = i + 2
+        else
+          arg[#arg + 1] = c
+          i = i + 1
+        end
+      end
+      out[#out + 1] = { raw = text:sub(start, i - 1), arg = table.concat(arg) }
+    end
+  end
+  return out
+end
+
+-- `args` as words inside a `quote`d shell string of /etc/default/grub,
+-- which grub-mkconfig copies into grub.cfg as they are: escaped for GRUB
+-- (a backslash before each character it would not take literally), then
+-- for the shell: in "...", a backslash before '\\', '$', '"' and '`'.
+local function shell_words(args, quote)
+  local out = {}
+  for i, a in ipairs(args) do
+    local parts = kernel_quote_parts(a)
+    for k, part in ipairs(parts) do
+      if k % 2 == 0 then
+        parts[k] = '"' .. part:gsub('[$\\]', "\\%0") .. '"'
+      else
+        parts[k] = part:gsub("[^%w%s%-%._,:/=+@%%^~!]", "\\%0")
+      end
+    end
+    local word = table.concat(parts)
+    if quote == '"' then
+      word = word:gsub('[\\$"`]', "\\%0")
+    elseif quote == "'" and word:find("'", 1, true) then
+      util.raise("usage", string.format("kernel argument '%s': a single quote cannot be written in a single-quoted "
+        .. "/etc/default/grub value", names.shown(a)))
+    end
+    out[i] = word
+  end
+  return out
+end
+
+--- `args` as the inside of a double-quoted /etc/default/grub value
+--- (GRUB_CMDLINE_LINUX="..."), which grub-mkconfig copies into grub.cfg:
+--- each escaped for GRUB (a backslash before every character it would not
+--- take literally), then for the shell.
+---@param args string[]
+---@return string
+function M.default_var_value(args)
+  M.check_kernel_args(args)
+  return table.concat(shell_words(args, '"'), " ")
+end
+
+-- The kernel arguments of a `quote`d shell value of /etc/default/grub
+-- (the inverse of shell_words).
+local function shell_args(value, quote)
+  if quote == '"' then value = value:gsub('\\([\\$"`])', "%1") end
+  return M.split_args(value)
 end
 
 local function var_assignment(line, var)
@@ -100,23 +253,25 @@ end
 function M.append_kernel_args(text, args)
   M.check_kernel_args(args)
   return edit_kernel_lines(text, "^(%s*)(linux%w*)(%s.*)$", function(line, _, _, rest)
-    local words = split_words(rest)
+    local words = M.split_args(rest)
     local add = {}
     for _, a in ipairs(args) do
       if not contains(words, a) and not contains(add, a) then add[#add + 1] = a end
     end
     if #add == 0 then return line end
+    for i, a in ipairs(add) do add[i] = M.quote_arg(a) end
     return line:gsub("%s+$", "") .. " " .. table.concat(add, " ")
   end)
 end
 
---- Returns the kernel arguments of the first `linux` line, as a list.
+--- Returns the kernel arguments of the first `linux` line, as a list
+--- (unquoted: split_args).
 ---@param text string grub.cfg content
 ---@return string[]|nil
 function M.first_kernel_args(text)
   for line in text:gmatch("[^\n]+") do
     local rest = line:match("^%s*linux%w*%s+%S+%s*(.*)$")
-    if rest then return split_words(rest) end
+    if rest then return M.split_args(rest) end
   end
   return nil
 end
@@ -165,20 +320,26 @@ end
 function M.replace_kernel_args(text, names, args)
   M.check_kernel_args(args)
   return edit_kernel_lines(text, "^(%s*)(linux%w*)(%s+)(%S+)(.*)$", function(_, indent, cmd, sep, kernel, rest)
-    local words = replace_named(split_words(rest), names, args)
+    -- The line's own words stay as written (a `$var` GRUB expands too).
+    local words = {}
+    for _, w in ipairs(M.grub_words(rest)) do
+      if not contains(names, arg_name(w.arg)) then words[#words + 1] = w.raw end
+    end
+    for _, a in ipairs(args) do words[#words + 1] = M.quote_arg(a) end
     return indent .. cmd .. sep .. kernel .. (#words > 0 and (" " .. table.concat(words, " ")) or "")
   end)
 end
 
---- The words of a variable of /etc/default/grub (nil if it is not set).
+--- The kernel arguments of a variable of /etc/default/grub, unquoted (nil
+--- if it is not set).
 ---@param text string
 ---@param var string
 ---@return string[]|nil
 function M.default_var_words(text, var)
   local words
   for line in text:gmatch("[^\n]+") do
-    local _, value = var_assignment(line, var)
-    if value then words = split_words(value) end
+    local q, value = var_assignment(line, var)
+    if value then words = shell_args(value, q ~= "" and q or '"') end
   end
   return words
 end

@@ -135,7 +135,7 @@ end
 
 --- The kernel arguments of the image's own boot entry (its grub.cfg's first
 --- `linux` line) that still apply on live media: `root=`, `ro` and the like
---- are dropped.
+--- are dropped, and so are GRUB variables (`$vt_handoff`).
 ---@param root imgrecipe.Image|imgrecipe.DiskRoot
 ---@return string[]
 function M.image_args(root)
@@ -146,7 +146,9 @@ function M.image_args(root)
       local out = {}
       for _, a in ipairs(args) do
         local name = a:match("^([^=]*)")
-        local drop = false
+        -- A GRUB variable (Ubuntu's $vt_handoff) means nothing on the media,
+        -- whose grub.cfg quotes every argument.
+        local drop = a:find("$", 1, true) ~= nil
         for _, d in ipairs(DISK_ARGS) do drop = drop or name == d end
         if not drop then out[#out + 1] = a end
       end
@@ -199,7 +201,7 @@ function M.grub_config(spec)
     "set timeout=1",
     'menuentry "' .. title .. '" {',
     "\tsearch --no-floppy --set=root --label " .. spec.volume_id,
-    "\tlinux\t" .. spec.kernel .. " " .. table.concat(args, " "),
+    "\tlinux\t" .. spec.kernel .. " " .. grub.quote_args(args),
     "\tinitrd\t" .. spec.initrd,
     "}",
   }, "\n") .. "\n"
@@ -298,6 +300,82 @@ function M.kdump_files(root)
     end
   end
   return out
+end
+
+--- Where images keep shim, the first-stage loader that is signed for
+--- Secure Boot and loads grubx64.efi from its own directory (on the ISO's
+--- EFI image, or over the network from the TFTP server). Debian/Ubuntu:
+--- shim-signed, shim-unsigned; Fedora/Azure Linux: the shim package's ESP copies.
+M.SHIM_PATHS = { "/usr/lib/shim/shimx64.efi.signed", "/usr/lib/shim/shimx64.efi", "/boot/efi/EFI/BOOT/shimx64.efi" }
+-- shim's MOK manager (Debian: shim-helpers-amd64-signed, shim-unsigned).
+local MOK_PATHS = { "/usr/lib/shim/mmx64.efi.signed", "/usr/lib/shim/mmx64.efi" }
+-- GRUB signed for shim (Debian/Ubuntu: grub-efi-amd64-signed): one image
+-- with its modules built in and its prefix /EFI/<vendor>.
+local SIGNED_GRUB_PATHS = { "/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed" }
+
+local function first_existing(root, paths)
+  for _, p in ipairs(paths) do
+    if root:exists(p) then return p end
+  end
+  return nil
+end
+
+--- The image's shim (x86_64), or nil: the paths of M.SHIM_PATHS, then
+--- `/boot/efi/EFI/<vendor>/shimx64.efi`.
+---@param root imgrecipe.Image|imgrecipe.DiskRoot
+---@return string|nil
+function M.find_shim(root)
+  local found = first_existing(root, M.SHIM_PATHS)
+  if found then return found end
+  if root:exists("/boot/efi/EFI") then
+    local vendors = root:list_dir("/boot/efi/EFI")
+    table.sort(vendors)
+    for _, v in ipairs(vendors) do
+      local p = "/boot/efi/EFI/" .. v .. "/shimx64.efi"
+      if root:exists(p) then return p end
+    end
+  end
+  return nil
+end
+
+-- With shim in the image, the EFI image's EFI/BOOT becomes ALIC's (and a
+-- shim-booted disk's): BOOTX64.EFI is shim, grubx64.efi the GRUB it loads
+-- (the image's signed GRUB, else the one efi_loader built), mmx64.efi the
+-- MOK manager. A signed GRUB cannot take our early config: its built-in
+-- prefix is /EFI/<vendor> on the device it was loaded from, so the early
+-- config goes there as grub.cfg (and beside it, $cmdpath/grub.cfg, its
+-- fallback). Returns a description, nil without shim (the layout stays).
+local function shim_boot(root, esp, early)
+  local shim = M.find_shim(root)
+  if not shim then return nil end
+  local boot = esp .. "/EFI/BOOT"
+  local paths = { "/EFI/BOOT/BOOTX64.EFI", "/EFI/BOOT/grubx64.efi" }
+  local signed = first_existing(root, SIGNED_GRUB_PATHS)
+  if signed then
+    os.remove(boot .. "/BOOTX64.EFI")
+    M.copy_out(root, signed, boot, "grubx64.efi")
+    local f = assert(io.open(early))
+    local text = f:read("*a")
+    f:close()
+    local vendor = (osrelease.read(root).ID or ""):lower()
+    if vendor:match("^[a-z0-9][a-z0-9._-]*$") and vendor ~= "boot" then
+      mkdir_host(esp .. "/EFI/" .. vendor)
+      write_host(esp .. "/EFI/" .. vendor .. "/grub.cfg", text)
+      paths[#paths + 1] = "/EFI/" .. vendor .. "/grub.cfg"
+    end
+    write_host(boot .. "/grub.cfg", text)
+    paths[#paths + 1] = "/EFI/BOOT/grub.cfg"
+  else
+    rename_host(boot .. "/BOOTX64.EFI", boot .. "/grubx64.efi")
+  end
+  M.copy_out(root, shim, boot, "BOOTX64.EFI")
+  local mok = first_existing(root, MOK_PATHS)
+  if mok then
+    M.copy_out(root, mok, boot, "mmx64.efi")
+    paths[#paths + 1] = "/EFI/BOOT/mmx64.efi"
+  end
+  return string.format("shim %s, GRUB %s%s", shim, signed or "built by grub-mkimage",
+    mok and ", MOK manager " .. mok or ""), paths
 end
 
 ---@class imgrecipe.EfiLoaderOpts
@@ -485,6 +563,8 @@ function M.build(root, output, opts)
   local early = w .. "/early.cfg"
   write_host(early, M.early_config(volume_id))
   log.info("EFI loader built by %s", M.efi_loader(root, esp, early))
+  local shim, efi_paths = shim_boot(root, esp, early)
+  if shim then log.info("UEFI boot through the image's %s", shim) end
   iso.fat_image(esp, w .. "/efiboot.img", { label = "EFIBOOT", timestamp = opts.timestamp })
   local bios
   if opts.bios ~= false then
@@ -512,6 +592,9 @@ function M.build(root, output, opts)
     files[1] = { source = w .. "/" .. M.ROOTFS_NAME, path = "/" .. M.LIVE_DIR .. "/" .. M.ROOTFS_NAME }
   end
 
+  -- With shim, the ISO's own /EFI too (ALIC's; USB writers that copy the
+  -- ISO's files boot from them).
+  for _, p in ipairs(efi_paths or {}) do files[#files + 1] = { source = esp .. p, path = p } end
   for _, f in ipairs(M.stage_files(opts.files, w .. "/files")) do files[#files + 1] = f end
   iso.write(output, {
     volume_id = volume_id, tree = media, files = files,
@@ -606,7 +689,7 @@ end
 -- Appends `args` to every `linux` line of a grub.cfg text.
 local function append_linux_args(text, args)
   local n
-  text, n = text:gsub("(\n%s*linux%s[^\n]*)", function(line) return line .. " " .. table.concat(args, " ") end)
+  text, n = text:gsub("(\n%s*linux%s[^\n]*)", function(line) return line .. " " .. grub.quote_args(args) end)
   if n == 0 then util.raise("config", "LiveOS ISO input: its grub.cfg has no linux line") end
   return text
 end
@@ -703,8 +786,7 @@ end
 local function media_image_args(text, volume_id, saved)
   local line = text:match("\n%s*linux%s+(%S+[^\n]*)")
   if not line then util.raise("config", "LiveOS ISO input: its grub.cfg has no linux line") end
-  local args = {}
-  for a in line:gmatch("%S+") do args[#args + 1] = a end
+  local args = grub.split_args(line)
   table.remove(args, 1)
   local n = #args - #saved
   for i = 1, #saved do

@@ -14,7 +14,8 @@
 ---     grubx64.efi            GRUB with its network modules, prefix /boot/grub2 (shim loads it)
 ---     boot/grub2/grub.cfg    the menu entry: kernel, initrd (bootstrap: root=live:<url> ip=dhcp)
 ---     boot/vmlinuz-<v>, boot/initrd.img (full-os) or boot/initrd.img-<v> (bootstrap)
----     image.iso              bootstrap: the LiveOS ISO (or the basename of bootstrap_file_url)
+---     image.iso              bootstrap: the LiveOS ISO (or the basename of bootstrap_file_url),
+---                            with the additional files too (as ALIC's)
 ---     <additional files>
 ---
 --- The image is changed on the way (as imgrecipe.liveos): do not save it.
@@ -116,7 +117,7 @@ function M.grub_config(spec)
     "set default=0",
     "set timeout=1",
     'menuentry "' .. title .. '" {',
-    "\tlinux\t" .. spec.kernel .. " " .. table.concat(spec.args, " "),
+    "\tlinux\t" .. spec.kernel .. " " .. grub.quote_args(spec.args),
     "\tinitrd\t" .. spec.initrd,
     "}",
   }, "\n") .. "\n"
@@ -141,30 +142,12 @@ local NEEDS = {
 --- The dracut modules the PXE initramfs adds to the live one.
 M.DRACUT_MODULES = { "livenet", "network-legacy" }
 
---- Where images keep shim, the first-stage loader that is signed for
---- Secure Boot and loads grubx64.efi from its own directory (over the
---- network: from the TFTP server). Debian/Ubuntu: shim-signed, shim-unsigned;
---- Fedora/Azure Linux: the shim package's ESP copies.
-M.SHIM_PATHS = { "/usr/lib/shim/shimx64.efi.signed", "/usr/lib/shim/shimx64.efi", "/boot/efi/EFI/BOOT/shimx64.efi" }
+--- Where images keep shim (liveos.SHIM_PATHS; the same list).
+M.SHIM_PATHS = liveos.SHIM_PATHS
 
---- The image's shim (x86_64), or nil: the paths of M.SHIM_PATHS, then
---- `/boot/efi/EFI/<vendor>/shimx64.efi`.
----@param root imgrecipe.Image|imgrecipe.DiskRoot
----@return string|nil
-function M.find_shim(root)
-  for _, p in ipairs(M.SHIM_PATHS) do
-    if root:exists(p) then return p end
-  end
-  if root:exists("/boot/efi/EFI") then
-    local vendors = root:list_dir("/boot/efi/EFI")
-    table.sort(vendors)
-    for _, v in ipairs(vendors) do
-      local p = "/boot/efi/EFI/" .. v .. "/shimx64.efi"
-      if root:exists(p) then return p end
-    end
-  end
-  return nil
-end
+--- The image's shim (x86_64), or nil: liveos.find_shim (one search for the
+--- ISO's EFI image and the PXE tree).
+M.find_shim = liveos.find_shim
 
 local function has_tool(root, names)
   for _, name in ipairs(names) do
@@ -228,13 +211,30 @@ function M.check_output(output, format, input)
   end
 end
 
+-- The bootstrap ISO's files: an ISO input's own media files, then the
+-- tree's (pxe.additionalFiles) at the same path under the ISO's root (ALIC
+-- puts them on the ISO as well); a tree file replaces a media file.
+local function bootstrap_iso_files(iso_files, files)
+  local out, index = {}, {}
+  for _, f in ipairs(iso_files or {}) do
+    out[#out + 1] = f
+    index[f.path] = #out
+  end
+  for _, f in ipairs(files or {}) do
+    local path = "/" .. f.path:gsub("^/+", "")
+    local copy = { source = f.source, content = f.content, permissions = f.permissions, path = path }
+    if index[path] then out[index[path]] = copy else out[#out + 1] = copy; index[path] = #out end
+  end
+  return out
+end
+
 ---@class imgrecipe.PxeOpts
 ---@field work_dir string host directory for the intermediate files (a build directory)
 ---@field format? string "pxe-dir" (default: a directory) or "pxe-tar" (the tree as .tar.gz)
 ---@field bootstrap_base_url? string the ISO is served at <url>/image.iso
 ---@field bootstrap_file_url? string or the ISO's full URL (the tree's ISO is named after it)
 ---@field extra_args? string[] kernel arguments (pxe.kernelCommandLine.extraCommandLine)
----@field files? imgrecipe.LiveFile[] more files in the tree (pxe.additionalFiles; `path` relative to its root)
+---@field files? imgrecipe.LiveFile[] more files in the tree (pxe.additionalFiles; `path` relative to its root), also on the bootstrap ISO
 ---@field iso_files? imgrecipe.LiveFile[] more files on the ISO
 ---@field saved_args? string[] arguments kept from an earlier ISO (ISO input), before extra_args
 ---@field image_args? string[] the image's own kernel arguments (default: from its grub.cfg)
@@ -293,6 +293,11 @@ function M.build(root, output, opts)
       util.raise("usage", string.format("PXE additional file %s: the path is one of the tree's own (%s, bootx64.efi, "
         .. "grubx64.efi, boot/)", f.path, iso_name or M.ISO_NAME))
     end
+    -- bootstrap: the file also goes on the ISO, beside the live root.
+    if not full and (rel:match("^" .. liveos.LIVE_DIR .. "/") or "/" .. rel == liveos.SAVED_CONFIGS) then
+      util.raise("usage", string.format("PXE additional file %s: the path is one of the bootstrap ISO's own (%s/, %s)",
+        f.path, liveos.LIVE_DIR, liveos.SAVED_CONFIGS))
+    end
   end
   M.check_output(output, format, opts.input)
   -- Fail before the long steps.
@@ -314,7 +319,8 @@ function M.build(root, output, opts)
   -- has livenet, so the same kernel and initramfs boot over the network.
   -- full-os: the media's pieces only (kernel, whole-OS initramfs).
   local live = liveos.build(root, full and w .. "/unused.iso" or tree .. "/" .. iso_name, {
-    work_dir = w .. "/liveos", extra_args = opts.extra_args, files = opts.iso_files, iso = not full,
+    work_dir = w .. "/liveos", extra_args = opts.extra_args, files = bootstrap_iso_files(opts.iso_files, opts.files),
+    iso = not full,
     saved_args = opts.saved_args, image_args = opts.image_args,
     initramfs_type = initramfs_type, selinux_mode = opts.selinux_mode,
     dracut_modules = not full and M.DRACUT_MODULES or nil, kdump_boot_files = opts.kdump_boot_files,

@@ -25,6 +25,7 @@ local host = require "imgrecipe.host.uki"
 local files = require "imgrecipe.host.files"
 local sys = require "imgrecipe.host.sys"
 local bootloader = require "imgrecipe.bootloader"
+local grub = require "imgrecipe.grub"
 local util = require "imgrecipe.util"
 local log = require "imgrecipe.log"
 
@@ -78,27 +79,6 @@ function M.kernels(names)
   return out
 end
 
--- GRUB words of a line: quotes and backslashes removed; `$` kept so that
--- arguments GRUB would expand can be left out.
-local function grub_words(line)
-  local words, cur, quote, i = {}, nil, nil, 1
-  while i <= #line do
-    local c = line:sub(i, i)
-    if quote then
-      if c == quote then quote = nil
-      elseif c == "\\" and quote == '"' and i < #line then i = i + 1; cur = cur .. line:sub(i, i)
-      else cur = cur .. c end
-    elseif c == "'" or c == '"' then quote = c; cur = cur or ""
-    elseif c == "\\" and i < #line then i = i + 1; cur = (cur or "") .. line:sub(i, i)
-    elseif c:match("%s") then
-      if cur then words[#words + 1] = cur; cur = nil end
-    else cur = (cur or "") .. c end
-    i = i + 1
-  end
-  if cur then words[#words + 1] = cur end
-  return words
-end
-
 --- The kernel command line of each kernel in a grub.cfg, by kernel file
 --- name (`vmlinuz-<version>`): the arguments of its first `linux` line that
 --- is not a recovery entry (`single` or `recovery`), arguments holding a GRUB
@@ -108,15 +88,18 @@ end
 function M.grub_cmdlines(text)
   local out = {}
   for line in (text .. "\n"):gmatch("([^\n]*)\n") do
-    local words = grub_words(line)
-    local cmd = words[1]
+    -- GRUB's words unquoted (grub.grub_words), the kernel's own double quotes kept.
+    local words = grub.grub_words(line)
+    local cmd = words[1] and words[1].arg
     if (cmd == "linux" or cmd == "linuxefi" or cmd == "linux16") and words[2] then
-      local kernel = words[2]:match("([^/]+)$")
+      local kernel = words[2].arg:match("([^/]+)$")
       local args, recovery = {}, false
       for i = 3, #words do
-        local w = words[i]
+        local w = words[i].arg
         if w == "single" or w == "recovery" then recovery = true end
-        if not w:find("$", 1, true) then args[#args + 1] = w end
+        -- A GRUB variable: written unquoted or in double quotes.
+        local variable = words[i].raw:find("$", 1, true) and not words[i].raw:match("^'[^']*'$")
+        if not variable then args[#args + 1] = w end
       end
       if not recovery and out[kernel] == nil then out[kernel] = table.concat(args, " ") end
     end

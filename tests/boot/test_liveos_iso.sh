@@ -6,17 +6,24 @@
 # (UEFI El Torito), as a CD under SeaBIOS (BIOS El Torito) and as a disk
 # under OVMF (the appended ESP); each time the unit shows that / is the live
 # overlay on the squashfs, that the argument is on the kernel command line
-# and that the payload is readable under /run/initramfs/live.
+# and that the payload is readable under /run/initramfs/live. The image has
+# shim-signed and grub-efi-amd64-signed: the EFI image's only loader OVMF
+# starts (EFI/BOOT/BOOTX64.EFI) is shim, which loads Debian's signed GRUB,
+# which reads the early config from its prefix /EFI/debian: both UEFI boots
+# go through shim.
 set -euo pipefail
 source "$(dirname "$0")/../lib/testlib.sh"
 image_env debian-base
+# IMGRECIPE_BOOT_LOCK=FILE: hold that lock only while QEMU runs (one guest at
+# a time on a shared machine), not while building.
+boot_check() { ${IMGRECIPE_BOOT_LOCK:+flock "$IMGRECIPE_BOOT_LOCK"} "$TESTS_DIR/lib/boot-check.sh" "$@"; }
 
 cfg=$T_TMP/cfg
 mkdir -p "$cfg"
 cat > "$cfg/live.yaml" <<'YAML'
 os:
   packages:
-    install: [dracut, dracut-live]
+    install: [dracut, dracut-live, shim-signed, grub-efi-amd64-signed]
   additionalFiles:
     - content: |
         #!/bin/sh
@@ -54,12 +61,16 @@ iso=$T_TMP/live.iso
     --output-image-format iso --build-dir "$T_TMP/b" 2> "$T_TMP/build.log" \
     || { tail -30 "$T_TMP/build.log"; t_fail "build"; t_done; exit 1; }
 t_pass "LiveOS ISO built ($(du -m "$iso" | cut -f1) MiB)"
+esp_start=$(sfdisk -J "$iso" | python3 -c 'import json,sys; p=[x for x in json.load(sys.stdin)["partitiontable"]["partitions"] if x["type"]=="C12A7328-F81F-11D2-BA4B-00A0C93EC93B"]; print(p[0]["start"]*512)')
+check "the EFI image's BOOTX64.EFI is shim" bash -c "mtype -i '$iso@@$esp_start' ::/EFI/BOOT/BOOTX64.EFI | strings | grep -q 'UEFI SHIM'"
+check "the EFI image's grubx64.efi is Debian's signed GRUB (prefix /EFI/debian)" bash -c \
+    "mtype -i '$iso@@$esp_start' ::/EFI/BOOT/grubx64.efi | strings | grep -qx /EFI/debian"
 
 marker="LIVEMARK root=[overlay LiveOS_rootfs] arg=yes payload=[payload-on-the-media]"
 for how in "uefi cd" "bios cd" "uefi disk"; do
     read -r firmware media <<< "$how"
     check "$firmware $media: the live system boots and / is the overlay on the squashfs" \
-        "$TESTS_DIR/lib/boot-check.sh" --image "$iso" --media "$media" --firmware "$firmware" \
+        boot_check --image "$iso" --media "$media" --firmware "$firmware" \
         --marker "$marker" --timeout 240 --log "$T_TMP/$firmware-$media.log"
     grep -a 'LIVEMARK' "$T_TMP/$firmware-$media.log" | head -1 || true
 done

@@ -4,10 +4,11 @@
 #    under /cloud-init-data, as ALIC's ISO page lays it out) is applied when
 #    the live system boots: cloud-init (installed by the config) reads it from
 #    /run/initramfs/live/cloud-init-data/ and sets the hostname of meta-data
-#    and writes the file of user-data. ALIC's page points cloud-init at the
-#    seed with the kernel argument 'ds=nocloud;s=file://...'; imgrecipe refuses
-#    ';' in kernel arguments (docs/config.md), so the OS config names the seed
-#    in /etc/cloud/cloud.cfg.d instead (cloud-init's own datasource config).
+#    and writes the file of user-data. As ALIC's page does, the seed is named
+#    by the kernel argument 'ds=nocloud;s=file:///run/initramfs/live/...'
+#    (iso.kernelCommandLine.extraCommandLine), which grub.cfg carries
+#    single-quoted: /proc/cmdline must hold it intact, ';' included, and it
+#    is the only place the seed is named (cloud.cfg.d only trims modules).
 # 3. That ISO re-customized through ISO input with a new kernel argument and
 #    an OS change (a new file in the root, so the root is rebuilt from the
 #    squashfs) boots and shows both generations: the first build's file,
@@ -35,9 +36,6 @@ os:
   additionalFiles:
     - content: |
         datasource_list: [NoCloud, None]
-        datasource:
-          NoCloud:
-            seedfrom: file:///run/initramfs/live/cloud-init-data/
         network: {config: disabled}
         # Only what the seed uses: the boot stays within the test's time.
         cloud_init_modules: [write_files, set_hostname, update_hostname]
@@ -54,7 +52,8 @@ os:
         first=$(cat /etc/imgrecipe-first 2>/dev/null || echo none)
         second=$(cat /etc/imgrecipe-second 2>/dev/null || echo none)
         media=$(cat /run/initramfs/live/first.txt 2>&1)
-        echo "SEEDMARK root=[$root] host=[$(hostname)] seed=[$seed] first=[$first] second=[$second] media=[$media] args=[$(yn imgrecipe.first=1)/$(yn imgrecipe.second=2)]" > /dev/ttyS0
+        ds=$(tr ' ' '\n' < /proc/cmdline | grep '^ds=' || echo none)
+        echo "SEEDMARK root=[$root] host=[$(hostname)] seed=[$seed] first=[$first] second=[$second] media=[$media] args=[$(yn imgrecipe.first=1)/$(yn imgrecipe.second=2)] ds=[$ds]" > /dev/ttyS0
       destination: /usr/local/bin/seed-marker
       permissions: "0755"
     - content: |
@@ -74,6 +73,7 @@ iso:
     extraCommandLine:
       - console=ttyS0,115200n8
       - imgrecipe.first=1
+      - ds=nocloud;s=file:///run/initramfs/live/cloud-init-data/
   additionalFiles:
     - source: cloud-init-data/user-data
       destination: /cloud-init-data/user-data
@@ -103,13 +103,17 @@ build() {
 build first --config-file "$cfg/first.yaml" --image-file "$IMG_PATH"
 xorriso -osirrox on -indev "$T_TMP/first.iso" -extract /cloud-init-data/meta-data "$T_TMP/meta-data" 2>/dev/null
 check_eq "the seed is on the media" "$(cat "$cfg/cloud-init-data/meta-data")" "$(cat "$T_TMP/meta-data")"
+xorriso -osirrox on -indev "$T_TMP/first.iso" -extract /boot/grub/grub.cfg "$T_TMP/grub.cfg" 2>/dev/null
+check_contains "grub.cfg carries the seed argument single-quoted" "$(cat "$T_TMP/grub.cfg")" \
+    " 'ds=nocloud;s=file:///run/initramfs/live/cloud-init-data/'"
 
 root="root=[overlay LiveOS_rootfs]"
 seeded="host=[seeded-host] seed=[applied-from-the-media]"
+ds="ds=[ds=nocloud;s=file:///run/initramfs/live/cloud-init-data/]"
 check "boot 1: the NoCloud seed on the media is applied (hostname, user-data file)" \
     boot_check --image "$T_TMP/first.iso" --media cd --firmware uefi --timeout 240 \
     --log "$T_TMP/boot1.log" \
-    --marker "SEEDMARK $root $seeded first=[first-build] second=[none] media=[first-media] args=[yes/no]"
+    --marker "SEEDMARK $root $seeded first=[first-build] second=[none] media=[first-media] args=[yes/no] $ds"
 grep -a SEEDMARK "$T_TMP/boot1.log" | head -1 || true
 
 cat > "$cfg/second.yaml" <<'YAML'
@@ -131,6 +135,6 @@ check_eq "the input ISO is unchanged" "$first_sum" "$(sha256sum < "$T_TMP/first.
 check "boot 2: the re-customized ISO shows the first and the second build's changes" \
     boot_check --image "$T_TMP/second.iso" --media cd --firmware uefi --timeout 240 \
     --log "$T_TMP/boot2.log" \
-    --marker "SEEDMARK $root $seeded first=[first-build] second=[second-build] media=[first-media] args=[yes/yes]"
+    --marker "SEEDMARK $root $seeded first=[first-build] second=[second-build] media=[first-media] args=[yes/yes] $ds"
 grep -a SEEDMARK "$T_TMP/boot2.log" | head -1 || true
 t_done

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # imgrecipe build with a YAML config on the tiny image: hostname, files (one
-# inline with mode 0600, one copied, one on the FAT ESP), kernel arguments,
+# inline with mode 0600, one copied, one on the FAT ESP), kernel arguments
+# (one with a ';', quoted for GRUB),
 # post and finalize scripts; every change read back from the output.
 set -euo pipefail
 source "$(dirname "$0")/../lib/testlib.sh"
@@ -44,6 +45,7 @@ os:
     extraCommandLine:
       - imgrecipe.extra=yes
       - console=ttyS0
+      - ds=nocloud;s=file:///seed/
 scripts:
   postCustomization:
     - path: scripts/post.sh
@@ -85,8 +87,14 @@ check_eq "ESP volume ID kept" "$ESP_UUID" "$(blkid --probe --offset "$ESP_OFFSET
 dd if="$O" of="$T_TMP/esp.img" iflag=skip_bytes,count_bytes skip="$ESP_OFFSET" count="$ESP_SIZE" status=none
 check "ESP passes fsck.fat" fsck.fat -n "$T_TMP/esp.img"
 grub=$(fs_cat "$O" "$ROOT_OFFSET" /boot/grub/grub.cfg)
-check_contains "kernel arg appended" "$grub" "ro quiet imgrecipe.extra=yes console=ttyS0"
+check_contains "kernel arg appended" "$grub" "ro quiet imgrecipe.extra=yes console=ttyS0 'ds=nocloud;s=file:///seed/'"
 check_contains "default grub updated" "$(fs_cat "$O" "$ROOT_OFFSET" /etc/default/grub)" "imgrecipe.extra=yes"
+# A ';' argument: single-quoted in grub.cfg (GRUB would end the command at ';');
+# in /etc/default/grub, as the shell reads it, escaped for GRUB (grub-mkconfig
+# copies the value into grub.cfg).
+fs_cat "$O" "$ROOT_OFFSET" /etc/default/grub > "$T_TMP/default-grub"
+check_contains "default grub: the ';' argument as grub-mkconfig will copy it" \
+    "$(env -i bash -c '. "$1"; printf %s "$GRUB_CMDLINE_LINUX_DEFAULT"' _ "$T_TMP/default-grub")" 'ds=nocloud\;s=file:///seed/'
 check_eq "host hostname untouched by the image's scripts" "$host_name" "$(hostname)"
 check_eq "post script ran with args and env" "post ran with hello and args one two" "$(fs_cat "$O" "$ROOT_OFFSET" /etc/post-marker)"
 penv=$(fs_cat "$O" "$ROOT_OFFSET" /etc/post-env)

@@ -136,6 +136,11 @@ esp_start=$(sfdisk -J "$iso" | python3 -c 'import json,sys; p=[x for x in json.l
 in_fat() { mdir -i "$iso@@$esp_start" "::$1" > /dev/null; }
 check "FAT image holds EFI/BOOT/BOOTX64.EFI" in_fat /EFI/BOOT/BOOTX64.EFI
 check_eq "the EFI loader is a PE image" "MZ" "$(mtype -i "$iso@@$esp_start" ::/EFI/BOOT/BOOTX64.EFI | head -c 2)"
+# No shim in the image: GRUB alone, as before (test_pxe.sh checks the shim layout).
+check_eq "without shim: EFI/BOOT holds only BOOTX64.EFI" "BOOTX64.EFI" \
+    "$(mdir -b -i "$iso@@$esp_start" ::/EFI/BOOT | sed 's|/$||; s|.*/||' | tr '\n' ' ' | sed 's/ $//')"
+check_eq "without shim: EFI holds only BOOT" "BOOT" "$(mdir -b -i "$iso@@$esp_start" ::/EFI | sed 's|/$||; s|.*/||' | tr '\n' ' ' | sed 's/ $//')"
+check_not_contains "without shim: no /EFI on the ISO itself" "$(xorriso -indev "$iso" -find / 2>/dev/null)" "/EFI"
 
 # ---- the live root ----
 sq=$T_TMP/x/rootfs.img

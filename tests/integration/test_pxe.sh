@@ -3,10 +3,12 @@
 # bootstrap initramfs) on the debian-base image with a config that installs
 # dracut, dracut-live, dracut-network and the tools of dracut's livenet over
 # network-legacy (curl, dhclient, arping, pgrep, ip). The tree is checked file by
-# file: bootx64.efi / grubx64.efi (GRUB EFI images with the network modules),
+# file: bootx64.efi (the image's shim: the config installs shim-signed and
+# grub-efi-amd64-signed) / grubx64.efi (GRUB with the network modules),
 # boot/grub2/grub.cfg (the exact kernel line: root=live:<URL of the ISO>),
 # the kernel, the initramfs (livenet inside), the ISO (the LiveOS ISO) and a
-# pxe.additionalFiles file. pxe-tar (with bootstrapFileUrl) holds the same
+# pxe.additionalFiles file, also on the ISO (as ALIC's); the ISO's EFI image
+# boots shim and Debian's signed GRUB. pxe-tar (with bootstrapFileUrl) holds the same
 # tree with the ISO named after the URL. Error paths: a non-empty output
 # directory, an output that is a file, bootstrap without a URL, both URLs, an image
 # without livenet's packages; none leaves an output or a temporary.
@@ -22,7 +24,8 @@ write_cfg() { # NAME URL_LINE FORMAT
     cat > "$cfg/$1.yaml" <<YAML
 os:
   packages:
-    install: [dracut, dracut-live, dracut-network, curl, isc-dhcp-client, iputils-arping, procps, iproute2]
+    install: [dracut, dracut-live, dracut-network, curl, isc-dhcp-client, iputils-arping, procps, iproute2,
+              shim-signed, grub-efi-amd64-signed]
 pxe:
   kernelCommandLine:
     extraCommandLine:
@@ -34,6 +37,7 @@ pxe:
       destination: /extra/payload.txt
     - source: payload.bin
       destination: /payload.bin
+      permissions: "755"
 output:
   image:
     format: $3
@@ -68,9 +72,9 @@ check_eq "the tree: exactly ALIC's files plus the additional files" "$expected" 
 check_eq "every file is world-readable (TFTP servers do not run as root)" "" \
     "$(find "$out" -type f ! -perm -0444 -printf '%P ')"
 check_eq "bootx64.efi is a PE image" "MZ" "$(head -c 2 "$out/bootx64.efi")"
-check "grubx64.efi is the same GRUB" cmp -s "$out/bootx64.efi" "$out/grubx64.efi"
-check "the loader has GRUB's network modules (efinet, tftp)" bash -c \
-    "strings '$out/bootx64.efi' | grep -q efinet && strings '$out/bootx64.efi' | grep -q tftp"
+check "bootx64.efi is the image's shim (shim-signed)" bash -c "strings '$out/bootx64.efi' | grep -q 'UEFI SHIM'"
+check "grubx64.efi has GRUB's network modules (efinet, tftp)" bash -c \
+    "strings '$out/grubx64.efi' | grep -q efinet && strings '$out/grubx64.efi' | grep -q tftp"
 check_eq "payload content" "payload in the tree" "$(cat "$out/extra/payload.txt")"
 check_eq "payload from a file (relative to the config)" "payload from a file" "$(cat "$out/payload.bin")"
 grubcfg=$(cat "$out/boot/grub2/grub.cfg")
@@ -104,10 +108,45 @@ iso=$out/image.iso
 check_contains "image.iso is the LiveOS ISO (label CDROM)" "$(xorriso -indev "$iso" -pvd_info 2>/dev/null)" "Volume Id    : CDROM"
 isofiles=$(xorriso -indev "$iso" -find / -type f 2>/dev/null | tr -d "'")
 check_contains "image.iso has the live root" "$isofiles" "/LiveOS/rootfs.img"
-check_not_contains "pxe.additionalFiles are not on the ISO" "$isofiles" "payload"
+# ALIC puts pxe.additionalFiles on the bootstrap ISO too (same path, content, mode).
+check_contains "pxe.additionalFiles are also on the ISO" "$isofiles" "/extra/payload.txt"
 mkdir -p "$T_TMP/x"
+xorriso -osirrox on -indev "$iso" -extract /extra/payload.txt "$T_TMP/x/payload.txt" \
+    -extract /payload.bin "$T_TMP/x/payload.bin" 2>/dev/null
+check_eq "the ISO's content file: content and mode 0644" "payload in the tree 644" \
+    "$(cat "$T_TMP/x/payload.txt" 2>/dev/null) $(stat -c %a "$T_TMP/x/payload.txt" 2>/dev/null)"
+check_eq "the ISO's source file: content and the mode from permissions" "payload from a file 755" \
+    "$(cat "$T_TMP/x/payload.bin" 2>/dev/null) $(stat -c %a "$T_TMP/x/payload.bin" 2>/dev/null)"
+check_eq "the tree's source file has that mode too" "755" "$(stat -c %a "$out/payload.bin")"
 xorriso -osirrox on -indev "$iso" -extract "/boot/initrd.img-$kver" "$T_TMP/x/initrd.img" 2>/dev/null
 check "the ISO's initramfs is the tree's (one dracut run)" cmp -s "$T_TMP/x/initrd.img" "$out/boot/initrd.img-$kver"
+
+# The image has shim-signed and grub-efi-amd64-signed: the ISO's EFI image
+# (the appended ESP, read with mtools) and its /EFI/BOOT boot shim, which
+# loads Debian's signed GRUB; that GRUB's built-in prefix is /EFI/debian, where
+# the early config (find the media by label, load its grub.cfg) waits.
+esp_start=$(sfdisk -J "$iso" | python3 -c 'import json,sys; p=[x for x in json.load(sys.stdin)["partitiontable"]["partitions"] if x["type"]=="C12A7328-F81F-11D2-BA4B-00A0C93EC93B"]; print(p[0]["start"]*512)')
+fat_ls() { mdir -b -i "$iso@@$esp_start" "::$1" | sed 's|/$||; s|.*/||' | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//'; }
+check_eq "EFI image: EFI/BOOT holds shim, GRUB, the MOK manager and the early config" \
+    "BOOTX64.EFI grub.cfg grubx64.efi mmx64.efi" "$(fat_ls /EFI/BOOT)"
+check_eq "EFI image: EFI holds BOOT and debian (the signed GRUB's prefix)" "BOOT debian" "$(fat_ls /EFI)"
+sq=$T_TMP/x/rootfs.img
+xorriso -osirrox on -indev "$iso" -extract /LiveOS/rootfs.img "$sq" 2>/dev/null
+for pair in BOOTX64.EFI:/usr/lib/shim/shimx64.efi.signed grubx64.efi:/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed \
+        mmx64.efi:/usr/lib/shim/mmx64.efi.signed; do
+    name=${pair%%:*} src=${pair#*:}
+    mtype -i "$iso@@$esp_start" "::/EFI/BOOT/$name" > "$T_TMP/x/fat-$name"
+    unsquashfs -cat "$sq" "$src" > "$T_TMP/x/img-$name"
+    check "EFI image: EFI/BOOT/$name is the image's $src" cmp -s "$T_TMP/x/fat-$name" "$T_TMP/x/img-$name"
+    xorriso -osirrox on -indev "$iso" -extract "/EFI/BOOT/$name" "$T_TMP/x/iso-$name" 2>/dev/null
+    check "the ISO's /EFI/BOOT/$name is the same file" cmp -s "$T_TMP/x/fat-$name" "$T_TMP/x/iso-$name"
+done
+check "the tree's bootx64.efi is the same shim" cmp -s "$T_TMP/x/fat-BOOTX64.EFI" "$out/bootx64.efi"
+early=$(mtype -i "$iso@@$esp_start" ::/EFI/debian/grub.cfg)
+check_eq "EFI image: EFI/debian/grub.cfg is the early config" \
+    "$(printf 'search --no-floppy --set=root --label CDROM\nset prefix=($root)/boot/grub\nconfigfile $prefix/grub.cfg')" "$early"
+check_eq "EFI image: EFI/BOOT/grub.cfg too (the signed GRUB's \$cmdpath fallback)" "$early" \
+    "$(mtype -i "$iso@@$esp_start" ::/EFI/BOOT/grub.cfg)"
 
 # ---- pxe-tar, with bootstrapFileUrl ----
 tgz=$T_TMP/out/pxe.tar.gz
@@ -159,6 +198,10 @@ fail both-urls "pxe:
 fail bad-scheme "pxe:
   bootstrapBaseUrl: file:///srv" "bootstrapBaseUrl"
 fail tar-dir "$url" "is a directory" "$T_TMP/fail" pxe-tar
+fail iso-own-path "$url
+  additionalFiles:
+    - content: x
+      destination: /LiveOS/extra.img" "PXE additional file /LiveOS/extra.img: the path is one of the bootstrap ISO's own"
 fail no-livenet "os:
   packages:
     install: [dracut, dracut-live]

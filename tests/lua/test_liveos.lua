@@ -40,6 +40,19 @@ return {
     end, "invalid kernel argument")
   end,
 
+  test_grub_config_quotes_special_arguments = function(t)
+    -- ALIC's cloud-init seed form: GRUB would end the command at ';' unquoted.
+    local seed = "ds=nocloud;s=file:///run/initramfs/live/cloud-init-data/"
+    local text = liveos.grub_config({ volume_id = "CDROM", kernel = "/k", initrd = "/i", args = { "quiet", seed } })
+    t:ok(text:find(" quiet 'ds=nocloud;s=file:///run/initramfs/live/cloud-init-data/'\n", 1, true), text)
+    local grub = require "imgrecipe.grub"
+    local args = grub.first_kernel_args(text)
+    t:eq(args[#args], seed, "read back intact")
+    t:raises(function()
+      liveos.grub_config({ volume_id = "L", kernel = "/k", initrd = "/i", args = { "a'b" } })
+    end, "GRUB passes it to the kernel with a backslash before it")
+  end,
+
   test_full_os_grub_config = function(t)
     local text = liveos.grub_config({ volume_id = "CDROM", kernel = "/boot/vmlinuz-6.1", initrd = "/boot/initrd.img",
                                       args = { "quiet" }, initramfs_type = "full-os" })
@@ -78,9 +91,9 @@ return {
   test_image_args_drop_disk_arguments = function(t)
     local root = fake_root({
       ["/boot/grub/grub.cfg"] = "menuentry 'x' {\n\tlinux\t/boot/vmlinuz-6 root=UUID=1234 ro console=ttyS0,115200n8 "
-        .. "resume=/dev/sda3 rootflags=x quiet\n}\n",
+        .. "resume=/dev/sda3 rootflags=x quiet $vt_handoff 'ds=nocloud;s=x'\n}\n",
     })
-    t:eq(table.concat(liveos.image_args(root), " "), "console=ttyS0,115200n8 quiet")
+    t:eq(table.concat(liveos.image_args(root), " "), "console=ttyS0,115200n8 quiet ds=nocloud;s=x")
     t:eq(#liveos.image_args(fake_root({})), 0, "no grub.cfg: no arguments")
   end,
 

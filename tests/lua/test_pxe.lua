@@ -41,6 +41,8 @@ return {
     t:ok(text:find("\tlinux\t/boot/vmlinuz-6.1 root=live:http://10.0.2.2:8000/image.iso rd.live.image ", 1, true), "kernel line")
     t:ok(text:find("\tinitrd\t/boot/initrd.img-6.1\n", 1, true), "initrd line")
     t:ok(text:find('menuentry "Debian 12" {', 1, true), "title without quotes")
+    local seeded = pxe.grub_config({ kernel = "/k", initrd = "/i", args = { "ip=dhcp", "ds=nocloud;s=http://10.0.2.2/" } })
+    t:ok(seeded:find("\tlinux\t/k ip=dhcp 'ds=nocloud;s=http://10.0.2.2/'\n", 1, true), "a ';' argument single-quoted")
   end,
 
   test_check_dracut_names_packages = function(t)

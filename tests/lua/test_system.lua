@@ -145,9 +145,13 @@ return {
     local azl = bootloader.default_grub_text({ family = "rpm", os_id = "azurelinux", selinux_args = { "security=selinux", "selinux=1" }, extra_args = {} })
     t:ok(azl:find('GRUB_CMDLINE_LINUX="security=selinux selinux=1 rd.auto=1 net.ifnames=0 lockdown=integrity"', 1, true), azl)
     t:ok(azl:find('GRUB_CMDLINE_LINUX_DEFAULT="\\$kernelopts"', 1, true), azl)
+    -- Shell and GRUB metacharacters are escaped for both (grub-mkconfig copies the value into grub.cfg).
+    local esc = bootloader.default_grub_text({ family = "debian", selinux_args = {},
+                                               extra_args = { 'x="$(reboot)"', "ds=nocloud;s=x" } })
+    t:ok(esc:find('\nGRUB_CMDLINE_LINUX_DEFAULT="x=\\"\\\\\\$(reboot)\\" ds=nocloud\\\\;s=x"\n', 1, true), esc)
     t:raises(function()
-      bootloader.default_grub_text({ family = "debian", selinux_args = {}, extra_args = { 'x="$(reboot)"' } })
-    end, "cannot be written")
+      bootloader.default_grub_text({ family = "debian", selinux_args = {}, extra_args = { "a'b" } })
+    end, "GRUB passes it to the kernel with a backslash before it")
     t:eq(#bootloader.EMPTY_GRUBENV, 1024)
   end,
 
