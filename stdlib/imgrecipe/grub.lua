@@ -127,12 +127,15 @@ function M.split_args(text)
 end
 
 --- GRUB's words of `text`: `{raw=, arg=}` each, `raw` as written and `arg`
---- the kernel argument it stands for (split_args).
+--- the kernel argument it stands for (split_args). The second result is
+--- false when a quote is not closed or the text ends in a backslash (GRUB
+--- would read on into the next line).
 ---@param text string
 ---@return {raw: string, arg: string}[]
+---@return boolean complete
 function M.grub_words(text)
   util.validate("text", text, "string")
-  local out, i, n = {}, 1, #text
+  local out, i, n, complete = {}, 1, #text, true
   while i <= n do
     if text:sub(i, i):match("%s") then
       i = i + 1
@@ -141,7 +144,8 @@ function M.grub_words(text)
       while i <= n and not text:sub(i, i):match("%s") do
         local c = text:sub(i, i)
         if c == "'" then
-          local j = text:find("'", i + 1, true) or n + 1
+          local j = text:find("'", i + 1, true)
+          if not j then j, complete = n + 1, false end
           arg[#arg + 1] = text:sub(i + 1, j - 1)
           i = j + 1
         elseif c == '"' then
@@ -156,6 +160,7 @@ function M.grub_words(text)
               j = j + 1
             end
           end
+          if j > n then complete = false end
           buf[#buf + 1] = '"'
           -- Quotes around no whitespace mean nothing to the kernel either.
           local part = table.concat(buf)
@@ -164,6 +169,10 @@ function M.grub_words(text)
         elseif c == "\\" and i < n then
           arg[#arg + 1] = text:sub(i + 1, i + 1)
           i = i + 2
+        elseif c == "\\" then
+          complete = false
+          arg[#arg + 1] = c
+          i = i + 1
         else
           arg[#arg + 1] = c
           i = i + 1
@@ -172,7 +181,19 @@ function M.grub_words(text)
       out[#out + 1] = { raw = text:sub(start, i - 1), arg = table.concat(arg) }
     end
   end
-  return out
+  return out, complete
+end
+
+-- The words of a kernel line's arguments for an edit: a line GRUB would
+-- continue into the next one cannot be edited on its own (arguments added
+-- after an open quote would land inside it).
+local function line_words(rest)
+  local words, complete = M.grub_words(rest)
+  if not complete then
+    util.raise("usage", string.format("grub.cfg: the kernel line '%s' has an unclosed quote or ends in a backslash: "
+      .. "kernel arguments cannot be added to it", (rest:gsub("^%s+", ""))))
+  end
+  return words
 end
 
 -- `args` as words inside a `quote`d shell string of /etc/default/grub,
@@ -253,14 +274,23 @@ end
 function M.append_kernel_args(text, args)
   M.check_kernel_args(args)
   return edit_kernel_lines(text, "^(%s*)(linux%w*)(%s.*)$", function(line, _, _, rest)
-    local words = M.split_args(rest)
-    local add = {}
+    local words = {}
+    for _, w in ipairs(line_words(rest)) do words[#words + 1] = w.arg end
+    -- Compared as GRUB reads them back: a="b" is the kernel's a=b.
+    local add, seen = {}, {}
     for _, a in ipairs(args) do
-      if not contains(words, a) and not contains(add, a) then add[#add + 1] = a end
+      local quoted = M.quote_arg(a)
+      local read = M.split_args(quoted)[1]
+      if not contains(words, read) and not seen[read] then
+        seen[read] = true
+        add[#add + 1] = quoted
+      end
     end
     if #add == 0 then return line end
-    for i, a in ipairs(add) do add[i] = M.quote_arg(a) end
-    return line:gsub("%s+$", "") .. " " .. table.concat(add, " ")
+    -- Trailing blanks go, unless one is escaped ("a\ ").
+    local base = line:gsub("%s+$", "")
+    if base:sub(-1) == "\\" then base = line end
+    return base .. " " .. table.concat(add, " ")
   end)
 end
 
@@ -322,7 +352,7 @@ function M.replace_kernel_args(text, names, args)
   return edit_kernel_lines(text, "^(%s*)(linux%w*)(%s+)(%S+)(.*)$", function(_, indent, cmd, sep, kernel, rest)
     -- The line's own words stay as written (a `$var` GRUB expands too).
     local words = {}
-    for _, w in ipairs(M.grub_words(rest)) do
+    for _, w in ipairs(line_words(rest)) do
       if not contains(names, arg_name(w.arg)) then words[#words + 1] = w.raw end
     end
     for _, a in ipairs(args) do words[#words + 1] = M.quote_arg(a) end

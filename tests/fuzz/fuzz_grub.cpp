@@ -47,18 +47,32 @@ return function(text, argtext)
 
   if util.map_lines(text, function(l) return l end) ~= text then fail("map_lines(identity) changed the text", text) end
 
-  local appended, n = grub.append_kernel_args(text, args)
-  local again, n2 = grub.append_kernel_args(appended, args)
-  if again ~= appended or n2 ~= n then fail("append_kernel_args is not idempotent", text) end
-  if newlines(appended) ~= newlines(text) then fail("append_kernel_args changed the number of lines", text) end
+  -- A kernel line GRUB would continue into the next (an open quote, a final
+  -- backslash) is refused with a usage error; any other error is a finding.
+  local function edit(fn, ...)
+    local ok, out, count = pcall(fn, ...)
+    if ok then return out, count end
+    if type(out) ~= "table" or out.kind ~= "usage" then fail(tostring(out), text) end
+    return nil
+  end
+
+  local appended, n = edit(grub.append_kernel_args, text, args)
+  if appended then
+    local again, n2 = grub.append_kernel_args(appended, args)
+    if again ~= appended or n2 ~= n then fail("append_kernel_args is not idempotent", text) end
+    if newlines(appended) ~= newlines(text) then fail("append_kernel_args changed the number of lines", text) end
+  end
 
   -- As selinux.lua uses it: every added argument's name is among those removed.
   local names = { "selinux", "security", "enforcing" }
-  for _, a in ipairs(args) do names[#names + 1] = a:match("^([^=]*)") end
-  local replaced, m = grub.replace_kernel_args(text, names, args)
-  local again2, m2 = grub.replace_kernel_args(replaced, names, args)
-  if again2 ~= replaced or m2 ~= m then fail("replace_kernel_args is not idempotent", text) end
-  if newlines(replaced) ~= newlines(text) then fail("replace_kernel_args changed the number of lines", text) end
+  -- Names as GRUB reads the argument back ("x" is the kernel's x).
+  for _, a in ipairs(args) do names[#names + 1] = (grub.split_args(grub.quote_arg(a))[1] or a):match("^([^=]*)") end
+  local replaced, m = edit(grub.replace_kernel_args, text, names, args)
+  if replaced then
+    local again2, m2 = grub.replace_kernel_args(replaced, names, args)
+    if again2 ~= replaced or m2 ~= m then fail("replace_kernel_args is not idempotent", text) end
+    if newlines(replaced) ~= newlines(text) then fail("replace_kernel_args changed the number of lines", text) end
+  end
 
   local first = grub.first_kernel_args(text)
   if first then grub.arg_value(first, "selinux") end

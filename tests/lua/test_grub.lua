@@ -87,6 +87,24 @@ return {
     t:raises(function() grub.append_kernel_args(generated, { "" }) end, "invalid kernel argument '': must not be empty")
     t:raises(function() grub.append_kernel_args(generated, { 1 }) end, "kernel argument 1: expected a string")
   end,
+  test_kernel_line_grub_would_continue_is_refused = function(t)
+    -- Found by fuzzing: arguments appended after an open quote landed inside
+    -- it, so a second append added them again.
+    for _, line in ipairs({ "linux /v root=/dev/sda 'a b", 'linux /v x="a b', "linux /v quiet \\" }) do
+      local cfg = "menuentry x {\n\t" .. line .. "\n}\n"
+      t:raises(function() grub.append_kernel_args(cfg, { "quiet" }) end, "has an unclosed quote or ends in a backslash", line)
+      t:raises(function() grub.replace_kernel_args(cfg, { "quiet" }, { "quiet" }) end, "unclosed quote", line)
+    end
+    -- a="b" reads back as a=b (quotes around no blank): not appended twice.
+    local q = grub.append_kernel_args(generated, { 'a="b"' })
+    t:eq(grub.append_kernel_args(q, { 'a="b"' }), q)
+    t:eq(grub.append_kernel_args(q, { "a=b" }), q)
+    -- An escaped trailing blank is part of the last argument: kept.
+    local cfg = "menuentry x {\n\tlinux /v a\\ \n}\n"
+    local once = grub.append_kernel_args(cfg, { "quiet" })
+    t:eq(once, "menuentry x {\n\tlinux /v a\\  quiet\n}\n")
+    t:eq(grub.append_kernel_args(once, { "quiet" }), once)
+  end,
   test_quote_arg_follows_grub_quoting = function(t)
     t:eq(grub.quote_arg("console=ttyS0,115200n8"), "console=ttyS0,115200n8")
     t:eq(grub.quote_arg("root=live:http://10.0.2.2:8000/pxe/image.iso"), "root=live:http://10.0.2.2:8000/pxe/image.iso")
