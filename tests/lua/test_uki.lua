@@ -2,6 +2,7 @@
 -- grub.cfg, ALIC's fallback and mode rules, ESP paths) and the ukify
 -- command lines on a fake root that records what it runs.
 local uki = require "imgrecipe.uki"
+local alic = require "imgrecipe.alic"
 
 -- A fake mounted image: files in a table; `runs` collects run() argv.
 local function fake(files)
@@ -232,5 +233,40 @@ return {
     t:eq(#root.runs, 1)
     t:ok(root.runs[1]:find("--os-release=@/usr/lib/os-release", 1, true), "os-release from /usr/lib")
     t:ok(root.runs[1]:find("--cmdline=@/tmp/imgrecipe-uki-cmdline", 1, true), "cmdline in the main UKI")
+  end,
+  -- The YAML job with os.uki.mode: modify: the /boot guard after the
+  -- packages, the extra arguments and the SELinux mode kept for the addons
+  -- (no grub.cfg edit), the mode in effect read from the addon's arguments.
+  test_alic_job_modify = function(t)
+    local files = { ["/etc/os-release"] = "ID=azurelinux\n", ["/etc/selinux/config"] = "SELINUX=permissive\n",
+                    ["/boot/efi/EFI/Linux/vmlinuz-6.6.efi"] = "m" }
+    local img = fake(files)
+    local calls = {}
+    img.append_kernel_args = function() calls[#calls + 1] = "append_kernel_args" end
+    img.set_selinux_mode = function(_, mode, o) calls[#calls + 1] = mode .. " boot_args=" .. tostring(o and o.boot_args) end
+    local steps = {}
+    local ctx = { step = function(_, name, fn) steps[#steps + 1] = name; return fn() end }
+    local job = alic.job(ctx, { input = "/in.raw", output = "/out.raw", format = "raw", uki_mode = "modify" })
+    job.img = img
+    job.uki_cmdlines = { ["vmlinuz-6.6"] = "root=/dev/sda2 ro" }
+    job:bootloader({ extra_args = { "quiet" } })
+    t:eq(table.concat(steps, ","), "uki kernel check")
+    t:eq(#calls, 0, "no grub.cfg edit")
+    t:eq(table.concat(job.uki_extra_args, " "), "quiet")
+    -- No mode in the config: the addon's arguments decide (none: the config file's, RPM rule).
+    job:selinux(nil)
+    t:eq(job.selinux_mode, "permissive")
+    job.uki_cmdlines = { ["vmlinuz-6.6"] = "ro selinux=0" }
+    job:selinux(nil)
+    t:eq(job.selinux_mode, "disabled")
+    job:selinux("enforcing", { boot_args = true })
+    t:eq(calls[1], "enforcing boot_args=false")
+    t:eq(job.uki_selinux_mode, "enforcing")
+    files["/boot/initramfs-6.7.img"] = "i"
+    t:raises(function() job:bootloader({}) end, "kernel binaries detected in /boot (initramfs-6.7.img): os.uki.mode 'modify'")
+    -- modify cannot make a LiveOS ISO (an image with UKIs).
+    local iso = alic.job(ctx, { input = "/in.raw", output = "/out.iso", format = "iso", uki_mode = "modify" })
+    iso.is_iso = true
+    t:raises(function() iso:_uki_supported() end, "os.uki: the iso output cannot be made from an image with UKIs")
   end,
 }
