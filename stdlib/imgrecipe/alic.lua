@@ -21,6 +21,7 @@ local iso = require "imgrecipe.iso"
 local verityboot = require "imgrecipe.verityboot"
 local artifacts = require "imgrecipe.artifacts"
 local uki = require "imgrecipe.uki"
+local selinux = require "imgrecipe.selinux"
 
 local M = {}
 
@@ -65,7 +66,7 @@ end
 ---@field reinitialize_verity? boolean storage.reinitializeVerity: all (an input with verity is re-hashed)
 ---@field hard_reset? boolean os.bootloader.resetType: hard-reset (refused on a read-only verity input)
 ---@field preview_features? string[] previewFeatures (reinitialize-verity gates a verity input)
----@field uki_mode? string os.uki.mode ("" when os.uki has none; nil without os.uki): create, passthrough
+---@field uki_mode? string os.uki.mode ("" when os.uki has none; nil without os.uki): create, passthrough, modify
 ---@field artifacts? table output.artifacts: `{path=, items=}` (path absolute), exported after verity
 ---@field verity_existing? imgrecipe.VerityExistingSpec[] storage.verity with dataDevice/hashDevice: verity added to the input's partitions
 
@@ -255,7 +256,11 @@ function Job:open(os_changes)
   self.img = img
   -- §4.1 step 14 (validateUkiMode), on the mounted image before any change.
   if opts.uki_mode ~= nil or uki.has_ukis(img) then
-    ctx:step("uki check", function() uki.check_mode(img, opts.uki_mode) end)
+    ctx:step("uki check", function()
+      uki.check_mode(img, opts.uki_mode)
+      -- §4.2 step 2: modify starts from the addons' command lines, read before the packages.
+      if opts.uki_mode == "modify" then self.uki_cmdlines = uki.addon_cmdlines(img) end
+    end)
   end
   return img
 end
@@ -264,8 +269,7 @@ end
 -- refusal of UKI images for the LiveOS outputs (§4.11).
 function Job:_uki_supported()
   local mode = self.opts.uki_mode
-  if mode == "modify" then util.raise("unsupported", "os.uki.mode: modify is not supported yet (use create)") end
-  if (mode == "create" or mode == "") and (self.is_iso or self.is_pxe) then
+  if (mode == "create" or mode == "" or mode == "modify") and (self.is_iso or self.is_pxe) then
     util.raise("usage", string.format("os.uki: the %s output cannot be made from an image with UKIs", self.format))
   end
 end
@@ -380,6 +384,11 @@ end
 function Job:bootloader(opts)
   local ctx, img = self.ctx, self.img
   local cmdline = opts.extra_args or {}
+  local uki_mode = self.opts.uki_mode
+  -- §4.2 step 4, after the packages: these modes keep the base image's kernels.
+  if uki_mode == "passthrough" or uki_mode == "modify" then
+    ctx:step("uki kernel check", function() uki.check_boot_kernels(img, uki_mode) end)
+  end
   if self.new_disk then
     local with_verity = #storage.verity_devices(self.layout) > 0
     ctx:step("bootloader", function()
@@ -413,6 +422,9 @@ function Job:bootloader(opts)
         if v.name == "root" then verityboot.set_grub_device(img) end
       end
     end)
+  elseif uki_mode == "modify" then
+    -- No grub.cfg: the arguments go into the UKIs' addons (uki.modify in finish).
+    self.uki_extra_args = cmdline
   elseif #cmdline > 0 then
     ctx:step("kernel command line", function() img:append_kernel_args(cmdline) end)
   end
@@ -435,9 +447,18 @@ end
 ---@param mode string|nil
 ---@param opts? table boot_args (default true)
 function Job:selinux(mode, opts)
+  local modify = self.opts.uki_mode == "modify"
   if mode and mode ~= "" then
+    -- modify: the arguments go into the UKIs' addons (uki.modify in finish).
+    if modify then opts = { boot_args = false }; self.uki_selinux_mode = mode end
     self.ctx:step("selinux", function() self.img:set_selinux_mode(mode, opts) end)
     self.selinux_mode = mode
+  elseif modify then
+    -- The command line is the addons' (ALIC reads the first UKI's).
+    local cmdlines, first = self.uki_cmdlines or {}, nil
+    for k in pairs(cmdlines) do if not first or k < first then first = k end end
+    local text = uki.edit_cmdline(first and cmdlines[first] or "", { extra_args = self.uki_extra_args })
+    self.selinux_mode = selinux.current_mode(self.img, uki.split_cmdline(text))
   else
     self.selinux_mode = self.img:selinux_mode()
   end
@@ -547,7 +568,13 @@ function Job:finish()
     -- line (the verity arguments included: after the seal), systemd-boot as
     -- the boot loader; passthrough keeps the base image's UKIs.
     local mode = self.opts.uki_mode
-    if mode ~= nil and mode ~= "passthrough" then
+    if mode == "modify" then
+      -- Only the addons, with the changed command line; the main UKIs stay as they are.
+      ctx:step("uki", function()
+        uki.modify(self.img, { work_dir = ctx.work_dir .. "/uki", cmdlines = self.uki_cmdlines,
+                               extra_args = self.uki_extra_args, selinux_mode = self.uki_selinux_mode })
+      end)
+    elseif mode ~= nil and mode ~= "passthrough" then
       ctx:step("uki", function() uki.create(self.img, { work_dir = ctx.work_dir .. "/uki" }) end)
     end
     self:_artifacts()

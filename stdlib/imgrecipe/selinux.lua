@@ -101,10 +101,11 @@ end
 --- The image's current SELinux mode, from its boot arguments, else from
 --- /etc/selinux/config ("disabled" when neither enables it).
 ---@param img imgrecipe.Image
+---@param args? string[] the kernel arguments it boots with (default: its GRUB configuration's; a UKI image's are its UKIs')
 ---@return string
-function M.current_mode(img)
+function M.current_mode(img, args)
   local family = osrelease.family(osrelease.read(img))
-  local mode = M.mode_from_args(boot_args(img), family ~= "debian")
+  local mode = M.mode_from_args(args or boot_args(img), family ~= "debian")
   if mode ~= "" then return mode end
   local config = img:read_file(M.CONFIG)
   -- No policy installed: nothing to enforce (ALIC fails here instead).

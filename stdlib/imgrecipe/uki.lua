@@ -20,16 +20,24 @@
 ---     local uki = require "imgrecipe.uki"
 ---     local built = uki.create(img, { work_dir = ctx.work_dir .. "/uki" })
 ---     print(built[1].path, built[1].cmdline)
+---
+--- On an image that already boots UKIs with addons, `uki.modify` (ALIC's
+--- `mode: modify`) rebuilds only the addons with a changed command line and
+--- leaves the main UKIs (kernel, initrd, signature) as they are.
 -- @module imgrecipe.uki
 local host = require "imgrecipe.host.uki"
 local files = require "imgrecipe.host.files"
 local sys = require "imgrecipe.host.sys"
 local bootloader = require "imgrecipe.bootloader"
 local grub = require "imgrecipe.grub"
+local selinux = require "imgrecipe.selinux"
 local util = require "imgrecipe.util"
 local log = require "imgrecipe.log"
 
 local M = {}
+
+-- Host path of an image file, for the host's objcopy.
+local function host_path(root, path) return files.resolve(root:_root(), path) end
 
 --- Where the ESP is mounted in the image.
 M.ESP = "/boot/efi"
@@ -138,6 +146,83 @@ function M.paths(kernel)
   return uki, uki .. ".extra.d/" .. kernel .. ".addon.efi"
 end
 
+local function contains(list, item)
+  for _, v in ipairs(list) do
+    if v == item then return true end
+  end
+  return false
+end
+
+--- The arguments of a kernel command line as a UKI's `.cmdline` section
+--- holds it: trailing NUL padding dropped (objcopy pads a shorter section
+--- with zeros), split at whitespace outside the kernel's own double quotes
+--- (`foo="a b"` is one argument, its quotes kept).
+---@param text string
+---@return string[]
+function M.split_cmdline(text)
+  util.validate("text", text, "string")
+  text = text:gsub("%z+$", "")
+  local out, cur, quoted = {}, {}, false
+  for c in text:gmatch(".") do
+    if c == '"' then
+      quoted = not quoted
+      cur[#cur + 1] = c
+    elseif not quoted and c:match("%s") then
+      if #cur > 0 then out[#out + 1] = table.concat(cur); cur = {} end
+    else
+      cur[#cur + 1] = c
+    end
+  end
+  if #cur > 0 then out[#out + 1] = table.concat(cur) end
+  return out
+end
+
+---@class imgrecipe.UkiCmdlineEdits
+---@field extra_args? string[] appended (os.kernelCommandLine.extraCommandLine); one already present is not repeated
+---@field selinux_mode? string the SELinux arguments (security, selinux, enforcing) replaced by this mode's
+
+--- A command line with `os.uki.mode: modify`'s changes, in ALIC's order
+--- (alic-reference §4.2 steps 13 and 14): the extra arguments appended,
+--- then the SELinux arguments replaced by those of the mode. The arguments
+--- are checked as the config's extraCommandLine is (grub.check_kernel_args).
+---@param text string the current command line (an addon's `.cmdline`)
+---@param edits? imgrecipe.UkiCmdlineEdits
+---@return string
+function M.edit_cmdline(text, edits)
+  util.validate("text", text, "string")
+  util.check_options("uki.edit_cmdline", edits, { extra_args = "table", selinux_mode = "string" })
+  edits = edits or {}
+  local args = M.split_cmdline(text)
+  local extra = edits.extra_args or {}
+  grub.check_kernel_args(extra)
+  for _, a in ipairs(extra) do
+    if not contains(args, a) then args[#args + 1] = a end
+  end
+  if edits.selinux_mode then
+    local kept = {}
+    for _, a in ipairs(args) do
+      if not contains(selinux.ARG_NAMES, a:match("^([^=]*)")) then kept[#kept + 1] = a end
+    end
+    for _, a in ipairs(selinux.kernel_args(edits.selinux_mode)) do kept[#kept + 1] = a end
+    args = kept
+  end
+  return table.concat(args, " ")
+end
+
+--- The kernel files of a /boot listing that `passthrough` and `modify`
+--- refuse (ALIC's guard): `vmlinuz-*` and `initramfs-*`, and Debian's
+--- `initrd.img-*`.
+---@param names string[] the files (not directories) of /boot
+---@return string[]
+function M.boot_kernel_files(names)
+  local out = {}
+  for _, n in ipairs(names) do
+    if n:match("^vmlinuz%-") or n:match("^initramfs%-") or n:match("^initrd%.img%-") then out[#out + 1] = n end
+  end
+  table.sort(out)
+  return out
+end
+
 --- systemd-boot's loader.conf: boot the newest UKI at once; no editing of
 --- the command line at the menu (the command line is the UKI's).
 M.LOADER_CONF = "timeout 0\neditor no\n"
@@ -179,6 +264,75 @@ function M.check_mode(root, mode)
   elseif mode == "" then
     util.raise("usage", "base image contains UKI files but os.uki.mode is not specified: when base image has UKIs, you "
       .. "must explicitly set mode to 'create', 'passthrough', or 'modify'")
+  elseif mode == "modify" then
+    local any = false
+    for _, u in ipairs(M.list(root)) do any = any or root:exists(u.addon) end
+    if not any then
+      util.raise("usage", "base image has UKI without addons (combined architecture) but os.uki.mode is set to 'modify': "
+        .. "modify mode requires UKI addon architecture where kernel cmdline is in addon file (" .. M.ESP .. M.OUTPUT_DIR
+        .. "/<kernel>.efi.extra.d/<kernel>.addon.efi). Use mode: create to regenerate UKIs with addon architecture")
+    end
+  end
+end
+
+--- The UKIs on the ESP (`EFI/Linux/*.efi`, sorted), each with the path of
+--- ALIC's addon for it, whether it exists or not: `{kernel=, path=, addon=}`
+--- (`kernel` is the file name less `.efi`; paths in the image).
+---@param root imgrecipe.Image|imgrecipe.DiskRoot
+---@return {kernel: string, path: string, addon: string}[]
+function M.list(root)
+  local out = {}
+  for _, name in ipairs(root:list_dir(M.ESP .. M.OUTPUT_DIR) or {}) do
+    local kernel = name:match("^(.+)%.efi$")
+    if kernel then
+      local uki, addon = M.paths(kernel)
+      out[#out + 1] = { kernel = kernel, path = M.ESP .. uki, addon = M.ESP .. addon }
+    end
+  end
+  table.sort(out, function(a, b) return a.kernel < b.kernel end)
+  return out
+end
+
+-- The .cmdline of an addon of the image, trimmed (ALIC: NUL padding, then spaces).
+local function addon_cmdline(root, u)
+  if not root:exists(u.addon) then
+    util.raise("usage", string.format("uki: the UKI %s has no addon: expected %s (os.uki.mode 'modify' rebuilds only "
+      .. "the addon that holds the command line; use mode: create to rebuild the UKIs)", u.path, u.addon))
+  end
+  local sections = M.inspect(host_path(root, u.addon))
+  local text = sections[".cmdline"] and sections[".cmdline"].text
+  if not text then util.raise("usage", string.format("uki: the addon %s has no .cmdline section", u.addon)) end
+  return table.concat(M.split_cmdline(text), " ")
+end
+
+--- The command line of each UKI's addon, by kernel (ALIC's UKI preparation
+--- for `modify`, before the packages): a `usage` error naming the UKI whose
+--- addon is missing.
+---@param root imgrecipe.Image|imgrecipe.DiskRoot
+---@return table<string, string>
+function M.addon_cmdlines(root)
+  local out = {}
+  for _, u in ipairs(M.list(root)) do out[u.kernel] = addon_cmdline(root, u) end
+  return out
+end
+
+--- ALIC's guard for `passthrough` and `modify`, which keep the kernels and
+--- initramfs inside the base image's UKIs: a `usage` error when /boot has a
+--- kernel or initramfs (installed by this build, e.g. by a kernel package),
+--- which would not be booted.
+---@param root imgrecipe.Image|imgrecipe.DiskRoot
+---@param mode string "passthrough" or "modify", for the message
+function M.check_boot_kernels(root, mode)
+  local names = {}
+  for _, n in ipairs(root:list_dir("/boot") or {}) do
+    local st = root:stat("/boot/" .. n)
+    if not (st and st.type == "directory") then names[#names + 1] = n end
+  end
+  local found = M.boot_kernel_files(names)
+  if #found > 0 then
+    util.raise("usage", string.format("kernel binaries detected in /boot (%s): os.uki.mode '%s' keeps the kernel and "
+      .. "initramfs inside the base image's UKIs, so they would not be booted. Use 'mode: create' to regenerate UKIs "
+      .. "with updated kernels", table.concat(found, ", "), tostring(mode)))
   end
 end
 
@@ -222,9 +376,6 @@ local function ukify_build(root, t, args)
   for _, a in ipairs(args) do argv[#argv + 1] = a end
   root:run(argv, { network = false })
 end
-
--- Host path of an image file, for the host's objcopy.
-local function host_path(root, path) return files.resolve(root:_root(), path) end
 
 local write_host = util.write_host
 
@@ -326,6 +477,102 @@ function M.create(root, opts)
   if opts.install_loader ~= false then M.install_systemd_boot(root, t) end
   if opts.clean_boot ~= false then M.clean_boot(root) end
   return built
+end
+
+-- The stub to rebuild addons with: the image's addon stub, else (as ALIC)
+-- its main stub; ukify if the image has it.
+local function addon_tools(root)
+  for _, a in ipairs(ARCHES) do
+    for _, dir in ipairs(STUB_DIRS) do
+      local stub
+      if root:exists(dir .. "/" .. a.addon) then
+        stub = dir .. "/" .. a.addon
+      elseif root:exists(dir .. "/" .. a.stub) then
+        stub = dir .. "/" .. a.stub
+        log.info("uki: no addon stub %s/%s in the image: the addons are built from the main stub %s", dir, a.addon, stub)
+      end
+      if stub then
+        local t = { addon_stub = stub }
+        for _, u in ipairs(UKIFY) do
+          if root:exists(u) then t.ukify = u; break end
+        end
+        return t
+      end
+    end
+  end
+  util.raise("usage", string.format("uki: the image has no systemd EFI stub (%s/%s or %s), which addons are built "
+    .. "from: %s", STUB_DIRS[1], ARCHES[1].addon, ARCHES[1].stub, M.PACKAGES_HINT))
+end
+
+---@class imgrecipe.UkiModifyOpts
+---@field work_dir string host directory for the section file and the addon before it is copied to the ESP
+---@field cmdlines? table<string, string> the command line to start from, by kernel (UKI name less .efi); default: each addon's own, read now (uki.addon_cmdlines)
+---@field extra_args? string[] kernel arguments appended (one already present is not repeated)
+---@field selinux_mode? string disabled|permissive|enforcing|force-enforcing: the SELinux arguments replaced
+
+---@class imgrecipe.UkiModified
+---@field kernel string the UKI's name less .efi (vmlinuz-<version>)
+---@field path string the UKI, path in the image (not changed)
+---@field addon string its addon, path in the image (rebuilt)
+---@field old_cmdline string the command line it started from
+---@field cmdline string the addon's new command line
+---@field tool string "ukify" or "objcopy"
+
+--- `os.uki.mode: modify` (alic-reference §4.10): for every UKI on the ESP
+--- (`EFI/Linux/*.efi`), rebuilds only its addon
+--- (`<uki>.extra.d/<kernel>.addon.efi`) with the new command line
+--- (edit_cmdline of the old one), from the image's addon stub (its main
+--- stub without one, as ALIC), with the image's ukify when present, else
+--- the host's objcopy. The main UKIs are not written: kernel, initrd and
+--- any signature stay as they are. A UKI without an addon is an error
+--- naming it, and so is a kernel or initramfs in /boot (check_boot_kernels:
+--- it would not be booted). The image's stub must load addons (systemd 254
+--- and later) for the new command line to take effect at boot.
+---@param root imgrecipe.Image|imgrecipe.DiskRoot mounted, writable ESP
+---@param opts imgrecipe.UkiModifyOpts
+---@return imgrecipe.UkiModified[]
+function M.modify(root, opts)
+  util.validate("opts", opts, "table")
+  util.check_options("uki.modify", opts,
+    { work_dir = "string", cmdlines = "table", extra_args = "table", selinux_mode = "string" }, { "work_dir" })
+  M.check_boot_kernels(root, "modify")
+  local ukis = M.list(root)
+  if #ukis == 0 then
+    util.raise("usage", string.format("uki: no UKIs (%s%s/*.efi) to modify", M.ESP, M.OUTPUT_DIR))
+  end
+  local edits = { extra_args = opts.extra_args, selinux_mode = opts.selinux_mode }
+  -- Every addon is checked before one is written.
+  local plan = {}
+  for _, u in ipairs(ukis) do
+    local old = (opts.cmdlines or {})[u.kernel]
+    if old == nil or not root:exists(u.addon) then old = addon_cmdline(root, u) end
+    plan[#plan + 1] = { u = u, old = old, new = M.edit_cmdline(old, edits) }
+  end
+  local t = addon_tools(root)
+  local out = {}
+  for _, p in ipairs(plan) do
+    local u, tool = p.u, t.ukify and "ukify" or "objcopy"
+    if t.ukify then
+      local cmdfile = "/tmp/imgrecipe-uki-cmdline"
+      root:write_file(cmdfile, p.new)
+      root:remove(u.addon)
+      ukify_build(root, t, { "--cmdline=@" .. cmdfile, "--stub=" .. t.addon_stub, "--output=" .. u.addon })
+      root:remove(cmdfile)
+    else
+      local dir = opts.work_dir .. "/" .. u.kernel
+      sys.mkdir(dir)  -- parents included
+      local cmdline, built = dir .. "/cmdline", dir .. "/addon.efi"
+      write_host(cmdline, p.new)
+      host.assemble(host_path(root, t.addon_stub), { { name = ".cmdline", file = cmdline } }, built)
+      root:copy_file(built, u.addon, { mode = "0644" })
+      os.remove(cmdline)
+      os.remove(built)
+      os.remove(dir)
+    end
+    log.info("%s rebuilt (%s, %s unchanged): %s", u.addon, tool, u.path, p.new)
+    out[#out + 1] = { kernel = u.kernel, path = u.path, addon = u.addon, old_cmdline = p.old, cmdline = p.new, tool = tool }
+  end
+  return out
 end
 
 --- Installs systemd-boot on the ESP from the image's files (no firmware

@@ -2,6 +2,7 @@
 -- grub.cfg, ALIC's fallback and mode rules, ESP paths) and the ukify
 -- command lines on a fake root that records what it runs.
 local uki = require "imgrecipe.uki"
+local alic = require "imgrecipe.alic"
 
 -- A fake mounted image: files in a table; `runs` collects run() argv.
 local function fake(files)
@@ -25,8 +26,19 @@ local function fake(files)
     write_file = function(_, p, c) files[p] = c end,
     remove = function(_, p) files[p] = nil end,
     mkdir = function() end,
+    stat = function(self, p)
+      if files[p] ~= nil then return { type = "file" } end
+      if self:exists(p) then return { type = "directory" } end
+      return nil
+    end,
     mounts = function() return files.__mounts or { { target = "/boot/efi" } } end,
-    run = function(_, argv) runs[#runs + 1] = table.concat(argv, " ") end,
+    run = function(_, argv)
+      runs[#runs + 1] = table.concat(argv, " ")
+      for _, a in ipairs(argv) do
+        local out = a:match("^%-%-output=(.+)$")
+        if out then files[out] = "built" end
+      end
+    end,
   }
   return root
 end
@@ -88,6 +100,85 @@ return {
     t:raises(function() uki.check_mode(with, "") end, "os.uki.mode is not specified")
     uki.check_mode(with, "passthrough")
     uki.check_mode(with, "create")
+    -- modify needs ALIC's addon layout (at least one addon).
+    t:raises(function() uki.check_mode(with, "modify") end,
+      "base image has UKI without addons (combined architecture) but os.uki.mode is set to 'modify'")
+    uki.check_mode(fake({ ["/boot/efi/EFI/Linux/vmlinuz-1.efi"] = "x",
+                          ["/boot/efi/EFI/Linux/vmlinuz-1.efi.extra.d/vmlinuz-1.addon.efi"] = "a" }), "modify")
+  end,
+  test_split_cmdline = function(t)
+    local function j(list) return table.concat(list, "|") end
+    t:eq(j(uki.split_cmdline("root=/dev/sda1 ro\0\0")), "root=/dev/sda1|ro")
+    t:eq(j(uki.split_cmdline("  a  b\n")), "a|b")
+    t:eq(j(uki.split_cmdline('x foo="a b" y')), 'x|foo="a b"|y')
+    t:eq(#uki.split_cmdline(""), 0)
+  end,
+  -- ALIC's order: extraCommandLine appended (step 13), then the SELinux
+  -- arguments replaced (step 14).
+  test_edit_cmdline = function(t)
+    t:eq(uki.edit_cmdline("root=UUID=1 ro", { extra_args = { "quiet", "x=\"a b\"" } }), 'root=UUID=1 ro quiet x="a b"')
+    t:eq(uki.edit_cmdline("root=UUID=1 ro quiet", { extra_args = { "quiet" } }), "root=UUID=1 ro quiet")
+    t:eq(uki.edit_cmdline("ro security=selinux selinux=1 enforcing=1 quiet", { selinux_mode = "disabled" }), "ro quiet selinux=0")
+    t:eq(uki.edit_cmdline("ro selinux=0", { extra_args = { "a" }, selinux_mode = "enforcing" }),
+      "ro a security=selinux selinux=1")
+    t:eq(uki.edit_cmdline("ro\0"), "ro")
+    t:raises(function() uki.edit_cmdline("ro", { extra_args = { "a\nb" } }) end, "invalid kernel argument")
+    t:raises(function() uki.edit_cmdline("ro", { selinux_mode = "on" }) end, "unknown SELinux mode 'on'")
+    t:raises(function() uki.edit_cmdline("ro", { extra = {} }) end, "uki.edit_cmdline: unknown option 'extra'")
+  end,
+  test_boot_kernels = function(t)
+    t:eq(table.concat(uki.boot_kernel_files({ "vmlinuz-6.6", "efi", "initramfs-6.6.img", "initrd.img-6.1", "config-6.6",
+                                              "grub" }), " "), "initramfs-6.6.img initrd.img-6.1 vmlinuz-6.6")
+    uki.check_boot_kernels(fake({ ["/boot/efi/EFI/Linux/a.efi"] = "x", ["/boot/vmlinuz-dir/x"] = "d" }), "modify")
+    t:raises(function() uki.check_boot_kernels(fake({ ["/boot/vmlinuz-6.6"] = "k" }), "modify") end,
+      "kernel binaries detected in /boot (vmlinuz-6.6): os.uki.mode 'modify' keeps")
+    t:raises(function() uki.check_boot_kernels(fake({ ["/boot/initramfs-6.6.img"] = "i" }), "passthrough") end,
+      "os.uki.mode 'passthrough'")
+  end,
+  -- modify with ukify: only the addons are rebuilt, from the addon stub,
+  -- with the old command line changed; the main UKIs are not touched.
+  test_modify_ukify = function(t)
+    local esp = "/boot/efi/EFI/Linux/"
+    local files = {
+      ["/usr/lib/systemd/boot/efi/linuxx64.efi.stub"] = "s", ["/usr/lib/systemd/boot/efi/addonx64.efi.stub"] = "a",
+      ["/usr/bin/ukify"] = "u",
+      [esp .. "vmlinuz-6.6.efi"] = "main66", [esp .. "vmlinuz-6.6.efi.extra.d/vmlinuz-6.6.addon.efi"] = "addon66",
+      [esp .. "vmlinuz-6.7.efi"] = "main67", [esp .. "vmlinuz-6.7.efi.extra.d/vmlinuz-6.7.addon.efi"] = "addon67",
+    }
+    local root = fake(files)
+    local out = uki.modify(root, { work_dir = "/nonexistent", extra_args = { "quiet" }, selinux_mode = "disabled",
+                                   cmdlines = { ["vmlinuz-6.6"] = "root=/dev/sda2 ro selinux=1", ["vmlinuz-6.7"] = "ro" } })
+    t:eq(#out, 2)
+    t:eq(out[1].kernel, "vmlinuz-6.6")
+    t:eq(out[1].path, esp .. "vmlinuz-6.6.efi")
+    t:eq(out[1].addon, esp .. "vmlinuz-6.6.efi.extra.d/vmlinuz-6.6.addon.efi")
+    t:eq(out[1].old_cmdline, "root=/dev/sda2 ro selinux=1")
+    t:eq(out[1].cmdline, "root=/dev/sda2 ro quiet selinux=0")
+    t:eq(out[2].cmdline, "ro quiet selinux=0")
+    t:eq(out[1].tool, "ukify")
+    t:eq(root.runs[1], "/usr/bin/ukify build --cmdline=@/tmp/imgrecipe-uki-cmdline "
+      .. "--stub=/usr/lib/systemd/boot/efi/addonx64.efi.stub --output=" .. esp .. "vmlinuz-6.6.efi.extra.d/vmlinuz-6.6.addon.efi")
+    t:eq(#root.runs, 2)
+    t:eq(files[esp .. "vmlinuz-6.6.efi"], "main66")
+    t:eq(files[esp .. "vmlinuz-6.7.efi"], "main67")
+    t:eq(files["/tmp/imgrecipe-uki-cmdline"], nil)
+    -- Without an addon stub, ALIC builds the addon from the main stub.
+    files["/usr/lib/systemd/boot/efi/addonx64.efi.stub"] = nil
+    uki.modify(root, { work_dir = "/x", cmdlines = { ["vmlinuz-6.6"] = "ro", ["vmlinuz-6.7"] = "ro" } })
+    t:ok(root.runs[3]:find("--stub=/usr/lib/systemd/boot/efi/linuxx64.efi.stub", 1, true), "main stub for the addon")
+    -- A UKI without its addon is named, before any addon is written.
+    files[esp .. "vmlinuz-6.7.efi.extra.d/vmlinuz-6.7.addon.efi"] = nil
+    local runs = #root.runs
+    t:raises(function() uki.modify(root, { work_dir = "/x", cmdlines = { ["vmlinuz-6.6"] = "ro", ["vmlinuz-6.7"] = "ro" } }) end,
+      "uki: the UKI /boot/efi/EFI/Linux/vmlinuz-6.7.efi has no addon: expected "
+      .. "/boot/efi/EFI/Linux/vmlinuz-6.7.efi.extra.d/vmlinuz-6.7.addon.efi")
+    t:eq(#root.runs, runs)
+    -- The /boot guard, and the options.
+    files["/boot/vmlinuz-7.0"] = "k"
+    t:raises(function() uki.modify(root, { work_dir = "/x" }) end, "kernel binaries detected in /boot (vmlinuz-7.0)")
+    t:raises(function() uki.modify(root, { work_dir = "/x", extra = {} }) end, "uki.modify: unknown option 'extra'")
+    t:raises(function() uki.modify(root, {}) end, "uki.modify: option 'work_dir' is required")
+    t:raises(function() uki.modify(fake({}), { work_dir = "/x" }) end, "uki: no UKIs (/boot/efi/EFI/Linux/*.efi) to modify")
   end,
   test_tools_errors = function(t)
     t:raises(function() uki.tools(fake({})) end, "no systemd EFI stub (/usr/lib/systemd/boot/efi/linuxx64.efi.stub)")
@@ -142,5 +233,40 @@ return {
     t:eq(#root.runs, 1)
     t:ok(root.runs[1]:find("--os-release=@/usr/lib/os-release", 1, true), "os-release from /usr/lib")
     t:ok(root.runs[1]:find("--cmdline=@/tmp/imgrecipe-uki-cmdline", 1, true), "cmdline in the main UKI")
+  end,
+  -- The YAML job with os.uki.mode: modify: the /boot guard after the
+  -- packages, the extra arguments and the SELinux mode kept for the addons
+  -- (no grub.cfg edit), the mode in effect read from the addon's arguments.
+  test_alic_job_modify = function(t)
+    local files = { ["/etc/os-release"] = "ID=azurelinux\n", ["/etc/selinux/config"] = "SELINUX=permissive\n",
+                    ["/boot/efi/EFI/Linux/vmlinuz-6.6.efi"] = "m" }
+    local img = fake(files)
+    local calls = {}
+    img.append_kernel_args = function() calls[#calls + 1] = "append_kernel_args" end
+    img.set_selinux_mode = function(_, mode, o) calls[#calls + 1] = mode .. " boot_args=" .. tostring(o and o.boot_args) end
+    local steps = {}
+    local ctx = { step = function(_, name, fn) steps[#steps + 1] = name; return fn() end }
+    local job = alic.job(ctx, { input = "/in.raw", output = "/out.raw", format = "raw", uki_mode = "modify" })
+    job.img = img
+    job.uki_cmdlines = { ["vmlinuz-6.6"] = "root=/dev/sda2 ro" }
+    job:bootloader({ extra_args = { "quiet" } })
+    t:eq(table.concat(steps, ","), "uki kernel check")
+    t:eq(#calls, 0, "no grub.cfg edit")
+    t:eq(table.concat(job.uki_extra_args, " "), "quiet")
+    -- No mode in the config: the addon's arguments decide (none: the config file's, RPM rule).
+    job:selinux(nil)
+    t:eq(job.selinux_mode, "permissive")
+    job.uki_cmdlines = { ["vmlinuz-6.6"] = "ro selinux=0" }
+    job:selinux(nil)
+    t:eq(job.selinux_mode, "disabled")
+    job:selinux("enforcing", { boot_args = true })
+    t:eq(calls[1], "enforcing boot_args=false")
+    t:eq(job.uki_selinux_mode, "enforcing")
+    files["/boot/initramfs-6.7.img"] = "i"
+    t:raises(function() job:bootloader({}) end, "kernel binaries detected in /boot (initramfs-6.7.img): os.uki.mode 'modify'")
+    -- modify cannot make a LiveOS ISO (an image with UKIs).
+    local iso = alic.job(ctx, { input = "/in.raw", output = "/out.iso", format = "iso", uki_mode = "modify" })
+    iso.is_iso = true
+    t:raises(function() iso:_uki_supported() end, "os.uki: the iso output cannot be made from an image with UKIs")
   end,
 }
