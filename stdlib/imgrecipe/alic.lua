@@ -269,6 +269,12 @@ end
 -- refusal of UKI images for the LiveOS outputs (§4.11).
 function Job:_uki_supported()
   local mode = self.opts.uki_mode
+  -- The new root hash would have to reach the addons' command line, which
+  -- modify does not rewrite from a re-hash.
+  if mode == "modify" and self.opts.reinitialize_verity then
+    util.raise("usage", "os.uki.mode: modify cannot be combined with storage.reinitializeVerity (use mode: create, "
+      .. "which rebuilds the UKIs with the new root hash)")
+  end
   if (mode == "create" or mode == "" or mode == "modify") and (self.is_iso or self.is_pxe) then
     util.raise("usage", string.format("os.uki: the %s output cannot be made from an image with UKIs", self.format))
   end

@@ -268,5 +268,9 @@ return {
     local iso = alic.job(ctx, { input = "/in.raw", output = "/out.iso", format = "iso", uki_mode = "modify" })
     iso.is_iso = true
     t:raises(function() iso:_uki_supported() end, "os.uki: the iso output cannot be made from an image with UKIs")
+    -- modify does not carry a re-hashed root into the addons: refused.
+    local rehash = alic.job(ctx, { input = "/in.raw", output = "/out.raw", format = "raw", uki_mode = "modify",
+                                   reinitialize_verity = true })
+    t:raises(function() rehash:_uki_supported() end, "modify cannot be combined with storage.reinitializeVerity")
   end,
 }
