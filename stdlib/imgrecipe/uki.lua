@@ -379,6 +379,28 @@ end
 
 local write_host = util.write_host
 
+-- Builds the command-line addon `addon` (path in the image, absent) holding
+-- `cmdline`, from t.addon_stub: with the image's ukify when t.ukify is set,
+-- else assembled on the host in a scratch directory under `work_dir`.
+local function build_addon(root, t, addon, cmdline, work_dir)
+  if t.ukify then
+    local cmdfile = "/tmp/imgrecipe-uki-cmdline"
+    root:write_file(cmdfile, cmdline)
+    ukify_build(root, t, { "--cmdline=@" .. cmdfile, "--stub=" .. t.addon_stub, "--output=" .. addon })
+    root:remove(cmdfile)
+  else
+    local dir = work_dir .. "/" .. addon:match("([^/]+)$")
+    sys.mkdir(dir)  -- parents included
+    local file, built = dir .. "/cmdline", dir .. "/addon.efi"
+    write_host(file, cmdline)
+    host.assemble(host_path(root, t.addon_stub), { { name = ".cmdline", file = file } }, built)
+    root:copy_file(built, addon, { mode = "0644" })
+    os.remove(file)
+    os.remove(built)
+    os.remove(dir)
+  end
+end
+
 ---@class imgrecipe.UkiOpts
 ---@field work_dir string host directory for the section files and the UKIs before they are copied to the ESP
 ---@field cmdlines? table<string, string> command line by kernel file name; default: read from grub.cfg
@@ -444,11 +466,11 @@ function M.create(root, opts)
                      "--uname=" .. k.version, "--stub=" .. t.stub, "--output=" .. uki }
       if not addon then main[#main + 1] = "--cmdline=@" .. cmdfile end
       ukify_build(root, t, main)
+      root:remove(cmdfile)
       if addon then
         root:mkdir(util.dirname(addon))
-        ukify_build(root, t, { "--cmdline=@" .. cmdfile, "--stub=" .. t.addon_stub, "--output=" .. addon })
+        build_addon(root, t, addon, cmdline, opts.work_dir)
       end
-      root:remove(cmdfile)
     else
       tool = "objcopy"
       local dir = opts.work_dir .. "/" .. k.version
@@ -464,11 +486,10 @@ function M.create(root, opts)
       host.assemble(host_path(root, t.stub), sections, dir .. "/uki.efi")
       root:copy_file(dir .. "/uki.efi", uki, { mode = "0644" })
       if addon then
-        host.assemble(host_path(root, t.addon_stub), { { name = ".cmdline", file = dir .. "/cmdline" } }, dir .. "/addon.efi")
         root:mkdir(util.dirname(addon))
-        root:copy_file(dir .. "/addon.efi", addon, { mode = "0644" })
+        build_addon(root, t, addon, cmdline, opts.work_dir)
       end
-      for _, f in ipairs({ "osrel", "uname", "cmdline", "uki.efi", "addon.efi" }) do os.remove(dir .. "/" .. f) end
+      for _, f in ipairs({ "osrel", "uname", "cmdline", "uki.efi" }) do os.remove(dir .. "/" .. f) end
       os.remove(dir)
     end
     log.info("%s (%s, %s): %s", uki, tool, addon and "command line in " .. addon or "command line inside", cmdline)
@@ -552,23 +573,8 @@ function M.modify(root, opts)
   local out = {}
   for _, p in ipairs(plan) do
     local u, tool = p.u, t.ukify and "ukify" or "objcopy"
-    if t.ukify then
-      local cmdfile = "/tmp/imgrecipe-uki-cmdline"
-      root:write_file(cmdfile, p.new)
-      root:remove(u.addon)
-      ukify_build(root, t, { "--cmdline=@" .. cmdfile, "--stub=" .. t.addon_stub, "--output=" .. u.addon })
-      root:remove(cmdfile)
-    else
-      local dir = opts.work_dir .. "/" .. u.kernel
-      sys.mkdir(dir)  -- parents included
-      local cmdline, built = dir .. "/cmdline", dir .. "/addon.efi"
-      write_host(cmdline, p.new)
-      host.assemble(host_path(root, t.addon_stub), { { name = ".cmdline", file = cmdline } }, built)
-      root:copy_file(built, u.addon, { mode = "0644" })
-      os.remove(cmdline)
-      os.remove(built)
-      os.remove(dir)
-    end
+    root:remove(u.addon)
+    build_addon(root, t, u.addon, p.new, opts.work_dir)
     log.info("%s rebuilt (%s, %s unchanged): %s", u.addon, tool, u.path, p.new)
     out[#out + 1] = { kernel = u.kernel, path = u.path, addon = u.addon, old_cmdline = p.old, cmdline = p.new, tool = tool }
   end
