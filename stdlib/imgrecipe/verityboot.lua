@@ -577,7 +577,7 @@ function M.seal_existing(img, devices, opts)
     local r = d:mount({ ["/"] = { partition = cfg_mount.partition } })
     local text = r:read_file(cfg_path)
     if not text then util.raise("usage", string.format("verity: the image has no %s", grub_cfg)) end
-    local new, lines = grub.replace_kernel_args(text, OLD_ARGS, args)
+    local new, lines = grub.replace_kernel_args(text, old_args(infos.root ~= nil), args)
     if lines == 0 then util.raise("usage", string.format("verity: %s has no kernel line", grub_cfg)) end
     r:write_file(cfg_path, new)
     log.info("%s: %s", grub_cfg, table.concat(args, " "))
