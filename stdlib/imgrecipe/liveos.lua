@@ -354,16 +354,13 @@ local function shim_boot(root, esp, early)
   if signed then
     os.remove(boot .. "/BOOTX64.EFI")
     M.copy_out(root, signed, boot, "grubx64.efi")
-    local f = assert(io.open(early))
-    local text = f:read("*a")
-    f:close()
     local vendor = (osrelease.read(root).ID or ""):lower()
     if vendor:match("^[a-z0-9][a-z0-9._-]*$") and vendor ~= "boot" then
       mkdir_host(esp .. "/EFI/" .. vendor)
-      write_host(esp .. "/EFI/" .. vendor .. "/grub.cfg", text)
+      copy_host(early, esp .. "/EFI/" .. vendor .. "/grub.cfg")
       paths[#paths + 1] = "/EFI/" .. vendor .. "/grub.cfg"
     end
-    write_host(boot .. "/grub.cfg", text)
+    copy_host(early, boot .. "/grub.cfg")
     paths[#paths + 1] = "/EFI/BOOT/grub.cfg"
   else
     rename_host(boot .. "/BOOTX64.EFI", boot .. "/grubx64.efi")
