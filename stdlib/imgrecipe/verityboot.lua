@@ -43,7 +43,10 @@ end
 -- Our dracut module for a signed root hash (ALIC adds its 90mountbootpartition
 -- for the same purpose): systemd-veritysetup reads root-hash-signature=<path>
 -- in the initramfs, so the boot filesystem named by pre.verity.mount=<UUID>
--- is mounted read-only at /boot there first.
+-- is mounted read-only at /boot there first, and unmounted when the unit
+-- stops before switch-root: a read-only mount left behind keeps the
+-- superblock read-only and the real system's /boot (rw) fails to mount
+-- ("Can't mount, would change RO state"; seen in tests/boot/test_verity_signature.sh).
 M.MOUNT_BOOT_MODULE = "imgrecipe-mountboot"
 local MOUNT_BOOT_DIR = "/usr/lib/dracut/modules.d/90" .. M.MOUNT_BOOT_MODULE
 local MOUNT_BOOT_FILES = {
@@ -61,7 +64,7 @@ depends() {
 }
 
 install() {
-    inst_multiple cat mkdir mount mountpoint sleep
+    inst_multiple cat mkdir mount mountpoint sleep umount
     inst_script "$moddir/imgrecipe-mount-boot.sh" /usr/sbin/imgrecipe-mount-boot
     inst_simple "$moddir/imgrecipe-mount-boot.service" "$systemdsystemunitdir/imgrecipe-mount-boot.service"
     local name
@@ -83,10 +86,16 @@ Before=systemd-veritysetup@root.service systemd-veritysetup@usr.service
 Type=oneshot
 RemainAfterExit=yes
 ExecStart=/usr/sbin/imgrecipe-mount-boot
+ExecStop=/usr/sbin/imgrecipe-mount-boot stop
 ]],
   ["imgrecipe-mount-boot.sh"] = [[#!/bin/sh
 # pre.verity.mount=<filesystem UUID>: wait for the device (60 s at most), then
-# mount it read-only at /boot.
+# mount it read-only at /boot. "stop" (the unit's ExecStop, before switch-root):
+# unmount it, so the real system can mount it read-write.
+if [ "$1" = stop ]; then
+    if mountpoint -q /boot; then exec umount /boot; fi
+    exit 0
+fi
 uuid=
 for arg in $(cat /proc/cmdline); do
     case $arg in pre.verity.mount=*) uuid=${arg#pre.verity.mount=} ;; esac
