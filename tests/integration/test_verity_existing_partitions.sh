@@ -147,7 +147,7 @@ rm -f "$T_TMP/root.img" "$T_TMP/hash.img" "$T_TMP/initrd.img" "$out"
 # hashSignaturePath (preview output-artifacts): the signature argument,
 # pre.verity.mount=<boot filesystem UUID>, imgrecipe's dracut module that
 # mounts /boot in the initramfs before systemd-veritysetup, the verity-hash
-# artifact. (Booting it needs a kernel trusting the signing key: not tested.)
+# artifact. (Booted with a trusted key: tests/boot/test_verity_signature.sh.)
 sig=$T_TMP/signed.raw
 verity_config "$T_TMP/sig.yaml" "$sig" root-hash
 cat >> "$T_TMP/sig.yaml" <<YAML
@@ -191,6 +191,8 @@ check_contains "initramfs: ordered before systemd-veritysetup@root" "$listing" "
 check_contains "initramfs: the mount-boot script" "$listing" "usr/sbin/imgrecipe-mount-boot"
 unit=$(mkdir -p "$T_TMP/unpack" && cd "$T_TMP/unpack" && "${decompress[@]}" "$T_TMP/initrd.img" | cpio -id --quiet 'usr/lib/systemd/system/imgrecipe-mount-boot.service' 2>/dev/null; cat "$T_TMP/unpack/usr/lib/systemd/system/imgrecipe-mount-boot.service" 2>/dev/null)
 check_contains "initramfs unit: Before=systemd-veritysetup@root.service" "$unit" "Before=systemd-veritysetup@root.service"
+check_contains "initramfs unit: unmounts /boot when it stops (before switch-root)" "$unit" "ExecStop=/usr/sbin/imgrecipe-mount-boot stop"
+check_contains "initramfs: umount for it" "$listing" "bin/umount"
 rm -rf "$sig" "$T_TMP/initrd.img" "$T_TMP/unpack"
 
 # Errors at run time.
