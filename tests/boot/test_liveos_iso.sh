@@ -82,8 +82,8 @@ marker="LIVEMARK root=[overlay LiveOS_rootfs] arg=yes payload=[payload-on-the-me
 # in one run at load 8, its kernel 2.5 times slower)
 for how in "uefi cd ms 1 1 360" "bios cd - none 0 240" "uefi disk - 0 0 240"; do
     read -r firmware media sb want_var want_kmsg timeout <<< "$how"
-    sb_opt=()
-    [[ $sb == - ]] || sb_opt=(--secure-boot "$sb")
+    sb_opt=() label="$firmware $media (Secure Boot off)"
+    [[ $sb == - ]] || sb_opt=(--secure-boot "$sb") label="$firmware $media (Secure Boot on, $sb keys)"
     log=$T_TMP/$firmware-$media.log
     # Wait for the line's end only: the assertions below then read it, so a
     # wrong value fails at once with the line shown, not by a timeout.
@@ -91,12 +91,12 @@ for how in "uefi cd ms 1 1 360" "bios cd - none 0 240" "uefi disk - 0 0 240"; do
         --marker "LIVEEND" --timeout "$timeout" --log "$log"; then
         line=$(grep -a -o 'LIVEMARK .* LIVEEND' "$log" | head -1)
         echo "$line"
-        check_contains "$firmware $media (Secure Boot $sb): the live system boots and / is the overlay on the squashfs" \
+        check_contains "$label: the live system boots and / is the overlay on the squashfs" \
             "$line" "$marker "
-        check_contains "$firmware $media (Secure Boot $sb): SecureBoot EFI variable" "$line" "secureboot=[$want_var]"
-        check_contains "$firmware $media (Secure Boot $sb): kernel's \"Secure boot enabled\" lines" "$line" "kmsg=[$want_kmsg]"
+        check_contains "$label: SecureBoot EFI variable" "$line" "secureboot=[$want_var]"
+        check_contains "$label: kernel's \"Secure boot enabled\" lines" "$line" "kmsg=[$want_kmsg]"
     else
-        t_fail "$firmware $media (Secure Boot $sb): the live system boots"
+        t_fail "$label: the live system boots"
     fi
 done
 t_done
