@@ -78,8 +78,8 @@ check "the EFI image's grubx64.efi is Debian's signed GRUB (prefix /EFI/debian)"
 
 marker="LIVEMARK root=[overlay LiveOS_rootfs] arg=yes payload=[payload-on-the-media]"
 # firmware media secure-boot expected-SecureBoot-variable expected-kernel-line-count timeout
-# (the Secure Boot boot is the slow one: 187 s against 68-73 s for the others
-# in one run at load 8, its kernel 2.5 times slower)
+# (the Secure Boot boot suffers most from a busy machine: 52 s at load 3, but
+# 187 s against 68-73 s for the others in one run at load 8)
 for how in "uefi cd ms 1 1 360" "bios cd - none 0 240" "uefi disk - 0 0 240"; do
     read -r firmware media sb want_var want_kmsg timeout <<< "$how"
     sb_opt=() label="$firmware $media (Secure Boot off)"

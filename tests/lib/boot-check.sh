@@ -109,7 +109,7 @@ if [[ -n $SECURE_BOOT ]]; then
     OVMF_CODE=${OVMF_CODE:-/usr/share/OVMF/OVMF_CODE_4M.secboot.fd}
     OVMF_VARS=${OVMF_VARS:-/usr/share/OVMF/OVMF_VARS_4M.$SECURE_BOOT.fd}
     MACHINE=q35,smm=on
-    SECBOOT_OPTS=(-global driver=cfi.pflash01,property=secure,value=on)
+    SECBOOT_OPTS=(-global "driver=cfi.pflash01,property=secure,value=on")
 fi
 OVMF_CODE=${OVMF_CODE:-/usr/share/OVMF/OVMF_CODE_4M.fd}
 OVMF_VARS=${OVMF_VARS:-/usr/share/OVMF/OVMF_VARS_4M.fd}
