@@ -11,9 +11,7 @@
 --- The tree (ALIC's names):
 ---
 ---     bootx64.efi            the TFTP boot file: the image's shim when it has one, else GRUB
----     grubx64.efi            GRUB with its network modules, prefix /boot/grub2 (shim loads it);
----                            with shim, the image's signed network GRUB when it has one
----     grub/grub.cfg          with that signed GRUB (prefix /grub): `configfile /boot/grub2/grub.cfg`
+---     grubx64.efi            GRUB with its network modules, prefix /boot/grub2 (shim loads it)
 ---     boot/grub2/grub.cfg    the menu entry: kernel, initrd (bootstrap: root=live:<url> ip=dhcp)
 ---     boot/vmlinuz-<v>, boot/initrd.img (full-os) or boot/initrd.img-<v> (bootstrap)
 ---     image.iso              bootstrap: the LiveOS ISO (or the basename of bootstrap_file_url),
@@ -48,11 +46,6 @@ M.GRUB_DIR = "/boot/grub2"
 M.URL_SCHEMES = { "ftp", "http", "https", "nfs", "tftp" }
 -- GRUB modules the network loader needs on top of a media loader's.
 local NET_MODULES = { "net", "efinet", "tftp", "http" }
---- GRUB signed for shim and built for network boot (Debian/Ubuntu:
---- grub-efi-amd64-signed). Its built-in prefix is M.SIGNED_NET_GRUB_DIR on the
---- server and its built-in config sources `$prefix/grub.cfg`.
-M.SIGNED_NET_GRUB_PATHS = { "/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed" }
-M.SIGNED_NET_GRUB_DIR = "/grub"
 
 local function check_url(field, url)
   local scheme = url:match("^(%a[%w+.-]*)://")
@@ -296,10 +289,9 @@ function M.build(root, output, opts)
         util.raise("usage", string.format("PXE additional file %s: '.' and '..' are not allowed", f.path))
       end
     end
-    if rel == "" or rel == (iso_name or M.ISO_NAME) or rel == "bootx64.efi" or rel == "grubx64.efi" or rel:match("^boot/")
-        or rel == M.SIGNED_NET_GRUB_DIR:sub(2) .. "/grub.cfg" then
+    if rel == "" or rel == (iso_name or M.ISO_NAME) or rel == "bootx64.efi" or rel == "grubx64.efi" or rel:match("^boot/") then
       util.raise("usage", string.format("PXE additional file %s: the path is one of the tree's own (%s, bootx64.efi, "
-        .. "grubx64.efi, boot/, %s/grub.cfg)", f.path, iso_name or M.ISO_NAME, M.SIGNED_NET_GRUB_DIR:sub(2)))
+        .. "grubx64.efi, boot/)", f.path, iso_name or M.ISO_NAME))
     end
     -- bootstrap: the file also goes on the ISO, beside the live root.
     if not full and (rel:match("^" .. liveos.LIVE_DIR .. "/") or "/" .. rel == liveos.SAVED_CONFIGS) then
@@ -352,33 +344,15 @@ function M.build(root, output, opts)
     kernel = kernel, initrd = initrd, args = args,
     title = (vars.PRETTY_NAME or vars.NAME or "Linux") .. " (PXE)",
   }))
+  -- GRUB loaded over the network takes the TFTP server as its root, so
+  -- `prefix` without a device finds grub.cfg in the tree.
   sys.mkdir(w .. "/efi")
+  log.info("PXE EFI loader built by %s", liveos.efi_loader(root, w .. "/efi", nil, {
+    path = w .. "/efi/bootx64.efi", prefix = M.GRUB_DIR, modules = NET_MODULES,
+  }))
   -- ALIC's tree: bootx64.efi is the image's shim (which loads grubx64.efi
-  -- from beside it) when the image has one, else GRUB. With shim, grubx64.efi
-  -- is the image's signed network GRUB when it has one (so the chain boots
-  -- with Secure Boot on), else the GRUB built here, which shim refuses then.
+  -- from beside it) when the image has one, else the same GRUB.
   local shim = M.find_shim(root)
-  local signed
-  if shim then
-    for _, p in ipairs(M.SIGNED_NET_GRUB_PATHS) do
-      if not signed and root:exists(p) then signed = p end
-    end
-  end
-  if signed then
-    liveos.copy_out(root, signed, w .. "/efi", "grubx64.efi")
-    copy_host(w .. "/efi/grubx64.efi", tree .. "/grubx64.efi")
-    -- Its prefix is fixed: a one-line grub.cfg there reads the tree's menu.
-    mkdir_tree(M.SIGNED_NET_GRUB_DIR:sub(2))
-    write_host(tree .. M.SIGNED_NET_GRUB_DIR .. "/grub.cfg", "configfile " .. M.GRUB_DIR .. "/grub.cfg\n")
-    log.info("PXE grubx64.efi: the image's signed GRUB %s (prefix %s)", signed, M.SIGNED_NET_GRUB_DIR)
-  else
-    -- GRUB loaded over the network takes the TFTP server as its root, so
-    -- `prefix` without a device finds grub.cfg in the tree.
-    log.info("PXE EFI loader built by %s", liveos.efi_loader(root, w .. "/efi", nil, {
-      path = w .. "/efi/bootx64.efi", prefix = M.GRUB_DIR, modules = NET_MODULES,
-    }))
-    copy_host(w .. "/efi/bootx64.efi", tree .. "/grubx64.efi")
-  end
   if shim then
     liveos.copy_out(root, shim, w .. "/efi", "shim.efi")
     copy_host(w .. "/efi/shim.efi", tree .. "/bootx64.efi")
@@ -386,6 +360,7 @@ function M.build(root, output, opts)
   else
     copy_host(w .. "/efi/bootx64.efi", tree .. "/bootx64.efi")
   end
+  copy_host(w .. "/efi/bootx64.efi", tree .. "/grubx64.efi")
 
   -- pxe.additionalFiles, with their modes (liveos.stage_files).
   local staged_files = liveos.stage_files(opts.files, w .. "/files")
