@@ -3,7 +3,7 @@
 #
 # Usage: tests/lib/boot-check.sh --image FILE [--format raw|qcow2|vhdx|vhd|vpc]
 #            --marker TEXT [--marker TEXT ...] [--timeout SEC] [--log FILE] [--firmware uefi|bios]
-#            [--media disk|cd] [--memory MIB]
+#            [--media disk|cd] [--memory MIB] [--secure-boot ms|snakeoil]
 #        tests/lib/boot-check.sh --pxe DIR --marker TEXT ... (UEFI network boot)
 #
 #   --image    disk image; never modified (QEMU snapshot=on, writes go to a temp overlay)
@@ -17,13 +17,24 @@
 #              user-mode network and its built-in TFTP server (bootfile bootx64.efi, the
 #              host is 10.0.2.2 from the guest); no disk
 #   --memory   guest memory in MiB (default 1024)
+#   --secure-boot ms|snakeoil
+#              UEFI with Secure Boot ENABLED (default: off): OVMF_CODE_4M.secboot.fd with
+#              OVMF_VARS_4M.ms.fd (ms: Microsoft's KEK and db, so Microsoft-signed shim
+#              boots) or OVMF_VARS_4M.snakeoil.fd (snakeoil: only the test key
+#              /usr/share/ovmf/PkKek-1-snakeoil.pem in PK, KEK and db; its private key,
+#              passphrase "snakeoil", signs test loaders). The secboot firmware needs SMM:
+#              the machine becomes q35,smm=on with the flash in secure mode
+#              (cfi.pflash01 secure=on). A loader the db does not allow is refused with
+#              "Access Denied", a failure pattern below (fast, not a timeout).
 #
 # Exit status: 0 all markers seen; 1 failure (boot error pattern, QEMU exited, or
 # timeout; the last 40 log lines are printed to stderr); 2 usage error.
-# Failure patterns: "Kernel panic", "emergency mode", "Access Denied",
+# Failure patterns: "Kernel panic", "emergency mode", "Access Denied", "Security Violation" (shim
+# refusing an image),
 # "Give root password for maintenance", "UEFI Interactive Shell" (firmware found nothing
 # bootable), "grub rescue>".
-# Machine: q35, OVMF_CODE_4M.fd + a per-run copy of OVMF_VARS_4M.fd (Secure Boot off; SeaBIOS with --firmware bios),
+# Machine: q35, OVMF_CODE_4M.fd + a per-run copy of OVMF_VARS_4M.fd (Secure Boot off; SeaBIOS with
+# --firmware bios; see --secure-boot),
 # TCG (-cpu max) unless kvm_intel/kvm_amd is loaded, 1 GiB RAM, 2 vCPUs, virtio-blk,
 # no NIC, no display. QEMU is always killed by PID on exit.
 set -euo pipefail
@@ -34,11 +45,11 @@ SCRIPT_PATH=$(readlink -f -- "${BASH_SOURCE[0]}")
 . "${SCRIPT_PATH%/*}/common.sh"
 
 usage() {
-    sed -n '3,6p' "$SCRIPT_PATH" | sed 's/^# \{0,1\}//' >&2
+    sed -n '3,7p' "$SCRIPT_PATH" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
-IMAGE='' FORMAT=raw TIMEOUT=180 LOG_KEEP='' FIRMWARE=uefi MEDIA=disk PXE_DIR='' MEMORY=1024
+IMAGE='' FORMAT=raw TIMEOUT=180 LOG_KEEP='' FIRMWARE=uefi MEDIA=disk PXE_DIR='' MEMORY=1024 SECURE_BOOT=''
 MARKERS=()
 while (($#)); do
     case $1 in
@@ -51,6 +62,7 @@ while (($#)); do
         --media) MEDIA=${2:?}; shift ;;
         --pxe) PXE_DIR=${2:?}; shift ;;
         --memory) MEMORY=${2:?}; shift ;;
+        --secure-boot) SECURE_BOOT=${2:?}; shift ;;
         -h | --help) usage ;;
         *) ir_warn "unknown argument: $1"; usage ;;
     esac
@@ -74,6 +86,11 @@ case $MEDIA in
     disk | cd) ;;
     *) ir_warn "unsupported --media: $MEDIA"; usage ;;
 esac
+case $SECURE_BOOT in
+    '' | ms | snakeoil) ;;
+    *) ir_warn "unsupported --secure-boot: $SECURE_BOOT (ms or snakeoil)"; usage ;;
+esac
+[[ -z $SECURE_BOOT || $FIRMWARE == uefi ]] || { ir_warn "--secure-boot needs --firmware uefi"; usage; }
 if [[ -n $PXE_DIR ]]; then
     [[ -f $PXE_DIR/bootx64.efi ]] || ir_die "no bootx64.efi in the PXE tree $PXE_DIR"
     [[ $FIRMWARE == uefi ]] || ir_die "--pxe boots UEFI only"
@@ -84,12 +101,22 @@ else
 fi
 
 QEMU=${QEMU:-qemu-system-x86_64}
+MACHINE=q35
+SECBOOT_OPTS=()
+if [[ -n $SECURE_BOOT ]]; then
+    # The secboot build refuses to run without SMM; the secure flash keeps the
+    # variable store (and so the keys) writable from SMM only.
+    OVMF_CODE=${OVMF_CODE:-/usr/share/OVMF/OVMF_CODE_4M.secboot.fd}
+    OVMF_VARS=${OVMF_VARS:-/usr/share/OVMF/OVMF_VARS_4M.$SECURE_BOOT.fd}
+    MACHINE=q35,smm=on
+    SECBOOT_OPTS=(-global "driver=cfi.pflash01,property=secure,value=on")
+fi
 OVMF_CODE=${OVMF_CODE:-/usr/share/OVMF/OVMF_CODE_4M.fd}
 OVMF_VARS=${OVMF_VARS:-/usr/share/OVMF/OVMF_VARS_4M.fd}
 ir_need "$QEMU"
 [[ $FIRMWARE == bios || ( -f $OVMF_CODE && -f $OVMF_VARS ) ]] || ir_die "OVMF not found ($OVMF_CODE, $OVMF_VARS); install ovmf"
 
-FAIL_PATTERNS=("Kernel panic" "emergency mode" "Access Denied" "Give root password for maintenance"
+FAIL_PATTERNS=("Kernel panic" "emergency mode" "Access Denied" "Security Violation" "Give root password for maintenance"
     "UEFI Interactive Shell" "grub rescue>")
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/boot-check.XXXXXX")
@@ -150,11 +177,11 @@ else
     DRIVE=(-drive "if=none,id=d0,file=$IMG_OPT,format=$FORMAT,snapshot=on" -device virtio-blk-pci,drive=d0)
 fi
 T0=$(ir_now)
-ir_log "booting $IMAGE (format $FORMAT, $MEDIA, $FIRMWARE, ${ACCEL[1]}, timeout ${TIMEOUT}s), serial log $LOG"
+ir_log "booting $IMAGE (format $FORMAT, $MEDIA, $FIRMWARE${SECURE_BOOT:+ Secure Boot $SECURE_BOOT}, ${ACCEL[1]}, timeout ${TIMEOUT}s), serial log $LOG"
 # snapshot=on keeps its temporary overlay in TMPDIR: point it at our temp dir.
 TMPDIR=$TMP "$QEMU" \
-    -machine q35 "${ACCEL[@]}" -m "$MEMORY" -smp 2 \
-    "${FIRMWARE_OPTS[@]}" \
+    -machine "$MACHINE" "${ACCEL[@]}" -m "$MEMORY" -smp 2 \
+    "${SECBOOT_OPTS[@]}" "${FIRMWARE_OPTS[@]}" \
     "${DRIVE[@]}" \
     "${NIC[@]}" -display none -serial "file:$LOG" -monitor none -no-reboot \
     </dev/null >"$TMP/qemu.out" 2>&1 &
