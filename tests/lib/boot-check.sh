@@ -124,6 +124,9 @@ QEMU_PID=
 cleanup() {
     local rc=$? i
     trap - EXIT INT TERM HUP
+    # Stopping QEMU must not depend on stderr still being writable.
+    trap "" PIPE
+    set +e
     if ((rc >= 128)); then ir_warn "interrupted (status $rc); stopping QEMU"; fi
     if [[ -n $QEMU_PID ]] && kill -0 "$QEMU_PID" 2>/dev/null; then
         kill -TERM "$QEMU_PID" 2>/dev/null || true
@@ -141,6 +144,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
+# A closed pipe on stdout (`| head`) must still stop QEMU, or it keeps the boot lock.
+trap 'exit 141' PIPE
 
 if [[ -n $LOG_KEEP ]]; then
     mkdir -p -- "$(dirname -- "$LOG_KEEP")"
