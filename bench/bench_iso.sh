@@ -76,8 +76,12 @@ span() {
 
 # CPU seconds (user + system) of the waited-for children of this (sub)shell:
 # every function below runs in a command substitution of its own.
+# (`times` in a pipeline or $(...) would run in a fresh subshell: 0.)
 child_cpu() {
-    times | tail -1 | awk '{ n = 0; for (i = 1; i <= 2; i++) { split($i, p, "m"); n += p[1] * 60 + p[2] } printf "%.2f", n }'
+    local f=$work/times.$BASHPID
+    times > "$f"
+    tail -1 "$f" | awk '{ n = 0; for (i = 1; i <= 2; i++) { split($i, p, "m"); n += p[1] * 60 + p[2] } printf "%.2f", n }'
+    rm -f "$f"
 }
 
 # imgrecipe INPUT: one ISO build; "seconds peakKiB-with-children ownPeakKiB cpu-seconds dracut-seconds segment-seconds".
