@@ -147,9 +147,12 @@ floor_dracut() {
 }
 # seconds CMD...: "wall-seconds cpu-seconds" of CMD.
 seconds() {
-    local t0=$EPOCHREALTIME
+    local t0=$EPOCHREALTIME t1
     "$@" > /dev/null
-    awk -v a="$t0" -v b="$EPOCHREALTIME" -v c="$(child_cpu)" 'BEGIN { printf "%.2f %s\n", b - a, c }'
+    t1=$EPOCHREALTIME
+    child_cpu > "$work/cpu.$BASHPID"   # in this shell: $(child_cpu) would count nothing
+    awk -v a="$t0" -v b="$t1" -v c="$(cat "$work/cpu.$BASHPID")" 'BEGIN { printf "%.2f %s\n", b - a, c }'
+    rm -f "$work/cpu.$BASHPID"
 }
 
 declare -A ours nodracut seg fl fld rss rssall cpu_ours cpu_fl cpu_fld
