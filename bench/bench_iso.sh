@@ -147,12 +147,12 @@ floor_dracut() {
 }
 # seconds CMD...: "wall-seconds cpu-seconds" of CMD.
 seconds() {
-    local t0=$EPOCHREALTIME t1
+    local t0=$EPOCHREALTIME t1 f=$work/cpu.$BASHPID
     "$@" > /dev/null
     t1=$EPOCHREALTIME
-    child_cpu > "$work/cpu.$BASHPID"   # in this shell: $(child_cpu) would count nothing
-    awk -v a="$t0" -v b="$t1" -v c="$(cat "$work/cpu.$BASHPID")" 'BEGIN { printf "%.2f %s\n", b - a, c }'
-    rm -f "$work/cpu.$BASHPID"
+    child_cpu > "$f"   # in this shell: $(child_cpu) would count nothing
+    awk -v a="$t0" -v b="$t1" -v c="$(cat "$f")" 'BEGIN { printf "%.2f %s\n", b - a, c }'
+    rm -f "$f"
 }
 
 declare -A ours nodracut seg fl fld rss rssall cpu_ours cpu_fl cpu_fld
