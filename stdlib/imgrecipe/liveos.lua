@@ -241,6 +241,13 @@ local function run_bound(root, dir, argv, step)
   return root:run(argv, { binds = { { host = dir, image = BIND, read_only = false } }, network = false, step = step })
 end
 
+--- The live initramfs's compressor: zstd -3 is smaller than dracut's default
+--- (gzip -9 without pigz: 18.7 against 19.2 MB here) for 0.24 s of CPU
+--- instead of 10.6 s, which was 80 % of dracut's run. dracut itself falls
+--- back to its default when the image's kernel lacks CONFIG_RD_ZSTD or the
+--- image has no zstd.
+M.DRACUT_COMPRESS = "zstd -3 -q -T0"
+
 --- Builds the live initramfs of kernel `version` with the image's dracut
 --- (dmsquash-live and overlayfs, not host-only) into the host file
 --- `dir`/`name`, and copies the kernel `kernel_path` beside it as
@@ -258,7 +265,7 @@ function M.initramfs(root, version, kernel_path, dir, name, modules)
   run_bound(root, dir, {
     dracut, "--force", "--no-hostonly", "--kver", version, "--add", table.concat(add, " "),
     "--add-drivers", "overlay squashfs loop iso9660 sr_mod virtio_scsi",
-    "--filesystems", "squashfs iso9660", BIND .. "/" .. name,
+    "--filesystems", "squashfs iso9660", "--compress", M.DRACUT_COMPRESS, BIND .. "/" .. name,
   }, "dracut")
   M.copy_out(root, kernel_path, dir, "vmlinuz")
 end
