@@ -159,7 +159,8 @@ install() {
 # systemd.verity_<name>_options has hash-offset=, a drop-in makes
 # systemd-veritysetup-generator's systemd-veritysetup@<name>.service run
 # veritysetup open with --hash-offset and the other options instead.
-# Everything comes from the kernel command line at boot.
+# Everything comes from the kernel command line at boot (IMGRECIPE_PROC_CMDLINE:
+# another file, for tests).
 out=${1:-/run/systemd/generator}
 cmdline=$(cat "${IMGRECIPE_PROC_CMDLINE:-/proc/cmdline}")
 vs=
