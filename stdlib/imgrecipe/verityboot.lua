@@ -132,13 +132,149 @@ function M.install_mount_boot_module(root)
   return MOUNT_BOOT_DIR
 end
 
+-- Our dracut module for inline verity on systemd-veritysetup without
+-- hash-offset= (before systemd 254; Debian 12 has 252, which ignores the
+-- option and then finds no superblock at the start of the data partition):
+-- a generator reads ALIC's arguments from the kernel command line at boot
+-- and, for a device whose options have hash-offset=, makes
+-- systemd-veritysetup@<name>.service run veritysetup open --hash-offset=...
+-- instead. Nothing of the hash is in the initramfs (the arguments are written
+-- after hashing; reinitializeVerity hashes again).
+M.INLINE_VERITY_MODULE = "imgrecipe-inlineverity"
+local INLINE_VERITY_DIR = "/usr/lib/dracut/modules.d/90" .. M.INLINE_VERITY_MODULE
+local VERITYSETUP_CLI = { "/usr/sbin/veritysetup", "/sbin/veritysetup" }
+local INLINE_VERITY_FILES = {
+  ["module-setup.sh"] = [==[#!/bin/bash
+# imgrecipe: inline dm-verity (hash-offset= in systemd.verity_<name>_options)
+# with a systemd-veritysetup that has no hash-offset= (before systemd 254).
+
+check() {
+    return 255  # only when asked for (add_dracutmodules)
+}
+
+depends() {
+    echo systemd-veritysetup
+}
+
+install() {
+    inst_multiple cat mkdir sed veritysetup
+    inst_script "$moddir/imgrecipe-inline-verity-generator.sh" \
+        "$systemdutildir/system-generators/imgrecipe-inline-verity-generator"
+}
+]==],
+  ["imgrecipe-inline-verity-generator.sh"] = [==[#!/bin/sh
+# imgrecipe: inline dm-verity on a systemd-veritysetup without hash-offset=
+# (before systemd 254). For each verity device (root, usr) whose
+# systemd.verity_<name>_options has hash-offset=, a drop-in makes
+# systemd-veritysetup-generator's systemd-veritysetup@<name>.service run
+# veritysetup open with --hash-offset and the other options instead.
+# Everything comes from the kernel command line at boot (IMGRECIPE_PROC_CMDLINE:
+# another file, for tests).
+out=${1:-/run/systemd/generator}
+cmdline=$(cat "${IMGRECIPE_PROC_CMDLINE:-/proc/cmdline}")
+vs=
+for p in /usr/sbin/veritysetup /sbin/veritysetup; do [ -x "$p" ] && { vs=$p; break; }; done
+
+# As systemd's fstab_node_to_udev_node: TAG=value -> /dev/disk/by-tag/value ("/" escaped).
+node() {
+    case $1 in
+        PARTUUID=*) t=by-partuuid; v=${1#PARTUUID=} ;;
+        PARTLABEL=*) t=by-partlabel; v=${1#PARTLABEL=} ;;
+        UUID=*) t=by-uuid; v=${1#UUID=} ;;
+        LABEL=*) t=by-label; v=${1#LABEL=} ;;
+        *) printf '%s' "$1"; return ;;
+    esac
+    printf '/dev/disk/%s/%s' "$t" "$(printf '%s' "$v" | sed 's|/|\\x2f|g')"
+}
+# A unit file argument: backslash and % doubled, double-quoted.
+quote() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/%/%%/g; s/"/\\"/g')"; }
+
+enabled=yes
+for arg in $cmdline; do
+    case $arg in
+        systemd.verity=0|systemd.verity=no|systemd.verity=false|rd.systemd.verity=0|rd.systemd.verity=no|rd.systemd.verity=false) enabled=no ;;
+        systemd.verity=*|rd.systemd.verity=*) enabled=yes ;;
+    esac
+done
+[ "$enabled" = yes ] || exit 0
+
+for name in root usr; do
+    hash= data= hashdev= options=
+    for arg in $cmdline; do
+        case $arg in
+            "${name}hash="*) hash=${arg#"${name}hash="} ;;
+            "systemd.verity_${name}_data="*) data=${arg#"systemd.verity_${name}_data="} ;;
+            "systemd.verity_${name}_hash="*) hashdev=${arg#"systemd.verity_${name}_hash="} ;;
+            "systemd.verity_${name}_options="*) options=${arg#"systemd.verity_${name}_options="} ;;
+        esac
+    done
+    case ",$options," in *,hash-offset=*) ;; *) continue ;; esac
+    if [ -z "$hash" ] || [ -z "$data" ] || [ -z "$hashdev" ]; then
+        echo "imgrecipe-inline-verity-generator: $name: ${name}hash=, systemd.verity_${name}_data= and _hash= are needed" >&2
+        continue
+    fi
+    if [ -z "$vs" ]; then
+        echo "imgrecipe-inline-verity-generator: $name: no veritysetup in the initramfs" >&2
+        exit 1
+    fi
+    flags=
+    IFS=,
+    for o in $options; do
+        case $o in
+            '') ;;
+            ignore-corruption|restart-on-corruption|panic-on-corruption|ignore-zero-blocks|check-at-most-once)
+                flags="$flags $(quote "--$o")" ;;
+            hash-offset=*|data-block-size=*|hash-block-size=*|data-blocks=*|salt=*|uuid=*|hash=*|format=*|root-hash-signature=*|fec-device=*|fec-offset=*|fec-roots=*)
+                flags="$flags $(quote "--$o")" ;;
+            superblock=false|superblock=no|superblock=0) flags="$flags --no-superblock" ;;
+            superblock=*) ;;
+            *) echo "imgrecipe-inline-verity-generator: $name: unknown option '$o', ignoring" >&2 ;;
+        esac
+    done
+    unset IFS
+    dir=$out/systemd-veritysetup@$name.service.d
+    mkdir -p "$dir"
+    cat > "$dir/50-imgrecipe-inline-verity.conf" <<UNIT
+# imgrecipe-inline-verity-generator: systemd.verity_${name}_options has hash-offset=
+[Service]
+ExecStart=
+ExecStart=$vs open $(quote "$(node "$data")") $name $(quote "$(node "$hashdev")") $(quote "$hash")$flags
+ExecStop=
+ExecStop=$vs close $name
+UNIT
+done
+exit 0
+]==],
+}
+
+--- Installs imgrecipe's dracut module for inline verity on an image whose
+--- systemd-veritysetup has no `hash-offset=` option (systemd < 254, Debian
+--- 12): `<modules.d>/90imgrecipe-inlineverity`, a systemd generator in the
+--- initramfs that reads `roothash=`/`usrhash=` and
+--- `systemd.verity_<name>_{data,hash,options}` from the kernel command line
+--- at boot and, for a device whose options have `hash-offset=`, replaces the
+--- command of `systemd-veritysetup@<name>.service` by `veritysetup open`
+--- with `--hash-offset` and the other options (`panic-on-corruption` ->
+--- `--panic-on-corruption`, ...). The image needs veritysetup
+--- (cryptsetup-bin). `prepare_initramfs` with `{inline = true}` calls it
+--- and adds the module when the image's systemd-veritysetup needs it.
+---@param root imgrecipe.Image|imgrecipe.DiskRoot mounted
+---@return string dir the module's directory in the image
+function M.install_inline_verity_module(root)
+  root:mkdir(INLINE_VERITY_DIR, { mode = "0755" })
+  for _, name in ipairs({ "module-setup.sh", "imgrecipe-inline-verity-generator.sh" }) do
+    root:write_file(INLINE_VERITY_DIR .. "/" .. name, INLINE_VERITY_FILES[name], { mode = "0755" })
+  end
+  return INLINE_VERITY_DIR
+end
+
 --- Makes the image's initramfs open verity devices at boot: checks that the
 --- image has dracut, its `systemd-veritysetup` module and systemd's
 --- veritysetup generator (a `usage` error naming the packages otherwise),
 --- adds the module and the `dm-verity` driver in dracut.conf.d, and
 --- regenerates every initramfs with dracut.
 ---@param root imgrecipe.Image|imgrecipe.DiskRoot mounted
----@param opts? {inline?: boolean, signature?: boolean} inline: a device has its tree in its data partition; signature: a device has a root hash signature (the mount-boot module is installed and added)
+---@param opts? {inline?: boolean, signature?: boolean} inline: a device has its tree in its data partition (with a systemd-veritysetup before 254, the inline-verity module is installed and added: veritysetup needed); signature: a device has a root hash signature (the mount-boot module is installed and added)
 ---@return string dracut the dracut used
 function M.prepare_initramfs(root, opts)
   util.check_options("verityboot.prepare_initramfs", opts, { "inline", "signature" })
@@ -159,17 +295,24 @@ function M.prepare_initramfs(root, opts)
       .. "install a dracut that has it (Debian: 'dracut' >= 057; Fedora/Azure Linux: 'dracut')")
   end
   -- Inline verity passes hash-offset= in systemd.verity_*_options, which
-  -- systemd-veritysetup parses from systemd 254 (Debian 12 has 252: the
-  -- device fails to open at boot).
-  if opts.inline and not (root:read_file(veritysetup) or ""):find("hash-offset", 1, true) then
-    util.raise("usage", "verity: inline verity (the same partition for data and hash) needs systemd-veritysetup "
-      .. "with the hash-offset= option (systemd >= 254); the image's " .. veritysetup .. " does not have it "
-      .. "(Debian 12 has systemd 252): use a separate hash partition, or install a newer systemd")
+  -- systemd-veritysetup parses from systemd 254. Before (Debian 12: 252) it
+  -- ignores the option and fails to load the superblock: our module opens
+  -- such a device with veritysetup instead.
+  local inline_module = opts.inline and not (root:read_file(veritysetup) or ""):find("hash-offset", 1, true)
+  if inline_module and not first_existing(root, VERITYSETUP_CLI) then
+    util.raise("usage", "verity: inline verity (the same partition for data and hash) with the image's "
+      .. veritysetup .. ", which has no hash-offset= option (systemd < 254; Debian 12 has 252), is opened at boot "
+      .. "by veritysetup in the initramfs, and the image has none (" .. VERITYSETUP_CLI[1] .. "): install "
+      .. "'cryptsetup-bin' (os.packages.install: [cryptsetup-bin]), or a systemd >= 254")
   end
   local modules = "systemd-veritysetup"
   if opts.signature then
     M.install_mount_boot_module(root)
     modules = modules .. " " .. M.MOUNT_BOOT_MODULE
+  end
+  if inline_module then
+    M.install_inline_verity_module(root)
+    modules = modules .. " " .. M.INLINE_VERITY_MODULE
   end
   root:write_file(DRACUT_CONF, "# imgrecipe: open dm-verity devices at boot\n"
     .. "add_dracutmodules+=\" " .. modules .. " \"\nadd_drivers+=\" dm-verity \"\n", { mode = "0644" })
