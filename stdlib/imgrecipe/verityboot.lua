@@ -40,6 +40,19 @@ local function has_dracut_module(root, name)
   return false
 end
 
+-- Writes one of our dracut modules (name -> content) into `dir` in the
+-- image: scripts executable, units 0644. Returns `dir`.
+local function install_dracut_module(root, dir, files)
+  root:mkdir(dir, { mode = "0755" })
+  local names = {}
+  for name in pairs(files) do names[#names + 1] = name end
+  table.sort(names)
+  for _, name in ipairs(names) do
+    root:write_file(dir .. "/" .. name, files[name], { mode = name:match("%.sh$") and "0755" or "0644" })
+  end
+  return dir
+end
+
 -- Our dracut module for a signed root hash (ALIC adds its 90mountbootpartition
 -- for the same purpose): systemd-veritysetup reads root-hash-signature=<path>
 -- in the initramfs, so the boot filesystem named by pre.verity.mount=<UUID>
@@ -124,12 +137,7 @@ mountpoint -q /boot || exec mount -o ro "$dev" /boot
 ---@param root imgrecipe.Image|imgrecipe.DiskRoot mounted
 ---@return string dir the module's directory in the image
 function M.install_mount_boot_module(root)
-  root:mkdir(MOUNT_BOOT_DIR, { mode = "0755" })
-  for _, name in ipairs({ "module-setup.sh", "imgrecipe-mount-boot.service", "imgrecipe-mount-boot.sh" }) do
-    root:write_file(MOUNT_BOOT_DIR .. "/" .. name, MOUNT_BOOT_FILES[name],
-      { mode = name:match("%.sh$") and "0755" or "0644" })
-  end
-  return MOUNT_BOOT_DIR
+  return install_dracut_module(root, MOUNT_BOOT_DIR, MOUNT_BOOT_FILES)
 end
 
 -- Our dracut module for inline verity on systemd-veritysetup without
@@ -222,8 +230,7 @@ for name in root usr; do
     for o in $options; do
         case $o in
             '') ;;
-            ignore-corruption|restart-on-corruption|panic-on-corruption|ignore-zero-blocks|check-at-most-once)
-                flags="$flags $(quote "--$o")" ;;
+            ignore-corruption|restart-on-corruption|panic-on-corruption|ignore-zero-blocks|check-at-most-once|\
             hash-offset=*|data-block-size=*|hash-block-size=*|data-blocks=*|salt=*|uuid=*|hash=*|format=*|root-hash-signature=*|fec-device=*|fec-offset=*|fec-roots=*)
                 flags="$flags $(quote "--$o")" ;;
             superblock=false|superblock=no|superblock=0) flags="$flags --no-superblock" ;;
@@ -261,11 +268,7 @@ exit 0
 ---@param root imgrecipe.Image|imgrecipe.DiskRoot mounted
 ---@return string dir the module's directory in the image
 function M.install_inline_verity_module(root)
-  root:mkdir(INLINE_VERITY_DIR, { mode = "0755" })
-  for _, name in ipairs({ "module-setup.sh", "imgrecipe-inline-verity-generator.sh" }) do
-    root:write_file(INLINE_VERITY_DIR .. "/" .. name, INLINE_VERITY_FILES[name], { mode = "0755" })
-  end
-  return INLINE_VERITY_DIR
+  return install_dracut_module(root, INLINE_VERITY_DIR, INLINE_VERITY_FILES)
 end
 
 --- Makes the image's initramfs open verity devices at boot: checks that the
