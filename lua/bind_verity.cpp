@@ -59,7 +59,23 @@ int l_format(lua_State* L) {
     o.data_blocks = count_field(L, 4, "data_blocks", "opts").value_or(0);
     o.hash_offset = count_field(L, 4, "hash_offset", "opts").value_or(0);
   }
-  push_info(L, verity::format(data, hash, o));
+  // A separate hash partition: the data is read through a read-only device
+  // of its own (WholeDisk::read_only_view says why); errors still name the
+  // partition's device.
+  std::unique_ptr<LoopDevice> view;
+  if (data != hash) view = opt_whole_disk(L, 1)->read_only_view(static_cast<int>(arg_whole(L, 2, "data", 1, 128)));
+  try {
+    push_info(L, verity::format(view ? view->path() : data, hash, o));
+  } catch (const Error& e) {
+    if (!view) throw;
+    std::string msg = e.what();
+    for (std::size_t at; (at = msg.find(view->path())) != std::string::npos;) msg.replace(at, view->path().size(), data);
+    Error named(e.kind(), msg);
+    named.op = e.op;
+    named.target = e.target == view->path() ? data : e.target;
+    named.sys_errno = e.sys_errno;
+    throw named;
+  }
   return 1;
 }
 

@@ -153,6 +153,14 @@ std::string WholeDisk::partition_device(int number) const {
   return fmt::format("{}p{}", loop_->path(), number);
 }
 
+std::unique_ptr<LoopDevice> WholeDisk::read_only_view(int number) const {
+  partition_device(number);  // the usage error for a partition the table lacks
+  const Partition& p = *std::find_if(table_.partitions.begin(), table_.partitions.end(),
+                                     [&](const Partition& q) { return q.number == number; });
+  loop_->flush();
+  return LoopDevice::attach(loop_->backing_file(), p.start, p.size, true);
+}
+
 void WholeDisk::release() {
   if (!state_ || entry_ == 0) return;
   release_state(*state_);

@@ -76,7 +76,7 @@ for _ in $(seq 1 50); do [[ $(all_loops) -eq 0 ]] && break; sleep 0.2; done
 live=$T_TMP/out/.pxe.tmp-Live12
 mkdir "$live"
 touch "$live/keep"
-flock "$live" sleep 600 &
+flock --no-fork "$live" sleep 600 > /dev/null 2>&1 &
 holder=$!
 for _ in $(seq 1 50); do [[ -n $(ls -l /proc/$holder/fd 2>/dev/null | grep -F "$live") ]] && break; sleep 0.1; done
 set +e

@@ -94,7 +94,7 @@ stale_tmp=$out_dir/.out.raw.tmp-Stale1
 live_tmp=$out_dir/.out.raw.tmp-Live12
 echo partial > "$stale_tmp"
 echo writing > "$live_tmp"
-flock "$live_tmp" sleep 600 > /dev/null 2>&1 &
+flock --no-fork "$live_tmp" sleep 600 > /dev/null 2>&1 &
 holder=$!
 bg_pids+=("$holder")
 sleep 0.3
