@@ -109,8 +109,8 @@ std::string indev(const std::string& iso) { return fs::absolute(iso).string(); }
 
 std::string run_report(const std::string& iso, const std::vector<std::string>& commands) {
   check_iso_file(iso);
-  std::vector<std::string> argv = {"xorriso", "-backslash_codes", "encode_output", "-abort_on", "FAILURE", "-indev",
-                                   indev(iso)};
+  std::vector<std::string> argv = xorriso_argv({"-backslash_codes", "encode_output", "-abort_on", "FAILURE", "-indev",
+                                                indev(iso)});
   argv.insert(argv.end(), commands.begin(), commands.end());
   RunOptions ro = xorriso_options();
   ro.capture_stdout = true;
@@ -127,6 +127,12 @@ std::string run_report(const std::string& iso, const std::vector<std::string>& c
 void require_xorriso() {
   if (find_program("xorriso").empty())
     throw Error(ErrorKind::Unsupported, "xorriso is not installed on this host (Debian package xorriso)");
+}
+
+std::vector<std::string> xorriso_argv(std::initializer_list<std::string> args) {
+  std::vector<std::string> argv = {"xorriso", "-signal_handling", "sig_dfl"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
 }
 
 RunOptions xorriso_options() {
@@ -330,8 +336,8 @@ void extract(const std::string& iso, const std::string& iso_path, const std::str
   } guard{dest};
   log::info("extracting {} of ISO {} into {}", iso_path, iso, dest);
   RunOptions ro = xorriso_options();
-  const std::vector<std::string> argv = {"xorriso", "-abort_on", "FAILURE", "-osirrox", "on", "-indev", indev(iso),
-                                         "-extract", iso_path, fs::absolute(dest).string()};
+  const std::vector<std::string> argv = xorriso_argv({"-abort_on", "FAILURE", "-osirrox", "on", "-indev", indev(iso),
+                                                      "-extract", iso_path, fs::absolute(dest).string()});
   RunResult r = run(argv, ro);
   if (r.exit_code != 0) {
     for (const auto& line : r.tail)
@@ -362,8 +368,8 @@ std::vector<std::string> extract_boot_images(const std::string& iso, const std::
   } guard{dest};
   RunOptions ro = xorriso_options();
   // The trailing '/' makes xorriso write into the directory.
-  run_checked({"xorriso", "-abort_on", "FAILURE", "-osirrox", "on", "-indev", indev(iso), "-extract_boot_images",
-               fs::absolute(dest).string() + "/"},
+  run_checked(xorriso_argv({"-abort_on", "FAILURE", "-osirrox", "on", "-indev", indev(iso), "-extract_boot_images",
+                            fs::absolute(dest).string() + "/"}),
               ro);
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(dest)) names.push_back(e.path().filename().string());

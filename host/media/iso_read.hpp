@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,10 @@ namespace imgrecipe::iso {
 void require_xorriso();
 // The environment xorriso runs with (UTF-8 names, UTC dates).
 RunOptions xorriso_options();
+// "xorriso" and the settings every call starts with, then `args`. Signals
+// keep their default action: libburn's own handler would turn any signal
+// into a bare exit code 1; this way it is reported as the signal it was.
+std::vector<std::string> xorriso_argv(std::initializer_list<std::string> args);
 
 struct Entry {
   std::string path;  // "/" for the root, else "/boot/grub/grub.cfg"

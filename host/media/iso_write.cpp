@@ -102,7 +102,7 @@ void check_spec(const Spec& s) {
 
 std::vector<std::string> command(const Spec& s, const std::string& out) {
   check_spec(s);
-  std::vector<std::string> a = {"xorriso", "-as", "mkisofs", "-o", out, "-iso-level", "3", "-V", s.volume_id};
+  std::vector<std::string> a = xorriso_argv({"-as", "mkisofs", "-o", out, "-iso-level", "3", "-V", s.volume_id});
   if (s.rock_ridge) a.push_back("-R");
   if (s.joliet) a.insert(a.end(), {"-J", "-joliet-long"});
   if (s.timestamp) {

@@ -250,13 +250,19 @@ RunResult run(const std::vector<std::string>& argv_in, const RunOptions& opts) {
   }
   sink.finish();
 
+  // Wait without reaping: while the child is a zombie its pid (the group's
+  // id) cannot be reused, so killing what is left in its group cannot hit
+  // an unrelated new group that happens to get the same id.
+  siginfo_t info{};
+  while (waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT) < 0) {
+    if (errno != EINTR) throw_errno("waitid", argv[0]);
+  }
+  ::kill(-pid, SIGKILL);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) throw_errno("waitpid", argv[0]);
   }
   signals::set_child_group(0);
-  // Reap anything else left in the child's process group.
-  ::kill(-pid, SIGKILL);
   if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
   else if (WIFSIGNALED(status)) result.term_signal = WTERMSIG(status);
   signals::check();

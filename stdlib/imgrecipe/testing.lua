@@ -13,8 +13,15 @@ local M = {}
 local T = {}
 T.__index = T
 
+-- A failed command's last output lines go with its message: a test that
+-- fails on CI must say why.
 local function error_text(e)
-  return type(e) == "table" and tostring(e.message) or tostring(e)
+  if type(e) ~= "table" then return tostring(e) end
+  local text = tostring(e.message)
+  if type(e.output) == "table" and #e.output > 0 then
+    text = text .. "\n  | " .. table.concat(e.output, "\n  | ")
+  end
+  return text
 end
 
 local function show(v)
