@@ -186,7 +186,26 @@ RunResult run(const std::vector<std::string>& argv_in, const RunOptions& opts) {
   }
 
   setpgid(pid, pid);  // also done in the child; whichever runs first wins
-  signals::set_child_group(pid);
+  // Our SIGINT/SIGTERM handler forwards to this group until the child is
+  // reaped. On an error the guard kills and reaps the child; on every way
+  // out it stops the forwarding, so no later signal can reach a group id
+  // the kernel has handed to someone else.
+  struct ChildGroup {
+    pid_t pid;
+    bool reaped = false;
+    explicit ChildGroup(pid_t p) : pid(p) { signals::set_child_group(p); }
+    ~ChildGroup() {
+      if (!reaped) {
+        ::kill(-pid, SIGKILL);
+        signals::set_child_group(0);
+        while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+        }
+      }
+      signals::set_child_group(0);
+    }
+    ChildGroup(const ChildGroup&) = delete;
+    ChildGroup& operator=(const ChildGroup&) = delete;
+  } child_group(pid);
   out.close_w();
   if (cap) cap->close_w();
   if (in) {
@@ -258,11 +277,12 @@ RunResult run(const std::vector<std::string>& argv_in, const RunOptions& opts) {
     if (errno != EINTR) throw_errno("waitid", argv[0]);
   }
   ::kill(-pid, SIGKILL);
+  signals::set_child_group(0);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) throw_errno("waitpid", argv[0]);
   }
-  signals::set_child_group(0);
+  child_group.reaped = true;
   if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
   else if (WIFSIGNALED(status)) result.term_signal = WTERMSIG(status);
   signals::check();

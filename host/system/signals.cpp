@@ -22,6 +22,7 @@ void handler(int sig) {
 }  // namespace
 
 void install() {
+  g_child_pgid = 0;  // a forked process has no child of its parent's to forward to
   struct sigaction sa;
   std::memset(&sa, 0, sizeof sa);
   sa.sa_handler = handler;
