@@ -16,6 +16,7 @@ local osrelease = require "imgrecipe.osrelease"
 local image = require "imgrecipe.image"
 local log = require "imgrecipe.host.log"
 local util = require "imgrecipe.util"
+local uki = require "imgrecipe.uki"
 
 local validate = util.validate
 
@@ -184,20 +185,59 @@ function M.systemd_boot_entries(root)
   return entries
 end
 
---- The boot loader COSI reports: grub when a GRUB EFI package is installed,
---- else systemd-boot (with its loader entries) when systemd-boot is.
+--- systemd-boot's entries for the UKIs it finds on the ESP by itself
+--- (`EFI/Linux/vmlinuz-<version>.efi`, ALIC's `uki-standalone`): the path in
+--- the image, the kernel version and the command line the UKI boots with
+--- (its `.cmdline` and its addons', `uki.boot_cmdline`).
+---@param root imgrecipe.Image
+---@return {type: string, path: string, kernel: string, cmdline: string}[]
+function M.standalone_uki_entries(root)
+  local entries = {}
+  for _, u in ipairs(uki.list(root)) do
+    local version = u.kernel:match("^vmlinuz%-(.+)$")
+    if not version then
+      util.raise("usage", string.format("COSI: the UKI %s is not named vmlinuz-<version>.efi, so its kernel version "
+        .. "is unknown", u.path))
+    end
+    local cmdline = uki.boot_cmdline(root, u)
+    if not cmdline then
+      util.raise("usage", string.format("COSI: neither the UKI %s nor an addon of it has a .cmdline section", u.path))
+    end
+    entries[#entries + 1] = { type = "uki-standalone", path = u.path, kernel = version, cmdline = cmdline }
+  end
+  return entries
+end
+
+-- systemd-boot installed on the ESP (uki.install_systemd_boot's place).
+local function systemd_boot_on_esp(root)
+  for _, name in ipairs(root:list_dir(uki.ESP .. "/EFI/systemd") or {}) do
+    if name:match("^systemd%-boot.*%.efi$") then return true end
+  end
+  return false
+end
+
+--- The boot loader COSI reports. systemd-boot when it is on the ESP with
+--- UKIs (an image given UKIs by `os.uki` may keep GRUB's packages, but
+--- GRUB no longer boots it); otherwise, as ALIC: grub when a GRUB EFI
+--- package is installed, else systemd-boot when systemd-boot is. systemd-boot's
+--- entries are /boot/loader/entries' or, when there are none, the UKIs it
+--- finds on the ESP.
 ---@param root imgrecipe.Image
 ---@param installed table<string, boolean>
 ---@return {type: string, entries?: table[]}
 function M.bootloader(root, installed)
-  for _, p in ipairs(GRUB_PACKAGES) do
-    if installed[p] then return { type = "grub" } end
+  local booted_ukis = systemd_boot_on_esp(root) and uki.has_ukis(root)
+  if not booted_ukis then
+    for _, p in ipairs(GRUB_PACKAGES) do
+      if installed[p] then return { type = "grub" } end
+    end
   end
-  if installed["systemd-boot"] then
+  if booted_ukis or installed["systemd-boot"] then
     local entries = M.systemd_boot_entries(root)
+    if #entries == 0 then entries = M.standalone_uki_entries(root) end
     if #entries == 0 then
-      util.raise("unsupported", "COSI: systemd-boot is installed but /boot/loader/entries has no entries "
-        .. "(standalone UKIs are not read yet)")
+      util.raise("usage", "COSI: systemd-boot is installed but has no boot entry: neither /boot/loader/entries/*.conf "
+        .. "nor a UKI in " .. uki.ESP .. uki.OUTPUT_DIR)
     end
     return { type = "systemd-boot", entries = entries }
   end

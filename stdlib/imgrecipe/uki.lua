@@ -293,6 +293,31 @@ function M.list(root)
   return out
 end
 
+--- The command line systemd-boot boots a UKI of `uki.list` with: the UKI's
+--- own `.cmdline`, then its addons' (`<uki>.extra.d/*.addon.efi`, in name
+--- order, as systemd-boot loads them), each trimmed; nil when none has one.
+---@param root imgrecipe.Image|imgrecipe.DiskRoot
+---@param u {path: string}
+---@return string|nil
+function M.boot_cmdline(root, u)
+  local parts = {}
+  local function add(path)
+    local s = M.inspect(host_path(root, path))[".cmdline"]
+    local text = s and s.text and s.text:gsub("%z", ""):match("^%s*(.-)%s*$")
+    if text and text ~= "" then parts[#parts + 1] = text end
+  end
+  add(u.path)
+  local dir = u.path .. ".extra.d"
+  local addons = {}
+  for _, name in ipairs(root:list_dir(dir) or {}) do
+    local st = name:match("%.addon%.efi$") and root:stat(dir .. "/" .. name)
+    if st and st.type ~= "directory" then addons[#addons + 1] = name end
+  end
+  table.sort(addons)
+  for _, name in ipairs(addons) do add(dir .. "/" .. name) end
+  return #parts > 0 and table.concat(parts, " ") or nil
+end
+
 -- The .cmdline of an addon of the image, trimmed (ALIC: NUL padding, then spaces).
 local function addon_cmdline(root, u)
   if not root:exists(u.addon) then

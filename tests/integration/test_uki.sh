@@ -71,6 +71,23 @@ check_eq "/boot emptied but for the ESP mount point" "efi" \
     "$(debugfs -R 'ls -p /boot' "$rootfs" 2>/dev/null | awk -F/ '$6 != "" && $6 != "." && $6 != ".." { print $6 }' | sort | tr '\n' ' ' | sed 's/ $//')"
 check "root filesystem clean" e2fsck -fn "$rootfs"
 
+# The UKI image as COSI (imgrecipe convert): systemd-boot (on the ESP, though
+# GRUB's packages are still installed) with ALIC's uki-standalone entry, its
+# command line the UKI's .cmdline.
+set +e
+"$IMGRECIPE" convert --build-dir "$T_TMP/b" --image-file "$raw" --output-image-file "$T_TMP/u.cosi" \
+    --output-image-format cosi > "$T_TMP/cosi.log" 2>&1
+rc=$?
+set -e
+check_eq "convert to COSI succeeds" 0 "$rc"
+[[ $rc -eq 0 ]] || tail -5 "$T_TMP/cosi.log"
+mkdir -p "$T_TMP/cx"
+python3 "$TESTS_DIR/integration/helpers/cosi_read.py" "$T_TMP/u.cosi" "$T_TMP/cx" > "$T_TMP/cosi.txt" || true
+check_eq "COSI bootloader: systemd-boot, the UKI as uki-standalone" \
+    "meta bootloader={\"type\": \"systemd-boot\", \"systemdBoot\": {\"entries\": [{\"type\": \"uki-standalone\", \"path\": \"/boot/efi/EFI/Linux/$name.efi\", \"cmdline\": \"$(cat "$T_TMP/s.cmdline")\", \"kernel\": \"$KERNEL_VERSION\"}]}}" \
+    "$(grep '^meta bootloader=' "$T_TMP/cosi.txt")"
+rm -rf "$T_TMP/cx" "$T_TMP/u.cosi"
+
 # An image without the EFI stub: the error names the packages.
 image_env tiny
 cat > "$T_TMP/t.yaml" <<YAML

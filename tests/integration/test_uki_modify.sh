@@ -100,6 +100,26 @@ mcopy -n -i "$ukis@@$ESP_OFFSET" "$addon_path" "$T_TMP/addon.input.efi"
 check "the input is not modified" cmp "$T_TMP/addon.before.efi" "$T_TMP/addon.input.efi"
 check "root filesystem clean" e2fsck -fn "$out?offset=$ROOT_OFFSET"
 
+# As COSI (imgrecipe convert), with a second addon put next to the rebuilt
+# one: the uki-standalone entry's command line is the main UKI's (none)
+# and the addons' in name order, as systemd-boot assembles it.
+two=$T_TMP/two.raw
+cp --sparse=always "$out" "$two"
+mcopy -i "$two@@$ESP_OFFSET" "$T_TMP/addon.before.efi" "::/EFI/Linux/$name.efi.extra.d/aa.addon.efi"
+set +e
+"$IMGRECIPE" convert --build-dir "$T_TMP/b" --image-file "$two" --output-image-file "$T_TMP/two.cosi" \
+    --output-image-format cosi > "$T_TMP/cosi.log" 2>&1
+rc=$?
+set -e
+check_eq "convert to COSI succeeds" 0 "$rc"
+[[ $rc -eq 0 ]] || tail -5 "$T_TMP/cosi.log"
+mkdir -p "$T_TMP/cx"
+python3 "$TESTS_DIR/integration/helpers/cosi_read.py" "$T_TMP/two.cosi" "$T_TMP/cx" > "$T_TMP/cosi.txt" || true
+check_eq "COSI: uki-standalone, the addons' command lines in name order" \
+    "meta bootloader={\"type\": \"systemd-boot\", \"systemdBoot\": {\"entries\": [{\"type\": \"uki-standalone\", \"path\": \"/boot/efi/EFI/Linux/$name.efi\", \"cmdline\": \"$old $old imgrecipe.modify=1\", \"kernel\": \"$KERNEL_VERSION\"}]}}" \
+    "$(grep '^meta bootloader=' "$T_TMP/cosi.txt")"
+rm -rf "$T_TMP/cx" "$T_TMP/two.cosi" "$two"
+
 # 3. Errors, on copies of the UKI image (ESP edited with mtools).
 # A UKI without its addon next to one with: named.
 bad=$T_TMP/bad.raw

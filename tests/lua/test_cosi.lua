@@ -90,7 +90,17 @@ return {
     t:eq(b.entries[1].kernel, "6.6.1")
     t:eq(b.entries[2].type, "uki-config")
     t:eq(b.entries[2].kernel, "6.6.2.efi")
-    t:raises(function() cosi.bootloader(fake({}), { ["systemd-boot"] = true }) end, "no entries")
+    t:raises(function() cosi.bootloader(fake({}), { ["systemd-boot"] = true }) end, "has no boot entry")
+    -- systemd-boot on the ESP with UKIs wins over GRUB's packages; a UKI
+    -- not named vmlinuz-<version>.efi has no kernel version to report.
+    local ukis = fake({
+      ["/boot/efi/EFI/systemd/systemd-bootx64.efi"] = "MZ",
+      ["/boot/efi/EFI/Linux/acl.efi"] = "MZ",
+    })
+    t:raises(function() cosi.bootloader(ukis, { ["grub-efi-amd64-bin"] = true }) end,
+      "the UKI /boot/efi/EFI/Linux/acl.efi is not named vmlinuz-<version>.efi")
+    t:eq(cosi.bootloader(fake({ ["/boot/efi/EFI/Linux/vmlinuz-6.1.efi"] = "MZ" }), { ["grub-efi-amd64-bin"] = true }).type,
+      "grub", "UKIs without systemd-boot on the ESP")
     t:raises(function() cosi.bootloader(fake({}), {}) end, "unknown boot loader")
   end,
   test_arch_and_uuid = function(t)
