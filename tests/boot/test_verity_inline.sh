@@ -48,7 +48,7 @@ for f in module-setup.sh imgrecipe-inline-verity-generator.sh; do
 done
 check_contains "dracut config adds the module" \
     "$(fs_cat "$raw" "$(off 3)" /etc/dracut.conf.d/50-imgrecipe-verity.conf)" 'add_dracutmodules+=" systemd-veritysetup imgrecipe-inlineverity "'
-initrd=$(debugfs -R 'ls -p /' "$raw?offset=$(off 2)" 2>/dev/null | awk -F/ '/initrd.img-/ { print $6; exit }')
+initrd=$(debugfs -R 'ls -p /' "$raw?offset=$(off 2)" 2>/dev/null | awk -F/ '/initrd.img-/ && !done { print $6; done = 1 }')
 fs_cat "$raw" "$(off 2)" "/$initrd" > "$T_TMP/initrd.img"
 case $(head -c 4 "$T_TMP/initrd.img" | od -An -tx1 | tr -d ' ') in
     28b52ffd) decompress=(zstd -dc) ;;

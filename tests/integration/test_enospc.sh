@@ -140,7 +140,7 @@ check_eq "roomy: output root passes e2fsck -fn" 0 "$fsck_rc"
 [[ $fsck_rc -eq 0 ]] || printf '%s\n' "$fsck_log"
 check_eq "roomy: hostname written" "enospc-roomy" "$(fs_cat "$T_TMP/roomy/out.raw" "$ROOT_OFFSET" /etc/hostname)"
 check_eq "roomy: /big complete" "$((15 * 1048576))" \
-    "$(debugfs -R 'stat /big' "$T_TMP/roomy/out.raw?offset=$ROOT_OFFSET" 2>/dev/null | awk '/Size:/ { for (i=1;i<=NF;i++) if ($i=="Size:") print $(i+1); exit }')"
+    "$(debugfs -R 'stat /big' "$T_TMP/roomy/out.raw?offset=$ROOT_OFFSET" 2>/dev/null | awk '/Size:/ && !done { for (i=1;i<=NF;i++) if ($i=="Size:") print $(i+1); done=1 }')"
 check_eq "roomy: no loop device left" "$loops0" "$(all_loops)"
 check "roomy: the small filesystem unmounts" umount "$T_TMP/small-roomy"
 t_done

@@ -40,7 +40,7 @@ before2=$(dir_listing "$T_TMP/debs2")
 status() { fs_cat "$1" "$O" /var/lib/dpkg/status; }
 # pkg_field RAW PACKAGE FIELD -> the field of the package's dpkg status stanza.
 pkg_field() {
-    status "$1" | awk -v p="$2" -v f="$3:" '/^Package: /{cur=$2} cur==p && $1==f {sub(/^[^:]*: /,""); print; exit}'
+    status "$1" | awk -v p="$2" -v f="$3:" '/^Package: /{cur=$2} cur==p && $1==f && !done {sub(/^[^:]*: /,""); print; done=1}'
 }
 no_leftovers() {  # no_leftovers RAW LABEL
     local lists archives cache

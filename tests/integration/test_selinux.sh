@@ -34,7 +34,9 @@ YAML
 }
 label() { debugfs -R "ea_get -V $2 security.selinux" "$T_TMP/$1.raw?offset=$ROOT_OFFSET" 2>/dev/null | tr -d ' \0'; }
 rootfs() { fs_cat "$T_TMP/$1.raw" "$ROOT_OFFSET" "$2"; }
-kernel_line() { rootfs "$1" /boot/grub/grub.cfg | grep -m1 -P '^\s*linux\t'; }
+# Reads all of grub.cfg: an early-exiting reader (grep -m1) would let debugfs die
+# of SIGPIPE, and pipefail turns that into a failed assignment.
+kernel_line() { rootfs "$1" /boot/grub/grub.cfg | grep -P '^\s*linux\t' | sed -n 1p; }
 
 # --- permissive ---
 if build perm "$T_TMP/policy.raw" "  selinux:

@@ -57,7 +57,7 @@ YAML
     || { tail -30 "$T_TMP/log"; t_fail "build"; }
 O=$T_TMP/out.raw
 link() { debugfs -R "stat $1" "$O?offset=$ROOT_OFFSET" 2>/dev/null | sed -n 's/^Fast link dest: "\(.*\)"/\1/p'; }
-exists() { debugfs -R "stat $1" "$O?offset=$ROOT_OFFSET" 2>&1 | grep -q "^Inode:"; }
+exists() { debugfs -R "stat $1" "$O?offset=$ROOT_OFFSET" 2>&1 | grep "^Inode:" > /dev/null; }
 check_eq "enabled unit linked into its target" "/etc/systemd/system/imgrecipe-hello.service" \
     "$(link /etc/systemd/system/multi-user.target.wants/imgrecipe-hello.service)"
 check_eq "enabled distribution unit" "/lib/systemd/system/systemd-networkd.service" \

@@ -76,7 +76,7 @@ check_not_contains "grub.cfg no longer names the input's root" "$grubcfg" "$ROOT
 check_contains "extra kernel argument" "$grubcfg" "console=ttyS0,115200n8"
 efi=$(MTOOLS_SKIP_CHECK=1 mtype -i "$raw@@${off[esp]}" ::/EFI/BOOT/BOOTX64.EFI | strings)
 check_contains "EFI loader searches the new root filesystem" "$efi" "search --no-floppy --fs-uuid --set=root ${uuid[root-a]}"
-initrd=$(debugfs -R 'ls -p /boot' "$IMG_PATH?offset=$ROOT_OFFSET" 2>/dev/null | awk -F/ '/initrd.img-/ { print $6; exit }')
+initrd=$(debugfs -R 'ls -p /boot' "$IMG_PATH?offset=$ROOT_OFFSET" 2>/dev/null | awk -F/ '/initrd.img-/ && !done { print $6; done = 1 }')
 check "input has an initramfs" test -n "$initrd"
 initrd_sum() { debugfs -R "cat /boot/$initrd" "$1?offset=$2" 2>/dev/null | sha256sum; }
 check "initramfs regenerated in the image (differs from the input's)" test \

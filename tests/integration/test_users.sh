@@ -96,7 +96,7 @@ check_eq "dave (new, locked): useradd's '!'" "!" "$(sh_field dave 2)"
 check_eq "frank (new, no password): '!'" "!" "$(sh_field frank 2)"
 check_eq "daemon (existing, locked): '*'" "*" "$(sh_field daemon 2)"
 check_contains "new user gets a home from useradd -m" "$(pw_line bob)" ":/home/bob:"
-is_dir() { debugfs -R "stat $1" "$O?offset=$ROOT_OFFSET" 2>/dev/null | grep -q "Type: directory"; }
+is_dir() { debugfs -R "stat $1" "$O?offset=$ROOT_OFFSET" 2>/dev/null | grep "Type: directory" > /dev/null; }
 check "bob's home created" is_dir /home/bob
 check "root: password updated" verifies "$PW_ROOT" "$(sh_field root 2)"
 check_eq "root: -1 clears max age and expiry" "::::" "$(sh_field root 5):$(sh_field root 6):$(sh_field root 7):$(sh_field root 8):"

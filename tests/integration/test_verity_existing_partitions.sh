@@ -129,7 +129,7 @@ check "fstab: / from /dev/mapper/root, ro" grep -qE '^/dev/mapper/root\s+/\s+ext
 check "fstab: /boot kept" grep -qE '\s/boot\s+ext4\s' <<< "$fstab"
 check "root: e2fsck -fn clean" e2fsck -fn "$T_TMP/root.img"
 check_contains "/etc/default/grub: GRUB_DEVICE=/dev/mapper/root" "$(fs_cat "$out" "${off[root]}" /etc/default/grub)" "GRUB_DEVICE=/dev/mapper/root"
-initrd=$(debugfs -R 'ls -p /' "$out?offset=${off[boot]}" 2>/dev/null | awk -F/ '/initrd.img-/ { print $6; exit }')
+initrd=$(debugfs -R 'ls -p /' "$out?offset=${off[boot]}" 2>/dev/null | awk -F/ '/initrd.img-/ && !done { print $6; done = 1 }')
 fs_cat "$out" "${off[boot]}" "/$initrd" > "$T_TMP/initrd.img"
 case $(head -c 4 "$T_TMP/initrd.img" | od -An -tx1 | tr -d ' ') in
     28b52ffd) decompress=(zstd -dc) ;;
@@ -177,7 +177,7 @@ for f in module-setup.sh imgrecipe-mount-boot.service imgrecipe-mount-boot.sh; d
 done
 check_contains "dracut config adds the module" \
     "$(fs_cat "$sig" "${off[root]}" /etc/dracut.conf.d/50-imgrecipe-verity.conf)" 'add_dracutmodules+=" systemd-veritysetup imgrecipe-mountboot "'
-initrd=$(debugfs -R 'ls -p /' "$sig?offset=${off[boot]}" 2>/dev/null | awk -F/ '/initrd.img-/ { print $6; exit }')
+initrd=$(debugfs -R 'ls -p /' "$sig?offset=${off[boot]}" 2>/dev/null | awk -F/ '/initrd.img-/ && !done { print $6; done = 1 }')
 fs_cat "$sig" "${off[boot]}" "/$initrd" > "$T_TMP/initrd.img"
 case $(head -c 4 "$T_TMP/initrd.img" | od -An -tx1 | tr -d ' ') in
     28b52ffd) decompress=(zstd -dc) ;;

@@ -66,7 +66,7 @@ check_contains "/etc/default/grub: GRUB_DISABLE_LINUX_UUID=true" "$defaults" "GR
 check_contains "dracut conf: systemd-veritysetup and dm-verity" \
     "$(fs_cat "$raw" "${off[root]}" /etc/dracut.conf.d/50-imgrecipe-verity.conf)" 'add_dracutmodules+=" systemd-veritysetup "'
 
-initrd=$(debugfs -R 'ls -p /' "$raw?offset=${off[boot]}" 2>/dev/null | awk -F/ '/initrd.img-/ { print $6; exit }')
+initrd=$(debugfs -R 'ls -p /' "$raw?offset=${off[boot]}" 2>/dev/null | awk -F/ '/initrd.img-/ && !done { print $6; done = 1 }')
 check "initramfs on /boot" test -n "$initrd"
 fs_cat "$raw" "${off[boot]}" "/$initrd" > "$T_TMP/initrd.img"
 # The initramfs as dracut writes it on Debian: one compressed cpio archive.

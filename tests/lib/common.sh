@@ -62,7 +62,7 @@ ir_rm_tree() {
 ir_part_field() {
     local img=$1 n=$2 field=$3
     sfdisk -d -- "$img" 2>/dev/null | awk -v n="$n" -v f="$field" '
-        /^\// {
+        /^\// && !done {
             i++
             if (i != n) next
             line = $0; sub(/^[^:]*:/, "", line)
@@ -70,7 +70,7 @@ ir_part_field() {
             for (j = 1; j <= k; j++) {
                 split(parts[j], kv, "=")
                 gsub(/ /, "", kv[1]); gsub(/ /, "", kv[2])
-                if (kv[1] == f) { print kv[2]; exit }
+                if (kv[1] == f) { print kv[2]; done = 1 }
             }
         }'
 }

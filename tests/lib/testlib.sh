@@ -65,13 +65,13 @@ to_raw() { qemu-img convert -O raw "$1" "$2"; }
 fs_cat() { debugfs -R "cat $3" "$1?offset=$2" 2>/dev/null; }
 # fs_mode RAW OFFSET PATH -> octal permission bits (e.g. 0600).
 fs_mode() {
-    debugfs -R "stat $3" "$1?offset=$2" 2>/dev/null | awk '/Mode:/ { for (i=1;i<=NF;i++) if ($i=="Mode:") print $(i+1); exit }'
+    debugfs -R "stat $3" "$1?offset=$2" 2>/dev/null | awk '/Mode:/ && !done { for (i=1;i<=NF;i++) if ($i=="Mode:") print $(i+1); done=1 }'
 }
 # fat_cat RAW OFFSET PATH -> file content from a FAT filesystem.
 fat_cat() { MTOOLS_SKIP_CHECK=1 mtype -i "$1@@$2" "::$3"; }
 # Absence checks that fail when the filesystem cannot be read at all:
 # fs_absent RAW OFFSET PATH -> PATH does not exist.
-fs_absent() { debugfs -R "stat $3" "$1?offset=$2" 2>&1 | grep -q 'File not found'; }
+fs_absent() { debugfs -R "stat $3" "$1?offset=$2" 2>&1 | grep 'File not found' > /dev/null; }
 # fs_lacks RAW OFFSET DIR TEXT -> DIR can be listed and no name in it contains TEXT.
 fs_lacks() {
     local names
