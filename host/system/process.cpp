@@ -187,21 +187,27 @@ RunResult run(const std::vector<std::string>& argv_in, const RunOptions& opts) {
 
   setpgid(pid, pid);  // also done in the child; whichever runs first wins
   // Our SIGINT/SIGTERM handler forwards to this group until the child is
-  // reaped. On an error the guard kills and reaps the child; on every way
-  // out it stops the forwarding, so no later signal can reach a group id
-  // the kernel has handed to someone else.
+  // reaped. reap() kills what is left of the group and stops the
+  // forwarding before the leader is reaped: while it is unreaped its pid
+  // (the group's id) cannot have been handed to anyone else. On an error
+  // the destructor does the same to a child that may still run.
   struct ChildGroup {
     pid_t pid;
     bool reaped = false;
     explicit ChildGroup(pid_t p) : pid(p) { signals::set_child_group(p); }
     ~ChildGroup() {
-      if (!reaped) {
-        ::kill(-pid, SIGKILL);
-        signals::set_child_group(0);
-        while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-        }
-      }
+      if (!reaped) reap();
+    }
+    // The wait status, or -1 with errno set.
+    int reap() noexcept {
+      ::kill(-pid, SIGKILL);
       signals::set_child_group(0);
+      reaped = true;
+      int status = 0;
+      while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) return -1;
+      }
+      return status;
     }
     ChildGroup(const ChildGroup&) = delete;
     ChildGroup& operator=(const ChildGroup&) = delete;
@@ -269,20 +275,13 @@ RunResult run(const std::vector<std::string>& argv_in, const RunOptions& opts) {
   }
   sink.finish();
 
-  // Wait without reaping: while the child is a zombie its pid (the group's
-  // id) cannot be reused, so killing what is left in its group cannot hit
-  // an unrelated new group that happens to get the same id.
+  // The child has exited (not yet reaped); then the rest of its group goes.
   siginfo_t info{};
   while (waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT) < 0) {
     if (errno != EINTR) throw_errno("waitid", argv[0]);
   }
-  ::kill(-pid, SIGKILL);
-  signals::set_child_group(0);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) throw_errno("waitpid", argv[0]);
-  }
-  child_group.reaped = true;
+  const int status = child_group.reap();
+  if (status < 0) throw_errno("waitpid", argv[0]);
   if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
   else if (WIFSIGNALED(status)) result.term_signal = WTERMSIG(status);
   signals::check();

@@ -208,14 +208,6 @@ function M.standalone_uki_entries(root)
   return entries
 end
 
--- systemd-boot installed on the ESP (uki.install_systemd_boot's place).
-local function systemd_boot_on_esp(root)
-  for _, name in ipairs(root:list_dir(uki.ESP .. "/EFI/systemd") or {}) do
-    if name:match("^systemd%-boot.*%.efi$") then return true end
-  end
-  return false
-end
-
 --- The boot loader COSI reports. systemd-boot when it is on the ESP with
 --- UKIs (an image given UKIs by `os.uki` may keep GRUB's packages, but
 --- GRUB no longer boots it); otherwise, as ALIC: grub when a GRUB EFI
@@ -226,7 +218,7 @@ end
 ---@param installed table<string, boolean>
 ---@return {type: string, entries?: table[]}
 function M.bootloader(root, installed)
-  local booted_ukis = systemd_boot_on_esp(root) and uki.has_ukis(root)
+  local booted_ukis = uki.has_systemd_boot(root) and uki.has_ukis(root)
   if not booted_ukis then
     for _, p in ipairs(GRUB_PACKAGES) do
       if installed[p] then return { type = "grub" } end

@@ -43,6 +43,8 @@ local function host_path(root, path) return files.resolve(root:_root(), path) en
 M.ESP = "/boot/efi"
 --- The UKI directory of the ESP (systemd-boot's type #2 entries).
 M.OUTPUT_DIR = "/EFI/Linux"
+-- systemd-boot's own directory on the ESP.
+local SYSTEMD_BOOT_DIR = "/EFI/systemd"
 
 local STUB_DIRS = { "/usr/lib/systemd/boot/efi", "/lib/systemd/boot/efi" }
 -- Per EFI architecture: stub, addon stub, systemd-boot, fallback loader name.
@@ -241,6 +243,17 @@ function M.has_ukis(root)
   return false
 end
 
+--- Whether systemd-boot is installed on the ESP (`EFI/systemd/systemd-boot*.efi`,
+--- where `uki.install_systemd_boot` puts it).
+---@param root imgrecipe.Image|imgrecipe.DiskRoot
+---@return boolean
+function M.has_systemd_boot(root)
+  for _, name in ipairs(root:list_dir(M.ESP .. SYSTEMD_BOOT_DIR) or {}) do
+    if name:match("^systemd%-boot.*%.efi$") then return true end
+  end
+  return false
+end
+
 --- ALIC's checks of `os.uki.mode` against the base image (validateUkiMode):
 --- a base with UKIs needs a mode; passthrough and modify need a base with
 --- UKIs. `mode` is nil when os.uki is absent, "" when it has no mode.
@@ -293,6 +306,15 @@ function M.list(root)
   return out
 end
 
+-- The .cmdline section of a PE file of the image without its NUL padding
+-- and surrounding spaces; nil when it has none. Only that section is read.
+local function cmdline_section(root, path)
+  local file = host_path(root, path)
+  for _, s in ipairs(host.read_pe(file).sections) do
+    if s.name == ".cmdline" then return (host.read_section(file, ".cmdline"):gsub("%z+$", ""):match("^%s*(.-)%s*$")) end
+  end
+end
+
 --- The command line systemd-boot boots a UKI of `uki.list` with: the UKI's
 --- own `.cmdline`, then its addons' (`<uki>.extra.d/*.addon.efi`, in name
 --- order, as systemd-boot loads them), each trimmed; nil when none has one.
@@ -302,8 +324,7 @@ end
 function M.boot_cmdline(root, u)
   local parts = {}
   local function add(path)
-    local s = M.inspect(host_path(root, path))[".cmdline"]
-    local text = s and s.text and s.text:gsub("%z", ""):match("^%s*(.-)%s*$")
+    local text = cmdline_section(root, path)
     if text and text ~= "" then parts[#parts + 1] = text end
   end
   add(u.path)
@@ -324,8 +345,7 @@ local function addon_cmdline(root, u)
     util.raise("usage", string.format("uki: the UKI %s has no addon: expected %s (os.uki.mode 'modify' rebuilds only "
       .. "the addon that holds the command line; use mode: create to rebuild the UKIs)", u.path, u.addon))
   end
-  local sections = M.inspect(host_path(root, u.addon))
-  local text = sections[".cmdline"] and sections[".cmdline"].text
+  local text = cmdline_section(root, u.addon)
   if not text then util.raise("usage", string.format("uki: the addon %s has no .cmdline section", u.addon)) end
   return table.concat(M.split_cmdline(text), " ")
 end
@@ -616,8 +636,8 @@ function M.install_systemd_boot(root, t)
   t = t or M.tools(root)
   local src = host_path(root, t.systemd_boot)
   local name = t.systemd_boot:match("([^/]+)$")
-  root:mkdir(M.ESP .. "/EFI/systemd")
-  root:copy_file(src, M.ESP .. "/EFI/systemd/" .. name, { mode = "0644" })
+  root:mkdir(M.ESP .. SYSTEMD_BOOT_DIR)
+  root:copy_file(src, M.ESP .. SYSTEMD_BOOT_DIR .. "/" .. name, { mode = "0644" })
   -- FAT is case-insensitive: reuse the existing entry's spelling.
   local boot_dir = M.ESP .. "/EFI/BOOT"
   for _, d in ipairs(root:list_dir(M.ESP .. "/EFI") or {}) do
@@ -630,7 +650,7 @@ function M.install_systemd_boot(root, t)
   end
   root:copy_file(src, fallback, { mode = "0644" })
   root:write_file(M.ESP .. "/loader/loader.conf", M.LOADER_CONF, { mode = "0644" })
-  log.info("systemd-boot installed on the ESP (%s and %s)", M.ESP .. "/EFI/systemd/" .. name, fallback)
+  log.info("systemd-boot installed on the ESP (%s and %s)", M.ESP .. SYSTEMD_BOOT_DIR .. "/" .. name, fallback)
 end
 
 -- Removes a tree of the image (no mount crossed: /boot's content only).
