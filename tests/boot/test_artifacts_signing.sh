@@ -19,9 +19,7 @@
 set -euo pipefail
 source "$(dirname "$0")/../lib/testlib.sh"
 image_env debian-base
-# IMGRECIPE_BOOT_LOCK=FILE: hold that lock only while QEMU runs (one guest at
-# a time on a shared machine), not while building.
-boot_check() { ${IMGRECIPE_BOOT_LOCK:+flock "$IMGRECIPE_BOOT_LOCK"} "$TESTS_DIR/lib/boot-check.sh" "$@"; }
+boot_check() { "$TESTS_DIR/lib/boot-check.sh" "$@"; }
 
 SNAKEOIL_KEY=/usr/share/ovmf/PkKek-1-snakeoil.key
 SNAKEOIL_CERT=/usr/share/ovmf/PkKek-1-snakeoil.pem

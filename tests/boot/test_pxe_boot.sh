@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue 9 §3.4: a pxe-dir tree (bootstrap) built from YAML from the
-# debian-base image boots over the network: OVMF's PXE client loads
+# debian-dracut image boots over the network: OVMF's PXE client loads
 # bootx64.efi from QEMU's user-mode TFTP server (the tree), GRUB reads
 # boot/grub2/grub.cfg and the kernel and initramfs over TFTP, dracut brings
 # the network up (ip=dhcp) and livenet downloads image.iso from an HTTP
@@ -9,7 +9,7 @@
 # kernel argument is there and root= is the ISO's URL.
 set -euo pipefail
 source "$(dirname "$0")/../lib/testlib.sh"
-image_env debian-base
+image_env debian-dracut
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cfg=$T_TMP/cfg

@@ -8,7 +8,7 @@
 set -euo pipefail
 source "$(dirname "$0")/../lib/testlib.sh"
 source "$TESTS_DIR/lib/verity_layout.sh"
-base=$(base_image debian-base)
+base=$(base_image debian-dracut)
 
 raw=$T_TMP/v.raw
 verity_layout_config "$T_TMP/v.yaml" "$raw" raw

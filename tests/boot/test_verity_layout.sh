@@ -7,7 +7,7 @@
 set -euo pipefail
 source "$(dirname "$0")/../lib/testlib.sh"
 source "$TESTS_DIR/lib/verity_layout.sh"
-base=$(base_image debian-base)
+base=$(base_image debian-dracut)
 
 verity_layout_config "$T_TMP/v.yaml" "$T_TMP/v.qcow2" qcow2
 "$IMGRECIPE" build "$T_TMP/v.yaml" --image-file "$base" --build-dir "$T_TMP/build" 2> "$T_TMP/build.log" \

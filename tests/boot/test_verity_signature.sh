@@ -19,7 +19,7 @@
 set -euo pipefail
 source "$(dirname "$0")/../lib/testlib.sh"
 source "$TESTS_DIR/lib/verity_layout.sh"
-base=$(base_image debian-base)
+base=$(base_image debian-dracut)
 
 cfg=$T_TMP/v.yaml
 verity_layout_config "$cfg" "$T_TMP/v.raw" raw

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue 9 §2: `--output-image-format iso` (the LiveOS build, imgrecipe.liveos)
-# on the debian-base image with a config that installs dracut + dracut-live
+# on the debian-dracut image with a config that installs dracut + dracut-live
 # from the image's own repository, adds kernel arguments and a file on the
 # media. The ISO is read back without mounting it: volume label, El Torito
 # catalog (BIOS and UEFI), files, the live grub.cfg's arguments, the
@@ -17,7 +17,7 @@
 # kdumpBootFiles are tests/integration/test_liveos_fullos.sh).
 set -euo pipefail
 source "$(dirname "$0")/../lib/testlib.sh"
-image_env debian-base
+image_env debian-dracut
 export MTOOLS_SKIP_CHECK=1
 
 cfg=$T_TMP/cfg
@@ -160,7 +160,7 @@ fail() {
     mkdir -p "$T_TMP/fail"
     printf '%s\n' "$2" > "$T_TMP/fail/$name.yaml"
     set +e
-    "$IMGRECIPE" build --config-file "$T_TMP/fail/$name.yaml" --image-file "$IMG_PATH" --output-image-file "$out" \
+    "$IMGRECIPE" build --config-file "$T_TMP/fail/$name.yaml" --image-file "${FAIL_IMG:-$IMG_PATH}" --output-image-file "$out" \
         --output-image-format iso --build-dir "$T_TMP/fb" 2> "$T_TMP/fail/$name.log"
     local rc=$?
     set -e
@@ -170,8 +170,10 @@ fail() {
     check_eq "$name: no loop device left" 0 "$(all_loops)"
     check_eq "$name: no mount left" 0 "$(mounts_under "$T_TMP")"
 }
+FAIL_IMG=$(base_image debian-base)  # no dracut there
 fail no-dracut "os:
   hostname: live" "the image has no dracut and its dmsquash-live module, which builds the live initramfs: install them in the image (os.packages.install; Debian/Ubuntu: dracut and dracut-live"
+FAIL_IMG=
 fail kdump-keep "iso:
   kdumpBootFiles: keep" "kdump-boot-files"
 fail selinux "os:

@@ -11,11 +11,11 @@
 #   live run holds).
 set -euo pipefail
 source "$(dirname "$0")/../lib/testlib.sh"
-image_env debian-base
+image_env debian-dracut
 
 cfg=$T_TMP/cfg
 mkdir -p "$cfg" "$T_TMP/out"
-# The input of the cases below: debian-base with what the live and PXE
+# The input of the cases below: debian-dracut with what the live and PXE
 # initramfs need, so the builds reach mksquashfs quickly.
 printf 'os:\n  packages:\n    install: [%s]\n' \
     "dracut, dracut-live, dracut-network, curl, isc-dhcp-client, iputils-arping, procps, iproute2" > "$cfg/dracut.yaml"

@@ -10,7 +10,7 @@
 # imgrecipe, an os section (not supported yet): clear errors, no output.
 set -euo pipefail
 source "$(dirname "$0")/../lib/testlib.sh"
-image_env debian-base
+image_env debian-dracut
 export MTOOLS_SKIP_CHECK=1
 
 cfg=$T_TMP/cfg

@@ -11,7 +11,7 @@
 # none, so a bootstrap PXE without a URL is refused with ALIC's reason.
 set -euo pipefail
 source "$(dirname "$0")/../lib/testlib.sh"
-image_env debian-base
+image_env debian-dracut
 kver=$KERNEL_VERSION
 
 cfg=$T_TMP/cfg

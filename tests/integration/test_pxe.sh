@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue 9 §2: `--output-image-format pxe-dir` and `pxe-tar` (imgrecipe.pxe,
-# bootstrap initramfs) on the debian-base image with a config that installs
+# bootstrap initramfs) on the debian-dracut image with a config that installs
 # dracut, dracut-live, dracut-network and the tools of dracut's livenet over
 # network-legacy (curl, dhclient, arping, pgrep, ip). The tree is checked file by
 # file: bootx64.efi (the image's shim: the config installs shim-signed and
@@ -14,7 +14,7 @@
 # without livenet's packages; none leaves an output or a temporary.
 set -euo pipefail
 source "$(dirname "$0")/../lib/testlib.sh"
-image_env debian-base
+image_env debian-dracut
 kver=$KERNEL_VERSION
 
 cfg=$T_TMP/cfg

@@ -14,7 +14,7 @@
 set -euo pipefail
 source "$(dirname "$0")/../lib/testlib.sh"
 source "$TESTS_DIR/lib/verity_layout.sh"
-image_env debian-base
+image_env debian-dracut
 
 v1=$T_TMP/v1.raw
 verity_usr_layout_config "$T_TMP/v.yaml" "$v1" raw

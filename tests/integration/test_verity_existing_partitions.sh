@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Two-stage verity (issue 10; ALIC's storage.verity[].dataDevice/hashDevice):
-# a first run makes a base image from debian-base with a GPT layout (ESP,
+# a first run makes a base image from debian-dracut with a GPT layout (ESP,
 # /boot, a root partition labelled root-data, an empty partition labelled
 # root-hash and a 1 MiB one labelled tiny-hash, dracut installed); a second
 # run adds root verity on those partitions without `disks`. Read back
@@ -13,7 +13,7 @@
 set -euo pipefail
 source "$(dirname "$0")/../lib/testlib.sh"
 command -v veritysetup >/dev/null || { echo "SKIP veritysetup missing (cryptsetup-bin)"; exit 77; }
-image_env debian-base
+image_env debian-dracut
 
 base=$T_TMP/base.raw
 cat > "$T_TMP/base.yaml" <<YAML

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# YAML storage.verity (issue 10 §2): the debian-base image built into
+# YAML storage.verity (issue 10 §2): the debian-dracut image built into
 # ESP + /boot + verity root (ro) + hash partition + /var, dracut installed by
 # the config, read back offline: the hash partition verifies with
 # `veritysetup verify` against the roothash in grub.cfg (and one flipped data
@@ -10,7 +10,7 @@
 set -euo pipefail
 source "$(dirname "$0")/../lib/testlib.sh"
 source "$TESTS_DIR/lib/verity_layout.sh"
-image_env debian-base
+image_env debian-dracut
 
 raw=$T_TMP/verity.raw
 verity_layout_config "$T_TMP/v.yaml" "$raw" raw
@@ -91,7 +91,7 @@ sed '/- {id: boot,/d; /- deviceId: boot/,+2d' "$T_TMP/v.yaml" > "$T_TMP/noboot.y
 msg=$("$IMGRECIPE" build "$T_TMP/noboot.yaml" --image-file "$IMG_PATH" --build-dir "$T_TMP/b2" 2>&1 || true)
 check_contains "no /boot partition: config error" "$msg" "verity needs a separate '/boot' partition"
 sed '/^  packages:/,/^    - dracut/d' "$T_TMP/v.yaml" > "$T_TMP/nodracut.yaml"
-msg=$("$IMGRECIPE" build "$T_TMP/nodracut.yaml" --image-file "$IMG_PATH" --build-dir "$T_TMP/b3" 2>&1 || true)
+msg=$("$IMGRECIPE" build "$T_TMP/nodracut.yaml" --image-file "$(base_image debian-base)" --build-dir "$T_TMP/b3" 2>&1 || true)
 check_contains "no dracut: error naming the package" "$msg" "install the 'dracut' package"
 check_eq "no loop device left" 0 "$(all_loops)"
 check_eq "no mount left" 0 "$(mounts_under "$T_TMP")"

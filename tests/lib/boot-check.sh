@@ -9,7 +9,8 @@
 #   --image    disk image; never modified (QEMU snapshot=on, writes go to a temp overlay)
 #   --format   image format (default raw; vhd is an alias of QEMU's vpc)
 #   --marker   fixed string that must appear in the serial log (all must appear; repeatable)
-#   --timeout  seconds before giving up (default 180)
+#   --timeout  seconds before giving up (default 180), times IMGRECIPE_BOOT_TIMEOUT_SCALE
+#              (default 2: other tests' builds share the cores with the guest)
 #   --log      keep the serial log at FILE (default: a temp file, removed on exit)
 #   --firmware uefi (default: OVMF) or bios (QEMU's SeaBIOS, for legacy-BIOS images)
 #   --media    disk (default: virtio-blk) or cd (a read-only CD-ROM on virtio-scsi: ISOs)
@@ -27,6 +28,9 @@
 #              (cfi.pflash01 secure=on). A loader the db does not allow is refused with
 #              "Access Denied", a failure pattern below (fast, not a timeout).
 #
+# One guest runs at a time on the machine: the guest holds a lock
+# (IMGRECIPE_QEMU_LOCK, default <cache>/locks/qemu.lock) while it runs; the
+# wait for it is not part of the timeout.
 # Exit status: 0 all markers seen; 1 failure (boot error pattern, QEMU exited, or
 # timeout; the last 40 log lines are printed to stderr); 2 usage error.
 # Failure patterns: "Kernel panic", "emergency mode", "Access Denied", "Security Violation" (shim
@@ -73,6 +77,9 @@ done
 [[ $MEMORY =~ ^[0-9]+$ && $MEMORY -ge 256 ]] || { ir_warn "bad --memory: $MEMORY"; usage; }
 ((${#MARKERS[@]})) || { ir_warn "at least one --marker is required"; usage; }
 [[ $TIMEOUT =~ ^[0-9]+$ && $TIMEOUT -gt 0 ]] || { ir_warn "bad --timeout: $TIMEOUT"; usage; }
+TIMEOUT_SCALE=${IMGRECIPE_BOOT_TIMEOUT_SCALE:-2}
+[[ $TIMEOUT_SCALE =~ ^[1-9][0-9]*$ ]] || { ir_warn "bad IMGRECIPE_BOOT_TIMEOUT_SCALE: $TIMEOUT_SCALE"; usage; }
+TIMEOUT=$((TIMEOUT * TIMEOUT_SCALE))
 case $FORMAT in
     raw | qcow2 | vhdx | vpc) ;;
     vhd) FORMAT=vpc ;;
@@ -113,7 +120,7 @@ if [[ -n $SECURE_BOOT ]]; then
 fi
 OVMF_CODE=${OVMF_CODE:-/usr/share/OVMF/OVMF_CODE_4M.fd}
 OVMF_VARS=${OVMF_VARS:-/usr/share/OVMF/OVMF_VARS_4M.fd}
-ir_need "$QEMU"
+ir_need "$QEMU" flock
 [[ $FIRMWARE == bios || ( -f $OVMF_CODE && -f $OVMF_VARS ) ]] || ir_die "OVMF not found ($OVMF_CODE, $OVMF_VARS); install ovmf"
 
 FAIL_PATTERNS=("Kernel panic" "emergency mode" "Access Denied" "Security Violation" "Give root password for maintenance"
@@ -180,6 +187,18 @@ elif [[ $MEDIA == cd ]]; then
         -device virtio-scsi-pci -device scsi-cd,drive=d0,bootindex=0)
 else
     DRIVE=(-drive "if=none,id=d0,file=$IMG_OPT,format=$FORMAT,snapshot=on" -device virtio-blk-pci,drive=d0)
+fi
+# One guest at a time on the machine: the tests around a boot (builds, checks)
+# run side by side, but a TCG guest needs the cores its timeouts assume. The
+# lock is an fd QEMU inherits, so it is held exactly as long as a guest runs.
+LOCK=${IMGRECIPE_QEMU_LOCK:-${IMGRECIPE_CACHE_DIR:-/var/cache/imgrecipe}/locks/qemu.lock}
+mkdir -p -- "$(dirname -- "$LOCK")"
+exec {lock_fd}>>"$LOCK"
+if ! flock -n "$lock_fd"; then
+    T0=$(ir_now)
+    ir_log "waiting for another test's guest to finish ($LOCK)"
+    flock "$lock_fd"
+    ir_log "waited $(ir_elapsed "$T0") s for $LOCK"
 fi
 T0=$(ir_now)
 ir_log "booting $IMAGE (format $FORMAT, $MEDIA, $FIRMWARE${SECURE_BOOT:+ Secure Boot $SECURE_BOOT}, ${ACCEL[1]}, timeout ${TIMEOUT}s), serial log $LOG"

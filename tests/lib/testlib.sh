@@ -43,8 +43,14 @@ t_done() {
     [[ $T_FAIL -eq 0 ]]
 }
 
-# base_image VARIANT -> path of the cached test image (built if needed).
-base_image() { "$TESTS_DIR/images/build-image.sh" "$1"; }
+# base_image VARIANT -> path of the cached test image (built if needed):
+# build-image.sh's variants, and derive-image.sh's (made by $IMGRECIPE).
+base_image() {
+    case $1 in
+        debian-dracut) IMGRECIPE=$IMGRECIPE "$TESTS_DIR/images/derive-image.sh" "$1" ;;
+        *) "$TESTS_DIR/images/build-image.sh" "$1" ;;
+    esac
+}
 # image_env VARIANT -> sources image.env of the variant (partition offsets...).
 image_env() {
     local img
