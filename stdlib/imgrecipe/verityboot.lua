@@ -561,13 +561,25 @@ end
 -- The label of a partition table entry, "" when it has none.
 local function label_of(p) return p.label or "" end
 
+-- Refuses a hash partition too small for the hash tree of the data partition
+-- (table entries: number, size in bytes, label), naming the bytes.
+local function check_hash_room(name, data, hash)
+  local need = verity.hash_size(data.size)
+  if need > hash.size then
+    util.raise("usage", string.format("verity %s: the hash partition '%s' (partition %d) is too small: the hash "
+      .. "tree of the %d-byte data partition needs %d bytes, the partition has %d", name, label_of(hash),
+      hash.number, data.size, need, hash.size))
+  end
+end
+
 --- "Two-stage" verity (ALIC's dataDevice/hashDevice): verity added to
 --- partitions the input image already has. Finds each partition by its GPT
 --- label and checks ALIC's rules (alic-reference §5.2): the data partition
 --- is mounted by the image's fstab at `/` (name root) or `/usr` (name usr),
---- the hash partition is not mounted and not used by verity already. The
---- hash partition having no filesystem is checked by `seal_existing`, before
---- anything is written. Returns the devices for `set_fstab` and `seal_existing`
+--- the hash partition is not mounted, not used by verity already and
+--- large enough for the hash tree (so that a build that cannot succeed fails
+--- before the customization). The hash partition having no filesystem is
+--- checked by `seal_existing`, before anything is written. Returns the devices for `set_fstab` and `seal_existing`
 --- (partition numbers in `data` and `hash`, `mount_point`).
 ---@param img imgrecipe.Image mounted
 ---@param specs imgrecipe.VerityExistingSpec[]
@@ -629,6 +641,8 @@ function M.existing_partitions(img, specs)
       util.raise("usage", string.format("verity %s: the hash partition (part-label=%s) is mounted at %s by the "
         .. "image's /etc/fstab: it must be an unused partition", v.name, v.hash_label, hm.target))
     end
+    -- The sizes are known now: a build that cannot succeed fails before the customization.
+    check_hash_room(v.name, data, hash)
     devices[i] = { name = v.name, data = data.number, hash = hash.number, mount_point = want,
       data_id_type = v.data_id_type, hash_id_type = v.hash_id_type, corruption = v.corruption,
       hash_signature_path = v.hash_signature_path }
@@ -714,12 +728,7 @@ function M.seal_existing(img, devices, opts)
         util.raise("usage", string.format("verity %s: the hash partition '%s' (partition %d) has a %s filesystem: it "
           .. "must be empty (its content is replaced by the hash tree)", v.name, hp.label or "", hp.number, fs.type))
       end
-      local need = verity.hash_size(dp.size)
-      if need > hp.size then
-        util.raise("usage", string.format("verity %s: the hash partition '%s' (partition %d) is too small: the hash "
-          .. "tree of the %d-byte data partition needs %d bytes, the partition has %d", v.name, hp.label or "",
-          hp.number, dp.size, need, hp.size))
-      end
+      check_hash_room(v.name, dp, hp)
       infos[v.name] = verity.format(d, v.data, v.hash)
       local good, why = verity.verify(d, v.data, v.hash, infos[v.name].root_hash)
       if not good then util.raise("runtime", string.format("verity %s: the new hash tree does not verify: %s", v.name, why)) end

@@ -9,7 +9,7 @@
 # are exact, fstab opens / from /dev/mapper/root read-only, the initramfs has
 # systemd-veritysetup, nothing leaked. Errors: ALIC's config rules (with
 # file:line:column), an unknown label, a hash partition too small (sizes
-# named), a hash partition with a filesystem.
+# named, refused before the customization), a hash partition with a filesystem.
 set -euo pipefail
 source "$(dirname "$0")/../lib/testlib.sh"
 command -v veritysetup >/dev/null || { echo "SKIP veritysetup missing (cryptsetup-bin)"; exit 77; }
@@ -201,6 +201,7 @@ msg=$("$IMGRECIPE" build "$T_TMP/tiny.yaml" --image-file "$base" --build-dir "$T
 check_contains "hash partition too small: error names the sizes" "$msg" "the hash partition 'tiny-hash' (partition 5) is too small"
 check_contains "... bytes available" "$msg" "the partition has $(( 1024 * 1024 ))"
 check "no output left after the error" test ! -e "$T_TMP/tiny.raw"
+check_contains "... refused when the image is opened, before the customization" "$msg" "step 'open'"
 verity_config "$T_TMP/fs.yaml" "$T_TMP/fs.raw" boot
 msg=$("$IMGRECIPE" build "$T_TMP/fs.yaml" --image-file "$base" --build-dir "$T_TMP/b4" 2>&1 || true)
 check_contains "hash partition mounted by fstab: refused" "$msg" "the hash partition (part-label=boot) is mounted at /boot"
