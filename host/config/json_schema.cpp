@@ -76,12 +76,6 @@ J types(std::initializer_list<std::string_view> names, bool nullable) {
   return a.items.size() == 1 ? std::move(a.items[0]) : a;
 }
 
-std::string joined(std::span<const std::string_view> values) {
-  std::string s;
-  for (std::string_view v : values) s += (s.empty() ? "" : ", ") + std::string(v);
-  return s;
-}
-
 // `nullable`: a null value is accepted (the loader treats it as absent, or
 // as the item type's zero value in a list).
 J type_schema(const Type& type, bool nullable, bool non_empty);
