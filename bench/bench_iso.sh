@@ -102,7 +102,7 @@ floor() {
     rm -rf "$work/media" "$work/floor.iso" "$work/rootfs.img" "$work/efiboot.img" "$work/esp"
     loop=$(losetup -f --show -r --offset "$ROOT_OFFSET" --sizelimit "$ROOT_SIZE" "$1")
     mount -o ro,noload "$loop" "$work/src"
-    mksquashfs "$work/src" "$work/rootfs.img" -noappend -comp zstd -exit-on-error -no-progress -quiet -xattrs \
+    mksquashfs "$work/src" "$work/rootfs.img" -noappend -comp zstd -Xcompression-level 9 -exit-on-error -no-progress -quiet -xattrs \
         -wildcards -e 'boot/*' 'proc/*' 'sys/*' 'dev/*' 'run/*' 'tmp/*' 'var/tmp/*' > /dev/null
     mkdir -p "$work/media/boot/grub" "$work/esp/EFI/BOOT"
     cp "$work/src/boot/vmlinuz-$KERNEL_VERSION" "$work/src/boot/initrd.img-$KERNEL_VERSION" "$work/media/boot/"

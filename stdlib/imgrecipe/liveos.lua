@@ -247,6 +247,12 @@ end
 --- back to its default when the image's kernel lacks CONFIG_RD_ZSTD or the
 --- image has no zstd.
 M.DRACUT_COMPRESS = "zstd -3 -q -T0"
+--- zstd level of the live root's squashfs unless `compression_level` says
+--- otherwise: mksquashfs's own default (15) takes 5 times the CPU of 9 for a
+--- 6 % smaller image (the Debian test image's root: 19 s and 97.5 MB against
+--- 3.7 s and 103.3 MB), and it is most of a LiveOS build's time. 9 is also
+--- the COSI level.
+M.SQUASHFS_LEVEL = 9
 
 --- Builds the live initramfs of kernel `version` with the image's dracut
 --- (dmsquash-live and overlayfs, not host-only) into the host file
@@ -448,7 +454,7 @@ end
 ---@field iso? boolean false: build the media tree (kernel, initramfs, live root, grub.cfg) but no boot loaders and no ISO (imgrecipe.pxe full-os)
 ---@field selinux_mode? string the SELinux mode the config asked for: an enabled one is an error
 ---@field bios? boolean also boot on BIOS (CD and disk) with the host's GRUB i386-pc (default: when the host has it)
----@field compression_level? integer zstd level of the squashfs (default mksquashfs's)
+---@field compression_level? integer zstd level of the squashfs (default `liveos.SQUASHFS_LEVEL`, 9)
 ---@field timestamp? integer reproducible dates in the squashfs and the ISO
 ---@field image_args? string[] the image's own kernel arguments (default: read from its grub.cfg, liveos.image_args)
 ---@field dracut_modules? string[] more dracut modules in the initramfs (imgrecipe.pxe adds livenet)
@@ -591,7 +597,7 @@ function M.build(root, output, opts)
     for _, p in ipairs(live_root_exclude) do exclude[#exclude + 1] = p end
     -- An intermediate: xorriso reads it back at once and the ISO is fsynced.
     squashfs.create(root, w .. "/" .. M.ROOTFS_NAME, {
-      exclude = exclude, level = opts.compression_level, timestamp = opts.timestamp, durable = false,
+      exclude = exclude, level = opts.compression_level or M.SQUASHFS_LEVEL, timestamp = opts.timestamp, durable = false,
     })
     files[1] = { source = w .. "/" .. M.ROOTFS_NAME, path = "/" .. M.LIVE_DIR .. "/" .. M.ROOTFS_NAME }
   end

@@ -145,6 +145,7 @@ check_not_contains "without shim: no /EFI on the ISO itself" "$(xorriso -indev "
 # ---- the live root ----
 sq=$T_TMP/x/rootfs.img
 listing=$(unsquashfs -lln -d "" "$sq")
+check_contains "rootfs: zstd level 9 (liveos.SQUASHFS_LEVEL)" "$(unsquashfs -s "$sq")" "compression-level 9"
 check_contains "rootfs has the customization" "$listing" " /etc/imgrecipe-live-test"
 check_contains "rootfs has dracut-live" "$listing" " /usr/lib/dracut/modules.d/90dmsquash-live"
 check_eq "rootfs /boot is empty (kernel and initrd are on the media)" "" "$(grep -E ' /boot/' <<< "$listing" || true)"

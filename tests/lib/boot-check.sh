@@ -204,7 +204,7 @@ T0=$(ir_now)
 ir_log "booting $IMAGE (format $FORMAT, $MEDIA, $FIRMWARE${SECURE_BOOT:+ Secure Boot $SECURE_BOOT}, ${ACCEL[1]}, timeout ${TIMEOUT}s), serial log $LOG"
 # snapshot=on keeps its temporary overlay in TMPDIR: point it at our temp dir.
 TMPDIR=$TMP "$QEMU" \
-    -machine "$MACHINE" "${ACCEL[@]}" -m "$MEMORY" -smp 2 \
+    -machine "$MACHINE" "${ACCEL[@]}" -m "$MEMORY" -smp "${IMGRECIPE_BOOT_SMP:-2}" \
     "${SECBOOT_OPTS[@]}" "${FIRMWARE_OPTS[@]}" \
     "${DRIVE[@]}" \
     "${NIC[@]}" -display none -serial "file:$LOG" -monitor none -no-reboot \
