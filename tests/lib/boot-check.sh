@@ -39,7 +39,7 @@
 # bootable), "grub rescue>".
 # Machine: q35, OVMF_CODE_4M.fd + a per-run copy of OVMF_VARS_4M.fd (Secure Boot off; SeaBIOS with
 # --firmware bios; see --secure-boot),
-# TCG (-cpu max) unless kvm_intel/kvm_amd is loaded, 1 GiB RAM, 2 vCPUs, virtio-blk,
+# TCG (-cpu max) unless kvm_intel/kvm_amd is loaded, 1 GiB RAM, 2 vCPUs (IMGRECIPE_BOOT_SMP), virtio-blk,
 # no NIC, no display. QEMU is always killed by PID on exit.
 set -euo pipefail
 
