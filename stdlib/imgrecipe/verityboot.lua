@@ -579,8 +579,9 @@ end
 --- the hash partition is not mounted, not used by verity already and
 --- large enough for the hash tree (so that a build that cannot succeed fails
 --- before the customization). The hash partition having no filesystem is
---- checked by `seal_existing`, before anything is written. Returns the devices for `set_fstab` and `seal_existing`
---- (partition numbers in `data` and `hash`, `mount_point`).
+--- checked by `seal_existing`, before anything is written. Returns the
+--- devices for `set_fstab` and `seal_existing` (partition numbers in `data`
+--- and `hash`, `mount_point`).
 ---@param img imgrecipe.Image mounted
 ---@param specs imgrecipe.VerityExistingSpec[]
 ---@return imgrecipe.VerityBootDevice[]

@@ -59,21 +59,20 @@ prune() {
     done
 }
 
-# The entry appears by a rename: complete when it is there.
-if [[ -f $IMG && -f $IMG_DIR/image.env ]]; then
+# The entry appears by a rename: complete when it is there. Checked before
+# the lock (the common case) and again once a concurrent build let go of it.
+exit_if_cached() {
+    [[ -f $IMG && -f $IMG_DIR/image.env ]] || return 0
     printf '%s\n' "$IMG"
     exit 0
-fi
+}
+exit_if_cached
 exec {lock_fd}>"$CACHE_DIR/locks/$VARIANT.lock"
 if ! flock -n "$lock_fd"; then
     ir_log "waiting for another build of $VARIANT"
     flock -w 3600 "$lock_fd" || ir_die "timed out waiting for the $VARIANT lock"
 fi
-if [[ -f $IMG && -f $IMG_DIR/image.env ]]; then
-    ir_log "$VARIANT: cache hit ($IMG_DIR) in $(ir_elapsed "$T_START") s"
-    printf '%s\n' "$IMG"
-    exit 0
-fi
+exit_if_cached
 
 TMP=$(mktemp -d "$CACHE_DIR/tmp/$VARIANT.XXXXXX")
 trap 'rm -rf --one-file-system -- "$TMP"' EXIT
